@@ -1,0 +1,61 @@
+# countfs - see README.md.  `make` builds ./countfs; `make run`, `make test`.
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+DESTDIR ?=
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+DEPS = fuse3 lmdb
+CPPFLAGS += -D_GNU_SOURCE $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lfuse3 -llmdb) -lpthread
+ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
+
+COMMON = common/log.c
+STORE = store/shard.c store/record.c store/query.c store/retain.c
+FS = fs/fs.c fs/line.c fs/path.c fs/stats.c
+DAEMON_SRC = $(COMMON) $(STORE) $(FS) fs/main.c
+
+B = build
+objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
+
+.PHONY: all run test test-unit test-asan test-valgrind deps clean install asan
+all: countfs
+
+$(B)/opt/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -c $< -o $@
+
+countfs: $(call objs,opt,$(DAEMON_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+countfs-asan: $(call objs,asan,$(DAEMON_SRC))
+	$(CC) $(LDFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+
+asan: countfs-asan
+
+store/test_store: tests/unit/test_store.c $(call objs,asan,$(COMMON) $(STORE))
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+
+fs/test_line: tests/unit/test_line.c $(call objs,asan,fs/line.c fs/path.c)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+
+# Install what is missing (only as root, only on Debian-like systems).
+deps:
+	@sh tests/helpers/deps.sh
+
+run: deps countfs
+	@mkdir -p mnt data
+	@echo "countfs: mounted at ./mnt, data in ./data; Ctrl-C unmounts"
+	./countfs mnt -f -o data=data
+
+test: deps countfs countfs-asan store/test_store fs/test_line
+	@sh tests/run.sh
+
+clean:
+	rm -rf $(B) countfs countfs-asan store/test_store fs/test_line
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

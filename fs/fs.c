@@ -1,0 +1,644 @@
+/*
+ * fs.c - the FUSE operations: paths to nodes, writes to events, reads to
+ * numbers.
+ *
+ * Every file is opened with direct_io: reads are never served from the
+ * page cache, and the file's size (0, as in /proc) does not cut them.
+ * A read at offset 0 computes the content afresh and keeps it with the
+ * open file, so that a reader walking through it in pieces sees one
+ * consistent snapshot; pread() at 0 on a persistent fd always sees the
+ * current count.
+ *
+ * A write is split into lines.  The complete ones are parsed first - any
+ * bad line refuses the whole write with EINVAL and records nothing - and
+ * then recorded in one call to the store.  An unfinished last line is kept
+ * with the open file and finished by the next write, or by close.
+ */
+#include "fs.h"
+
+#include "../common/log.h"
+#include "line.h"
+#include "path.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct open_file {
+	struct node node;	/* video and type point into names below */
+	char video[STORE_VIDEO_MAX + 1], type[STORE_TYPE_MAX + 1];
+	char *path;		/* for log lines */
+
+	pthread_mutex_t lock;	/* guards everything below */
+	char *tail;		/* unfinished line, LINE_MAX_BYTES capacity */
+	size_t tail_len;
+	char *snap;		/* content served to reads at offset > 0 */
+	size_t snap_len;
+};
+
+static struct countfs *context(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static struct open_file *file_of(struct fuse_file_info *fi)
+{
+	return (struct open_file *)(uintptr_t)fi->fh;
+}
+
+/* ---- attributes and directories ---------------------------------- */
+
+static int fs_getattr(const char *path, struct stat *sb,
+		      struct fuse_file_info *fi)
+{
+	struct countfs *c = context();
+	struct node n;
+
+	(void)fi;
+	if (!path)
+		return -ENOENT;
+	if (path_parse(path, &n))
+		return -ENOENT;
+	memset(sb, 0, sizeof(*sb));
+	sb->st_uid = c->uid;
+	sb->st_gid = c->gid;
+	sb->st_atime = sb->st_mtime = sb->st_ctime = c->started;
+	if (node_is_dir(&n)) {
+		sb->st_mode = S_IFDIR | 0755;
+		sb->st_nlink = 2;
+	} else {
+		sb->st_mode = S_IFREG | (node_is_writable(&n) ? 0644 : 0444);
+		sb->st_nlink = 1;
+	}
+	return 0;
+}
+
+/* ---- open and close ---------------------------------------------- */
+
+static void file_free(struct open_file *of)
+{
+	if (!of)
+		return;
+	pthread_mutex_destroy(&of->lock);
+	free(of->path);
+	free(of->tail);
+	free(of->snap);
+	free(of);
+}
+
+/* A handle that owns a copy of its node, so that handlers need no path. */
+static int file_new(const char *path, const struct node *n,
+		    struct fuse_file_info *fi)
+{
+	struct open_file *of = calloc(1, sizeof(*of));
+
+	if (!of || !(of->path = strdup(path))) {
+		free(of);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&of->lock, NULL);
+	of->node = *n;
+	memcpy(of->video, n->video ? n->video : "", n->video_len);
+	memcpy(of->type, n->type ? n->type : "", n->type_len);
+	of->node.video = of->video;
+	of->node.type = of->type;
+	fi->fh = (uintptr_t)of;
+	return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct node n;
+	int rc;
+
+	if (path_parse(path, &n))
+		return -ENOENT;
+	if (node_is_dir(&n))
+		return -EISDIR;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY && !node_is_writable(&n))
+		return -EACCES;
+	if ((rc = file_new(path, &n, fi)))
+		return rc;
+	fi->direct_io = 1;
+	return 0;
+}
+
+static int fs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct node n;
+
+	if (path_parse(path, &n))
+		return -ENOENT;
+	if (!node_is_dir(&n))
+		return -ENOTDIR;
+	return file_new(path, &n, fi);
+}
+
+static int fs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	file_free(file_of(fi));
+	return 0;
+}
+
+struct lister {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int list_name(void *arg, const char *name, size_t len)
+{
+	struct lister *l = arg;
+	char s[STORE_VIDEO_MAX + 1];
+
+	if (len > STORE_VIDEO_MAX)
+		return 0;
+	memcpy(s, name, len);
+	s[len] = 0;
+	return l->filler(l->buf, s, NULL, 0, 0);
+}
+
+static void fill(void *buf, fuse_fill_dir_t filler, const char *const *names)
+{
+	for (; *names; names++)
+		filler(buf, *names, NULL, 0, 0);
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
+		      off_t off, struct fuse_file_info *fi,
+		      enum fuse_readdir_flags flags)
+{
+	static const char *const root[] = {"videos", "ingest", "stats", NULL};
+	static const char *const video[] = {"views", "range", "events", NULL};
+	static const char *const type[] = {"count", "sum", "min", "max", "avg",
+					   "range", NULL};
+	struct countfs *c = context();
+	struct lister l = {buf, filler};
+	const struct node n = file_of(fi)->node;
+
+	(void)path, (void)off, (void)flags;
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	switch (n.kind) {
+	case NODE_ROOT:
+		fill(buf, filler, root);
+		return 0;
+	case NODE_VIDEOS:
+		return store_list_videos(c->store, list_name, &l);
+	case NODE_VIDEO:
+		fill(buf, filler, video);
+		return 0;
+	case NODE_EVENTS:
+		return store_list_types(c->store, n.video, n.video_len,
+					list_name, &l);
+	case NODE_TYPE:
+		fill(buf, filler, type);
+		return 0;
+	case NODE_WINDOW:
+		fill(buf, filler, agg_fn_names);
+		return 0;
+	default:		/* a range directory: any window can be named */
+		return 0;
+	}
+}
+
+/* ---- reading ----------------------------------------------------- */
+
+/* avg = sum / count rounded to 3 decimals, trailing zeros dropped. */
+static int format_avg(char *buf, size_t cap, const struct store_agg *a)
+{
+	__int128 scaled = (__int128)a->sum * 1000, q;
+	bool neg = scaled < 0;
+
+	if (neg)
+		scaled = -scaled;
+	q = (scaled + a->count / 2) / a->count;
+	unsigned long long whole = (unsigned long long)(q / 1000);
+	unsigned frac = (unsigned)(q % 1000);
+	const char *sign = neg && q ? "-" : "";
+
+	if (frac == 0)
+		return snprintf(buf, cap, "%s%llu\n", sign, whole);
+	int digits = 3;
+	while (frac % 10 == 0) {
+		frac /= 10;
+		digits--;
+	}
+	return snprintf(buf, cap, "%s%llu.%0*u\n", sign, whole, digits, frac);
+}
+
+static int format_agg(char *buf, size_t cap, enum agg_fn fn,
+		      const struct store_agg *a)
+{
+	switch (fn) {
+	case AGG_COUNT:
+		return snprintf(buf, cap, "%" PRId64 "\n", a->count);
+	case AGG_SUM:
+		return snprintf(buf, cap, "%" PRId64 "\n", a->sum);
+	case AGG_MIN:
+		return a->count ? snprintf(buf, cap, "%" PRId64 "\n", a->min)
+				: 0;
+	case AGG_MAX:
+		return a->count ? snprintf(buf, cap, "%" PRId64 "\n", a->max)
+				: 0;
+	default:
+		return a->count ? format_avg(buf, cap, a) : 0;
+	}
+}
+
+/* Compute the content of @of now into of->snap. */
+static int snapshot(struct countfs *c, struct open_file *of)
+{
+	const struct node *n = &of->node;
+	struct store_agg a;
+	char num[64];
+	int rc, len;
+
+	free(of->snap);
+	of->snap = NULL;
+	of->snap_len = 0;
+	if (n->kind == NODE_STATS)
+		return stats_render(&c->stats, c->store, &of->snap,
+				    &of->snap_len);
+	if (n->kind == NODE_INGEST)
+		return 0;
+	if (n->windowed) {
+		uint32_t now = (uint32_t)time(NULL);
+		uint32_t end = n->open_end ? now + 1 : n->end;
+		rc = store_range(c->store, n->video, n->video_len, n->type,
+				 n->type_len, n->start, end, now, &a);
+	} else {
+		rc = store_total(c->store, n->video, n->video_len, n->type,
+				 n->type_len, &a);
+	}
+	if (rc)
+		return rc;
+	len = format_agg(num, sizeof(num), n->fn, &a);
+	if (len > 0 && !(of->snap = strndup(num, (size_t)len)))
+		return -ENOMEM;
+	of->snap_len = (size_t)(len > 0 ? len : 0);
+	return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	struct countfs *c = context();
+	struct open_file *of = file_of(fi);
+	uint64_t t0 = stats_now_ns();
+	int rc = 0;
+
+	(void)path;
+	pthread_mutex_lock(&of->lock);
+	if (off == 0 || (!of->snap && of->snap_len == 0))
+		rc = snapshot(c, of);
+	if (rc == 0) {
+		if ((size_t)off < of->snap_len) {
+			if (size > of->snap_len - (size_t)off)
+				size = of->snap_len - (size_t)off;
+			memcpy(buf, of->snap + off, size);
+			rc = (int)size;
+		}
+	}
+	pthread_mutex_unlock(&of->lock);
+	atomic_fetch_add_explicit(&c->stats.reads, 1, memory_order_relaxed);
+	stats_observe(&c->stats.read_latency, stats_now_ns() - t0);
+	return rc;
+}
+
+/* ---- writing ----------------------------------------------------- */
+
+struct batch {
+	struct store_event *ev;
+	size_t n, cap;
+	struct store_event small[8];
+};
+
+static int batch_push(struct batch *b, const struct store_event *e)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap * 4;
+		struct store_event *ev;
+		if (b->ev == b->small) {
+			ev = malloc(cap * sizeof(*ev));
+			if (ev)
+				memcpy(ev, b->small, sizeof(b->small));
+		} else {
+			ev = realloc(b->ev, cap * sizeof(*ev));
+		}
+		if (!ev)
+			return -ENOMEM;
+		b->ev = ev;
+		b->cap = cap;
+	}
+	b->ev[b->n++] = *e;
+	return 0;
+}
+
+/* Parse one line of @of into an event; refusals are logged and counted. */
+static int parse_one(struct countfs *c, struct open_file *of, const char *s,
+		     size_t len, uint32_t now, struct store_event *e)
+{
+	const char *why = NULL;
+	enum refusal kind = REFUSED_LINE;
+	struct line ln;
+	int rc;
+
+	if (of->node.kind == NODE_INGEST)
+		rc = line_parse_ingest(s, len, &ln, &why);
+	else
+		rc = line_parse(s, len, &ln, &why);
+	if (rc && len > LINE_MAX_BYTES)
+		kind = REFUSED_TOO_LONG;
+	if (rc == 0 && ln.has_ts && store_check_ts(c->store, ln.ts, now)) {
+		rc = -EINVAL;
+		kind = REFUSED_TIMESTAMP;
+		why = "@ts is before the oldest kept bucket or more than 5 "
+		      "minutes ahead";
+	}
+	if (rc) {
+		atomic_fetch_add(&c->stats.refused[kind], 1);
+		log_warn("%s: write refused (EINVAL): %s: \"%.*s\"", of->path,
+			 why, (int)(len > 80 ? 80 : len), s);
+		return rc;
+	}
+	*e = (struct store_event){
+	    .video = ln.video ? ln.video : of->video,
+	    .video_len = ln.video ? ln.video_len : of->node.video_len,
+	    .type = ln.type ? ln.type : of->type,
+	    .type_len = ln.type ? ln.type_len : of->node.type_len,
+	    .id = ln.id,
+	    .id_len = ln.id_len,
+	    .value = ln.value,
+	    .ts = ln.has_ts ? (uint32_t)ln.ts : now,
+	};
+	return 0;
+}
+
+/* Parse and record the complete lines in @s (@len bytes, each ending in
+ * '\n' except, with @final, the last).  All or nothing. */
+static int record_lines(struct countfs *c, struct open_file *of,
+			const char *s, size_t len, bool final)
+{
+	struct batch b = {.ev = NULL, .n = 0, .cap = 8};
+	struct store_event e;
+	uint32_t now = (uint32_t)time(NULL);
+	size_t lines = 0;
+	int rc = 0;
+
+	b.ev = b.small;
+	while (len > 0 && rc == 0) {
+		const char *nl = memchr(s, '\n', len);
+		size_t n = nl ? (size_t)(nl - s) : len;
+		if (!nl && !final)
+			break;
+		rc = parse_one(c, of, s, n, now, &e);
+		if (rc == 0)
+			rc = batch_push(&b, &e);
+		lines++;
+		s += nl ? n + 1 : n;
+		len -= nl ? n + 1 : n;
+	}
+	if (rc == 0)
+		rc = store_record(c->store, b.ev, b.n, now, NULL);
+	if (rc == -EOVERFLOW) {
+		atomic_fetch_add(&c->stats.refused[REFUSED_OVERFLOW], 1);
+		log_warn("%s: write refused (EOVERFLOW): a sum would exceed "
+			 "64 bits", of->path);
+	} else if (rc && rc != -EINVAL) {
+		atomic_fetch_add(&c->stats.refused[REFUSED_STORAGE], 1);
+		log_error("%s: write failed: %s", of->path, strerror(-rc));
+	} else if (rc == 0) {
+		atomic_fetch_add(&c->stats.lines, lines);
+	}
+	if (b.ev != b.small)
+		free(b.ev);
+	return rc;
+}
+
+/* The bytes after the last '\n' of @data become the new unfinished tail. */
+static int keep_tail(struct countfs *c, struct open_file *of, const char *data,
+		     size_t len)
+{
+	if (len > LINE_MAX_BYTES) {
+		atomic_fetch_add(&c->stats.refused[REFUSED_TOO_LONG], 1);
+		log_warn("%s: write refused (EINVAL): line longer than 4096 "
+			 "bytes", of->path);
+		return -EINVAL;
+	}
+	memmove(of->tail, data, len);
+	of->tail_len = len;
+	return 0;
+}
+
+static int write_locked(struct countfs *c, struct open_file *of,
+			const char *buf, size_t size)
+{
+	const char *data = buf;
+	char *joined = NULL;
+	size_t len = size;
+	int rc;
+
+	if (!of->tail && !(of->tail = malloc(LINE_MAX_BYTES)))
+		return -ENOMEM;
+	if (of->tail_len) {
+		if (!(joined = malloc(of->tail_len + size)))
+			return -ENOMEM;
+		memcpy(joined, of->tail, of->tail_len);
+		memcpy(joined + of->tail_len, buf, size);
+		data = joined;
+		len = of->tail_len + size;
+	}
+	const char *last = memrchr(data, '\n', len);
+	size_t done = last ? (size_t)(last - data) + 1 : 0;
+
+	if (len - done > LINE_MAX_BYTES) {
+		rc = keep_tail(c, of, data + done, len - done);
+		goto out;
+	}
+	if (done && (rc = record_lines(c, of, data, done, false)))
+		goto out;
+	rc = keep_tail(c, of, data + done, len - done);
+out:
+	free(joined);
+	return rc;
+}
+
+static int fs_write(const char *path, const char *buf, size_t size,
+		    off_t off, struct fuse_file_info *fi)
+{
+	struct countfs *c = context();
+	struct open_file *of = file_of(fi);
+	uint64_t t0 = stats_now_ns();
+	int rc;
+
+	(void)path, (void)off;
+	if (size > INT_MAX)
+		size = INT_MAX;
+	pthread_mutex_lock(&of->lock);
+	rc = write_locked(c, of, buf, size);
+	pthread_mutex_unlock(&of->lock);
+	if (rc == 0) {
+		atomic_fetch_add_explicit(&c->stats.writes, 1,
+					  memory_order_relaxed);
+		rc = (int)size;
+	}
+	stats_observe(&c->stats.write_latency, stats_now_ns() - t0);
+	return rc;
+}
+
+/* Record the unfinished last line, as if it ended in '\n'. */
+static int finish_tail(struct countfs *c, struct open_file *of)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&of->lock);
+	if (of->tail_len) {
+		rc = record_lines(c, of, of->tail, of->tail_len, true);
+		of->tail_len = 0;
+	}
+	pthread_mutex_unlock(&of->lock);
+	return rc;
+}
+
+static int fs_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	return finish_tail(context(), file_of(fi));
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct open_file *of = file_of(fi);
+
+	(void)path;
+	finish_tail(context(), of);
+	file_free(of);
+	return 0;
+}
+
+/* ---- the rest of POSIX -------------------------------------------- */
+
+/* echo > views truncates first: nothing to do, but say yes. */
+static int fs_truncate(const char *path, off_t size,
+		       struct fuse_file_info *fi)
+{
+	struct node n;
+
+	(void)size;
+	if (fi)
+		return node_is_writable(&file_of(fi)->node) ? 0 : -EACCES;
+	if (path_parse(path, &n))
+		return -ENOENT;
+	if (node_is_dir(&n))
+		return -EISDIR;
+	return node_is_writable(&n) ? 0 : -EACCES;
+}
+
+static int fs_utimens(const char *path, const struct timespec tv[2],
+		      struct fuse_file_info *fi)
+{
+	struct node n;
+
+	(void)tv, (void)fi;
+	return path && path_parse(path, &n) ? -ENOENT : 0;
+}
+
+static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)path, (void)mode, (void)fi;
+	return -EACCES;
+}
+
+static int fs_mkdir(const char *path, mode_t mode)
+{
+	struct node n;
+
+	(void)mode;
+	return path_parse(path, &n) ? -EACCES : -EEXIST;
+}
+
+static int fs_refuse(const char *path)
+{
+	(void)path;
+	return -EACCES;
+}
+
+static int fs_rename(const char *from, const char *to, unsigned flags)
+{
+	(void)from, (void)to, (void)flags;
+	return -EACCES;
+}
+
+static int fs_statfs(const char *path, struct statvfs *sv)
+{
+	(void)path;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = sv->f_frsize = 4096;
+	sv->f_namemax = 255;
+	return 0;
+}
+
+/* ---- life cycle ---------------------------------------------------- */
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct countfs *c = context();
+	int rc;
+
+	(void)conn;
+	cfg->entry_timeout = 1;
+	cfg->attr_timeout = 1;
+	cfg->negative_timeout = 1;
+	cfg->nullpath_ok = 1;
+	cfg->direct_io = 1;
+	if (!c->foreground)
+		log_use_syslog();
+	rc = store_open(&c->store_cfg, &c->store);
+	if (rc) {
+		log_error("cannot open the store in %s: %s; unmounting",
+			  c->store_cfg.dir, strerror(-rc));
+		c->failed = true;
+		fuse_exit(fuse_get_context()->fuse);
+		return c;
+	}
+	log_info("serving, data in %s, %u shards, sync=%s",
+		 c->store_cfg.dir, c->store_cfg.shards,
+		 c->store_cfg.sync == STORE_SYNC_ALWAYS ? "always" : "second");
+	return c;
+}
+
+static void fs_destroy(void *private_data)
+{
+	struct countfs *c = private_data;
+
+	store_close(c->store);
+	c->store = NULL;
+	log_info("unmounted; store closed");
+}
+
+const struct fuse_operations countfs_ops = {
+    .init = fs_init,
+    .destroy = fs_destroy,
+    .getattr = fs_getattr,
+    .opendir = fs_opendir,
+    .readdir = fs_readdir,
+    .releasedir = fs_releasedir,
+    .open = fs_open,
+    .read = fs_read,
+    .write = fs_write,
+    .flush = fs_flush,
+    .release = fs_release,
+    .truncate = fs_truncate,
+    .utimens = fs_utimens,
+    .create = fs_create,
+    .mkdir = fs_mkdir,
+    .unlink = fs_refuse,
+    .rmdir = fs_refuse,
+    .rename = fs_rename,
+    .statfs = fs_statfs,
+};

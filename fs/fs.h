@@ -1,0 +1,36 @@
+/*
+ * fs.h - the FUSE face of countfs: the context every handler reaches as
+ * private_data, and the operations table.
+ */
+#ifndef COUNTFS_FS_H
+#define COUNTFS_FS_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse.h>
+
+#include "../store/store.h"
+#include "stats.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+/*
+ * The daemon's one context.  Everything but the store is set by main()
+ * before the session starts and read-only afterwards; the store is opened
+ * in init (after daemonizing) and closed in destroy.
+ */
+struct countfs {
+	struct store_config store_cfg;
+	struct store *store;
+	bool foreground;
+	bool failed;		/* init could not open the store */
+	time_t started;
+	uid_t uid;
+	gid_t gid;
+	struct fs_stats stats;	/* atomics: no lock */
+};
+
+extern const struct fuse_operations countfs_ops;
+
+#endif

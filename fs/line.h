@@ -1,0 +1,43 @@
+/*
+ * line.h - the line format of countfs, and the names it accepts.
+ *
+ *   views, count, ... files:  [value] [@ts] [#id]
+ *   /ingest:                  <video> <type> [value] [@ts] [#id]
+ *
+ * Fields are separated by spaces or tabs and come in this order; an empty
+ * line is one event of value 1.  Parsing is strict and never allocates:
+ * returned strings point into the caller's buffer.  Pure functions, safe
+ * from any thread.
+ */
+#ifndef COUNTFS_LINE_H
+#define COUNTFS_LINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LINE_MAX_BYTES 4096	/* longest line, without its '\n' */
+
+struct line {
+	const char *video, *type, *id;	/* id NULL when absent */
+	uint8_t video_len, type_len, id_len;
+	bool has_ts;
+	int64_t value;			/* 1 when absent */
+	int64_t ts;			/* valid with has_ts */
+};
+
+/* Parse one line of a counter file (@len bytes, no '\n').  Returns 0, or
+ * -EINVAL with *@why set to a static sentence for the log. */
+int line_parse(const char *s, size_t len, struct line *out, const char **why);
+
+/* Parse one /ingest line: a video, a type, then as line_parse(). */
+int line_parse_ingest(const char *s, size_t len, struct line *out,
+		      const char **why);
+
+/* 1-128 bytes of [A-Za-z0-9_.-], not "." or "..". */
+bool line_video_ok(const char *s, size_t len);
+
+/* 1-32 bytes of [a-z0-9_]. */
+bool line_type_ok(const char *s, size_t len);
+
+#endif

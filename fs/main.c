@@ -1,0 +1,291 @@
+/*
+ * main.c - countfs's command line: options, checks, then fuse_main().
+ *
+ * Options are parsed with a fuse_opt table into struct options, checked
+ * (a bad value exits 1 with a sentence saying what is allowed), turned
+ * into the store's configuration, and the store is opened once before
+ * mounting so that a bad data directory fails here, in the terminal, and
+ * not after daemonizing.  It is opened for real in init.
+ */
+#include "fs.h"
+
+#include "../common/log.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define COUNTFS_VERSION "0.1.0"
+
+struct options {
+	char *data, *shards, *sync, *dedup, *log_level, *mapsize;
+	char *keep[STORE_LEVELS];
+	char *retain;
+	int show_help, show_version, foreground;
+};
+
+#define OPTION(t, p) {t, offsetof(struct options, p), 1}
+enum { KEY_FOREGROUND, KEY_IGNORE };
+
+static const struct fuse_opt option_spec[] = {
+    OPTION("data=%s", data),
+    OPTION("shards=%s", shards),
+    OPTION("sync=%s", sync),
+    OPTION("dedup=%s", dedup),
+    OPTION("keep_seconds=%s", keep[STORE_SEC]),
+    OPTION("keep_minutes=%s", keep[STORE_MIN]),
+    OPTION("keep_hours=%s", keep[STORE_HOUR]),
+    OPTION("keep_days=%s", keep[STORE_DAY]),
+    OPTION("retain_interval=%s", retain),
+    OPTION("mapsize=%s", mapsize),
+    OPTION("log_level=%s", log_level),
+    OPTION("-h", show_help),
+    OPTION("--help", show_help),
+    OPTION("-V", show_version),
+    OPTION("--version", show_version),
+    FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+    FUSE_OPT_KEY("-d", KEY_FOREGROUND),
+    FUSE_OPT_KEY("debug", KEY_FOREGROUND),
+    FUSE_OPT_KEY("_netdev", KEY_IGNORE),
+    FUSE_OPT_KEY("nofail", KEY_IGNORE),
+    FUSE_OPT_KEY("noauto", KEY_IGNORE),
+    FUSE_OPT_KEY("user", KEY_IGNORE),
+    FUSE_OPT_KEY("users", KEY_IGNORE),
+    FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s MOUNTPOINT [-f] [-d] [-o opt,[opt...]]\n\n"
+	       "countfs turns a directory into an event counter service.\n\n"
+	       "countfs options:\n"
+	       "    -o data=DIR            where the LMDB shards live "
+	       "(default: ./data)\n"
+	       "    -o shards=N            LMDB shards, 1-256, fixed when "
+	       "DIR is made (default: 4)\n"
+	       "    -o sync=always|second  fsync before acknowledging, or "
+	       "each second (default)\n"
+	       "    -o dedup=DURATION      how long an event #id is "
+	       "remembered (default: 10m)\n"
+	       "    -o keep_seconds=DURATION  per-second buckets kept "
+	       "(default: 1h)\n"
+	       "    -o keep_minutes=DURATION  per-minute buckets kept "
+	       "(default: 7d)\n"
+	       "    -o keep_hours=DURATION    per-hour buckets kept "
+	       "(default: 90d)\n"
+	       "    -o keep_days=DURATION     per-day buckets kept "
+	       "(default: forever)\n"
+	       "    -o retain_interval=DURATION  time between retention "
+	       "passes (default: 10s)\n"
+	       "    -o mapsize=SIZE        initial LMDB map per shard, grows "
+	       "by itself (default: 1G)\n"
+	       "    -o log_level=LEVEL     error, warn, info or debug "
+	       "(default: info)\n"
+	       "    -V, --version          print the version\n\n"
+	       "DURATION is N with a unit s, m, h or d (e.g. 90d), or "
+	       "\"forever\"; SIZE is N with K, M or G.\n\n",
+	       prog);
+}
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)arg, (void)outargs;
+	if (key == KEY_FOREGROUND) {
+		o->foreground = 1;
+		return 1;	/* libfuse needs it too */
+	}
+	return key == KEY_IGNORE ? 0 : 1;
+}
+
+/* N with an optional unit from @units (each with its multiplier). */
+static int parse_scaled(const char *s, const char *units,
+			const uint64_t *mult, uint64_t max, uint64_t *out)
+{
+	char *end;
+	uint64_t v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end) {
+		const char *u = strchr(units, *end);
+		if (!u || end[1])
+			return -EINVAL;
+		if (v > max / mult[u - units])
+			return -EINVAL;
+		v *= mult[u - units];
+	}
+	if (v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_duration(const char *s, bool forever_ok, uint32_t *out)
+{
+	static const uint64_t mult[] = {1, 60, 3600, 86400};
+	uint64_t v;
+
+	if (forever_ok && strcmp(s, "forever") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (parse_scaled(s, "smhd", mult, UINT32_MAX, &v) || v == 0)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int bad(const char *what, const char *value, const char *allowed)
+{
+	fprintf(stderr, "countfs: %s=%s is not valid: %s\n", what, value,
+		allowed);
+	return -EINVAL;
+}
+
+static int check_keep(struct countfs *c, struct options *o)
+{
+	static const char *const names[STORE_LEVELS] = {
+	    "keep_seconds", "keep_minutes", "keep_hours", "keep_days"};
+	uint32_t *keep = c->store_cfg.keep;
+
+	for (int l = 0; l < STORE_LEVELS; l++)
+		if (o->keep[l] && parse_duration(o->keep[l], true, &keep[l]))
+			return bad(names[l], o->keep[l],
+				   "give a duration such as 3600s, 90m, 48h, "
+				   "30d, or forever");
+	/* A level must cover at least one bucket of the next one up. */
+	for (int l = 0; l + 1 < STORE_LEVELS; l++) {
+		uint32_t next = store_level_size[l + 1];
+		if (keep[l] == 0 && keep[l + 1] != 0)
+			return bad(names[l + 1], o->keep[l + 1],
+				   "a coarser level must be kept at least as "
+				   "long as a finer one");
+		if (keep[l] && keep[l] < next)
+			return bad(names[l], o->keep[l],
+				   "keep a level at least one bucket of the "
+				   "next level (60s, 60m, 24h)");
+		if (keep[l] && keep[l + 1] && keep[l + 1] < keep[l])
+			return bad(names[l + 1], o->keep[l + 1],
+				   "a coarser level must be kept at least as "
+				   "long as a finer one");
+	}
+	return 0;
+}
+
+static int check_options(struct countfs *c, struct options *o)
+{
+	struct store_config *sc = &c->store_cfg;
+	uint64_t v;
+
+	if (o->data)
+		sc->dir = o->data;
+	if (o->shards) {
+		static const uint64_t one[] = {1};
+		if (parse_scaled(o->shards, "", one, STORE_MAX_SHARDS, &v) ||
+		    v < 1)
+			return bad("shards", o->shards,
+				   "give a number from 1 to 256");
+		sc->shards = (unsigned)v;
+	}
+	if (o->sync) {
+		if (strcmp(o->sync, "always") == 0)
+			sc->sync = STORE_SYNC_ALWAYS;
+		else if (strcmp(o->sync, "second") == 0)
+			sc->sync = STORE_SYNC_SECOND;
+		else
+			return bad("sync", o->sync, "use always or second");
+	}
+	if (o->dedup && parse_duration(o->dedup, false, &sc->dedup_window))
+		return bad("dedup", o->dedup,
+			   "give a duration such as 600s or 10m");
+	if (o->retain) {
+		uint32_t r;
+		if (parse_duration(o->retain, false, &r))
+			return bad("retain_interval", o->retain,
+				   "give a duration such as 10s");
+		sc->retain_interval = r;
+	}
+	if (o->mapsize) {
+		static const uint64_t mult[] = {1ULL << 10, 1ULL << 20,
+						1ULL << 30, 1ULL << 40};
+		if (parse_scaled(o->mapsize, "KMGT", mult, 1ULL << 44, &v) ||
+		    v < (1ULL << 20))
+			return bad("mapsize", o->mapsize,
+				   "give a size of at least 1M, such as 64M "
+				   "or 4G");
+		sc->map_size = v;
+	}
+	if (o->log_level && log_parse_level(o->log_level, &log_level))
+		return bad("log_level", o->log_level,
+			   "use error, warn, info or debug");
+	return check_keep(c, o);
+}
+
+/* Open and close the store once, to fail early and in the terminal. */
+static int preflight(struct countfs *c)
+{
+	struct store *st;
+	int rc = store_open(&c->store_cfg, &st);
+
+	if (rc) {
+		fprintf(stderr, "countfs: cannot use data directory %s: %s\n",
+			c->store_cfg.dir, strerror(-rc));
+		return rc;
+	}
+	store_close(st);
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	static struct countfs c;
+	struct options o = {0};
+	int rc;
+
+	store_config_defaults(&c.store_cfg);
+	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1)
+		return 1;
+	if (o.show_version) {
+		printf("countfs %s (libfuse %s)\n", COUNTFS_VERSION,
+		       fuse_pkgversion());
+		return 0;
+	}
+	if (o.show_help) {
+		usage(argv[0]);
+		fuse_opt_add_arg(&args, "--help");
+		args.argv[0][0] = '\0';
+		return fuse_main(args.argc, args.argv, &countfs_ops, NULL);
+	}
+	if (check_options(&c, &o)) {
+		fuse_opt_free_args(&args);
+		return 1;
+	}
+	c.foreground = o.foreground;
+	c.started = time(NULL);
+	c.uid = getuid();
+	c.gid = getgid();
+	if (preflight(&c)) {
+		fuse_opt_free_args(&args);
+		return 1;
+	}
+	fuse_opt_add_arg(&args, "-odefault_permissions,fsname=countfs,"
+				"subtype=countfs,max_threads=64");
+	rc = fuse_main(args.argc, args.argv, &countfs_ops, &c);
+	fuse_opt_free_args(&args);
+	free(o.data), free(o.shards), free(o.sync), free(o.dedup);
+	free(o.log_level), free(o.mapsize), free(o.retain);
+	for (int l = 0; l < STORE_LEVELS; l++)
+		free(o.keep[l]);
+	return rc ? rc : c.failed ? 1 : 0;
+}

@@ -1,0 +1,160 @@
+/*
+ * stats.c - counters and histograms in Prometheus text format 0.0.4.
+ */
+#include "stats.h"
+
+#include "../store/store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Upper bounds of the latency buckets, in microseconds. */
+static const uint64_t bounds_us[HIST_BUCKETS] = {
+    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
+    100000, 250000, 500000, 1000000};
+
+static const char *const refusal_names[REFUSED_KINDS] = {
+    "line", "too_long", "timestamp", "overflow", "storage"};
+
+uint64_t stats_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void stats_observe(struct histogram *h, uint64_t ns)
+{
+	uint64_t us = ns / 1000;
+	int i = 0;
+
+	while (i < HIST_BUCKETS && us > bounds_us[i])
+		i++;
+	atomic_fetch_add_explicit(&h->le[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_ns, ns, memory_order_relaxed);
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+out(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	for (;;) {
+		if (b->err)
+			return;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap * 2 + (size_t)n;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+static void counter(struct buf *b, const char *name, const char *help,
+		    uint64_t v)
+{
+	out(b, "# HELP countfs_%s %s\n# TYPE countfs_%s counter\n"
+	       "countfs_%s %llu\n",
+	    name, help, name, name, (unsigned long long)v);
+}
+
+static void gauge(struct buf *b, const char *name, const char *help,
+		  uint64_t v)
+{
+	out(b, "# HELP countfs_%s %s\n# TYPE countfs_%s gauge\n"
+	       "countfs_%s %llu\n",
+	    name, help, name, name, (unsigned long long)v);
+}
+
+static void histogram(struct buf *b, const char *name, const char *help,
+		      const struct histogram *h)
+{
+	uint64_t cum = 0;
+
+	out(b, "# HELP countfs_%s %s\n# TYPE countfs_%s histogram\n", name,
+	    help, name);
+	for (int i = 0; i <= HIST_BUCKETS; i++) {
+		cum += atomic_load(&h->le[i]);
+		if (i < HIST_BUCKETS)
+			out(b, "countfs_%s_bucket{le=\"%g\"} %llu\n", name,
+			    (double)bounds_us[i] / 1e6, (unsigned long long)cum);
+		else
+			out(b, "countfs_%s_bucket{le=\"+Inf\"} %llu\n", name,
+			    (unsigned long long)cum);
+	}
+	out(b, "countfs_%s_sum %.9f\ncountfs_%s_count %llu\n", name,
+	    (double)atomic_load(&h->sum_ns) / 1e9, name,
+	    (unsigned long long)cum);
+}
+
+int stats_render(const struct fs_stats *s, struct store *st, char **res,
+		 size_t *len)
+{
+	struct buf b = {malloc(4096), 0, 4096, 0};
+	struct store_stats ss = {0};
+
+	if (!b.p)
+		return -ENOMEM;
+	if (st)
+		store_get_stats(st, &ss);
+	counter(&b, "events_total", "Events counted.", ss.events);
+	counter(&b, "events_deduplicated_total",
+		"Events acknowledged but not counted: their #id was seen.",
+		ss.deduplicated);
+	counter(&b, "lines_total", "Lines received in accepted writes.",
+		atomic_load(&s->lines));
+	counter(&b, "writes_total", "write() calls accepted.",
+		atomic_load(&s->writes));
+	out(&b, "# HELP countfs_writes_refused_total write() calls refused, "
+		"by reason.\n# TYPE countfs_writes_refused_total counter\n");
+	for (int i = 0; i < REFUSED_KINDS; i++)
+		out(&b, "countfs_writes_refused_total{reason=\"%s\"} %llu\n",
+		    refusal_names[i], (unsigned long long)atomic_load(
+					  &s->refused[i]));
+	counter(&b, "reads_total", "read() calls answered.",
+		atomic_load(&s->reads));
+	counter(&b, "commits_total", "LMDB write transactions committed.",
+		ss.commits);
+	counter(&b, "fsyncs_total", "Forced syncs of a shard to disk.",
+		ss.fsyncs);
+	counter(&b, "map_grows_total", "Times an LMDB map was enlarged.",
+		ss.map_grows);
+	counter(&b, "buckets_expired_total", "Buckets removed by retention.",
+		ss.expired);
+	gauge(&b, "lmdb_bytes_used", "Bytes of LMDB pages in use, all shards.",
+	      ss.bytes_used);
+	gauge(&b, "lmdb_map_bytes", "Bytes of LMDB maps, all shards.",
+	      ss.map_bytes);
+	histogram(&b, "write_latency_seconds",
+		  "Time to handle a write(), acknowledged or not.",
+		  &s->write_latency);
+	histogram(&b, "read_latency_seconds", "Time to answer a read().",
+		  &s->read_latency);
+	if (b.err) {
+		free(b.p);
+		return b.err;
+	}
+	*res = b.p;
+	*len = b.len;
+	return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * stats.h - the daemon's own metrics and their Prometheus text form.
+ *
+ * Counters are atomics updated on the request path without locks;
+ * stats_render() reads them, adds the store's, and writes /stats.
+ */
+#ifndef COUNTFS_STATS_H
+#define COUNTFS_STATS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+enum refusal {
+	REFUSED_LINE,		/* a line that does not parse */
+	REFUSED_TOO_LONG,	/* a line over 4 KiB */
+	REFUSED_TIMESTAMP,	/* @ts outside the kept window */
+	REFUSED_OVERFLOW,	/* a sum that would overflow */
+	REFUSED_STORAGE,	/* disk full, I/O error */
+	REFUSED_KINDS
+};
+
+#define HIST_BUCKETS 16
+
+struct histogram {
+	atomic_uint_fast64_t le[HIST_BUCKETS + 1]; /* last one is +Inf */
+	atomic_uint_fast64_t sum_ns;
+};
+
+struct fs_stats {
+	atomic_uint_fast64_t refused[REFUSED_KINDS];
+	atomic_uint_fast64_t writes, lines, reads;
+	struct histogram write_latency, read_latency;
+};
+
+/* Account one request that took @ns nanoseconds. */
+void stats_observe(struct histogram *h, uint64_t ns);
+
+/* Monotonic nanoseconds, for latencies. */
+uint64_t stats_now_ns(void);
+
+/*
+ * Render every metric into a malloc'd buffer; *@out and *@len are set.
+ * @st may be NULL (no store yet).  Returns 0 or -ENOMEM.
+ */
+int stats_render(const struct fs_stats *s, struct store *st, char **out,
+		 size_t *len);
+
+#endif

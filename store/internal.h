@@ -1,0 +1,177 @@
+/*
+ * internal.h - what the files of store/ share: the shard, key encodings
+ * and the helpers around LMDB.  Nothing outside store/ includes it.
+ *
+ * Databases of a shard (one LMDB environment):
+ *   series   "video\0type"            -> u64 series id
+ *   names    u64 id                   -> "video\0type"
+ *   buckets  u64 id | u8 level | u32 t -> struct store_agg (32 bytes)
+ *   expiry   u8 level | u32 t | u64 id -> empty; buckets retention will drop
+ *   dedup    u64 id | event id        -> u32 arrival time
+ *   dedupx   u32 arrival | u64 id | event id -> empty; ids to forget
+ *   meta     "shards", "shard", "format" -> u32
+ * Integers in keys are big-endian so that byte order is numeric order.
+ * The total of a series is its bucket at level LEVEL_TOTAL, time 0.
+ */
+#ifndef COUNTFS_STORE_INTERNAL_H
+#define COUNTFS_STORE_INTERNAL_H
+
+#include "store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#define LEVEL_TOTAL STORE_LEVELS
+#define BUCKET_KEY_LEN 13
+#define EXPIRY_KEY_LEN 13
+#define FORMAT_VERSION 1
+
+/* A request waiting for the group commit of its shard. */
+struct commit_req {
+	const struct store_event *ev;
+	size_t n;
+	uint32_t now;
+	size_t deduped;
+	int rc;
+	bool done;
+	struct commit_req *next;
+};
+
+struct shard {
+	struct store *st;
+	unsigned index;
+	MDB_env *env;
+	MDB_dbi series, names, buckets, expiry, dedup, dedupx, meta;
+	uint64_t map_size;	  /* guarded by resize (write side) */
+
+	/* Every transaction holds resize for reading; growing the map takes
+	 * it for writing, as LMDB needs no live transaction for that. */
+	pthread_rwlock_t resize;
+
+	pthread_mutex_t qlock;	  /* guards queue, leading, req->done */
+	pthread_cond_t qcond;
+	struct commit_req *queue, **queue_tail;
+	bool leading;
+
+	atomic_bool dirty;	  /* committed since the last fsync */
+};
+
+struct store {
+	struct store_config cfg;
+	char *dir;
+	int lock_fd;
+	struct shard *shards;
+	unsigned nshards;
+
+	pthread_t bg;
+	bool bg_running;
+	pthread_mutex_t bg_lock;  /* guards bg_stop */
+	pthread_cond_t bg_cond;
+	bool bg_stop;
+
+	atomic_uint_fast64_t events, deduplicated, commits, fsyncs, map_grows,
+	    expired;
+};
+
+/* Map an LMDB (or system) error code to a negative errno, logging @what. */
+int store_errno(int rc, const char *what);
+
+/* Begin a transaction under the shard's resize lock; end it with
+ * shard_txn_commit() or shard_txn_abort(). */
+int shard_txn_begin(struct shard *sh, unsigned flags, MDB_txn **txn);
+int shard_txn_commit(struct shard *sh, MDB_txn *txn);
+void shard_txn_abort(struct shard *sh, MDB_txn *txn);
+
+/* Double the map of @sh (after MDB_MAP_FULL); no transaction may be held. */
+int shard_grow(struct shard *sh);
+
+/* Apply one request inside @txn (record.c).  Returns 0, a negative errno
+ * that concerns this request alone (-EOVERFLOW), or an LMDB code. */
+int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req);
+
+/* Look up a series id; MDB_NOTFOUND when the pair was never recorded. */
+int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,
+		  size_t vlen, const char *type, size_t tlen, uint64_t *id);
+
+/* The background thread: fsync each second, retention (retain.c). */
+void *store_background(void *arg);
+
+static inline void put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static inline void put_be64(unsigned char *p, uint64_t v)
+{
+	put_be32(p, v >> 32);
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint32_t get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t get_be64(const unsigned char *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+static inline void bucket_key(unsigned char k[BUCKET_KEY_LEN], uint64_t id,
+			      unsigned level, uint32_t t)
+{
+	put_be64(k, id);
+	k[8] = (unsigned char)level;
+	put_be32(k + 9, t);
+}
+
+/* Start of the oldest bucket of @level still kept at @now (may be < 0). */
+static inline int64_t level_horizon(const struct store_config *cfg,
+				    int level, uint32_t now)
+{
+	return cfg->keep[level] ? (int64_t)now - cfg->keep[level] : INT64_MIN;
+}
+
+static inline uint32_t bucket_of(int level, uint32_t t)
+{
+	return t - t % store_level_size[level];
+}
+
+/* Is the @level bucket holding time @t kept at @now? */
+static inline bool bucket_kept(const struct store_config *cfg, int level,
+			       uint32_t t, uint32_t now)
+{
+	return bucket_of(level, t) >= level_horizon(cfg, level, now);
+}
+
+/* Fold @b into @a; -EOVERFLOW if the count or sum would overflow. */
+static inline int agg_merge(struct store_agg *a, const struct store_agg *b)
+{
+	int64_t sum, count;
+
+	if (b->count == 0)
+		return 0;
+	if (__builtin_add_overflow(a->sum, b->sum, &sum) ||
+	    __builtin_add_overflow(a->count, b->count, &count))
+		return -EOVERFLOW;
+	if (a->count == 0) {
+		*a = *b;
+		return 0;
+	}
+	a->sum = sum;
+	a->count = count;
+	if (b->min < a->min)
+		a->min = b->min;
+	if (b->max > a->max)
+		a->max = b->max;
+	return 0;
+}
+
+#endif

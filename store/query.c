@@ -1,0 +1,211 @@
+/*
+ * query.c - the read path: totals, ranges and listings, each in one
+ * read-only transaction.
+ *
+ * A range [start, end) is cut from the coarsest level down: the whole days
+ * inside it come from the day level, what is left at each edge from whole
+ * hours, then minutes, then seconds.  Each piece is one cursor scan over
+ * adjacent keys, so a year costs about as much as an hour.  When the finer
+ * level of an edge is no longer kept, the edge is answered by the coarser
+ * level's buckets whose start lies inside it.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+struct range_query {
+	const struct store_config *cfg;
+	MDB_cursor *c;
+	uint64_t id;
+	uint32_t now;
+	struct store_agg acc;
+	int rc;
+};
+
+/* Fold the @level buckets whose start lies in [from, to). */
+static void scan(struct range_query *q, int level, uint64_t from, uint64_t to)
+{
+	unsigned char key[BUCKET_KEY_LEN];
+	MDB_val k = {BUCKET_KEY_LEN, key}, v;
+	int rc;
+
+	if (q->rc || from >= to || from > UINT32_MAX)
+		return;
+	bucket_key(key, q->id, level, (uint32_t)from);
+	for (rc = mdb_cursor_get(q->c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(q->c, &k, &v, MDB_NEXT)) {
+		const unsigned char *kb = k.mv_data;
+		struct store_agg a;
+
+		if (k.mv_size != BUCKET_KEY_LEN || memcmp(kb, key, 9) ||
+		    get_be32(kb + 9) >= to)
+			return;
+		if (v.mv_size != sizeof(a)) {
+			q->rc = MDB_CORRUPTED;
+			return;
+		}
+		memcpy(&a, v.mv_data, sizeof(a));
+		if (agg_merge(&q->acc, &a)) {
+			q->rc = -EOVERFLOW;
+			return;
+		}
+	}
+	if (rc != MDB_NOTFOUND)
+		q->rc = rc;
+}
+
+static void edge(struct range_query *q, int level, uint64_t x, uint64_t y);
+
+/* [x, y) from @level and finer; @level is kept for all of it. */
+static void decompose(struct range_query *q, int level, uint64_t x, uint64_t y)
+{
+	uint64_t size = store_level_size[level];
+	uint64_t a = (x + size - 1) / size * size, b = y / size * size;
+
+	if (x >= y)
+		return;
+	if (level == STORE_SEC) {
+		scan(q, STORE_SEC, x, y);
+	} else if (a < b) {
+		scan(q, level, a, b);
+		edge(q, level - 1, x, a);
+		edge(q, level - 1, b, y);
+	} else {
+		edge(q, level - 1, x, y);
+	}
+}
+
+/* An edge [x, y) of a @level + 1 piece: finer if @level is kept there. */
+static void edge(struct range_query *q, int level, uint64_t x, uint64_t y)
+{
+	if (x >= y)
+		return;
+	if ((int64_t)bucket_of(level, (uint32_t)x) >=
+	    level_horizon(q->cfg, level, q->now))
+		decompose(q, level, x, y);
+	else
+		scan(q, level + 1, x, y);
+}
+
+int store_range(struct store *st, const char *video, size_t vlen,
+		const char *type, size_t tlen, uint32_t start, uint32_t end,
+		uint32_t now, struct store_agg *out)
+{
+	struct shard *sh = &st->shards[store_shard_of(st, video, vlen)];
+	struct range_query q = {.cfg = &st->cfg, .now = now};
+	MDB_txn *txn;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = shard_txn_begin(sh, MDB_RDONLY, &txn)))
+		return store_errno(rc, "reading a range");
+	rc = series_lookup(sh, txn, video, vlen, type, tlen, &q.id);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, sh->buckets, &q.c);
+	if (rc == 0) {
+		decompose(&q, STORE_DAY, start, end);
+		mdb_cursor_close(q.c);
+		rc = q.rc;
+		*out = q.acc;
+	}
+	shard_txn_abort(sh, txn);
+	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading a range");
+}
+
+int store_total(struct store *st, const char *video, size_t vlen,
+		const char *type, size_t tlen, struct store_agg *out)
+{
+	struct shard *sh = &st->shards[store_shard_of(st, video, vlen)];
+	unsigned char key[BUCKET_KEY_LEN];
+	MDB_val k = {BUCKET_KEY_LEN, key}, v;
+	MDB_txn *txn;
+	uint64_t id;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = shard_txn_begin(sh, MDB_RDONLY, &txn)))
+		return store_errno(rc, "reading a total");
+	rc = series_lookup(sh, txn, video, vlen, type, tlen, &id);
+	if (rc == 0) {
+		bucket_key(key, id, LEVEL_TOTAL, 0);
+		rc = mdb_get(txn, sh->buckets, &k, &v);
+	}
+	if (rc == 0) {
+		if (v.mv_size == sizeof(*out))
+			memcpy(out, v.mv_data, sizeof(*out));
+		else
+			rc = MDB_CORRUPTED;
+	}
+	shard_txn_abort(sh, txn);
+	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading a total");
+}
+
+/*
+ * Walk the series keys "video\0type" of @sh that start with @prefix
+ * (plen bytes, may be 0).  With @videos, report each distinct video once
+ * and skip over its types; otherwise report the types.
+ */
+static int walk_series(struct shard *sh, const char *prefix, size_t plen,
+		       bool videos, store_name_fn fn, void *arg)
+{
+	unsigned char seek[STORE_VIDEO_MAX + 2];
+	MDB_val k = {plen, (void *)prefix};
+	MDB_txn *txn;
+	MDB_cursor *c;
+	int rc, op = plen ? MDB_SET_RANGE : MDB_FIRST;
+
+	if ((rc = shard_txn_begin(sh, MDB_RDONLY, &txn)))
+		return rc;
+	if ((rc = mdb_cursor_open(txn, sh->series, &c))) {
+		shard_txn_abort(sh, txn);
+		return rc;
+	}
+	while ((rc = mdb_cursor_get(c, &k, NULL, op)) == 0) {
+		const char *key = k.mv_data;
+		const char *nul = memchr(key, 0, k.mv_size);
+
+		op = MDB_NEXT;
+		if (!nul || k.mv_size < plen || memcmp(key, prefix, plen))
+			break;
+		if (!videos) {
+			if (fn(arg, nul + 1, k.mv_size - (nul + 1 - key)))
+				break;
+			continue;
+		}
+		size_t vlen = (size_t)(nul - key);
+		if (fn(arg, key, vlen) || vlen > STORE_VIDEO_MAX)
+			break;
+		memcpy(seek, key, vlen);
+		seek[vlen] = 1;	/* just past every "video\0..." key */
+		k = (MDB_val){vlen + 1, seek};
+		op = MDB_SET_RANGE;
+	}
+	mdb_cursor_close(c);
+	shard_txn_abort(sh, txn);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_list_videos(struct store *st, store_name_fn fn, void *arg)
+{
+	for (unsigned i = 0; i < st->nshards; i++) {
+		int rc = walk_series(&st->shards[i], NULL, 0, true, fn, arg);
+		if (rc)
+			return store_errno(rc, "listing videos");
+	}
+	return 0;
+}
+
+int store_list_types(struct store *st, const char *video, size_t vlen,
+		     store_name_fn fn, void *arg)
+{
+	char prefix[STORE_VIDEO_MAX + 1];
+
+	if (vlen > STORE_VIDEO_MAX)
+		return -EINVAL;
+	memcpy(prefix, video, vlen);
+	prefix[vlen] = 0;
+	return store_errno(walk_series(&st->shards[store_shard_of(st, video,
+								 vlen)],
+				       prefix, vlen + 1, false, fn, arg),
+			   "listing event types");
+}

@@ -1,0 +1,255 @@
+/*
+ * record.c - the write path: events to bucket updates, inside one
+ * transaction led by shard.c.
+ *
+ * A request is first folded in memory: every event adds itself to its
+ * bucket at each level that is still kept, and to its series' total, in an
+ * open-addressing table keyed by (series, level, bucket).  Identical keys
+ * collapse, so a 64 KiB /ingest write of a popular video touches each of
+ * its buckets once.  Then each table entry is merged into LMDB with one
+ * cursor lookup and one in-place put.  Event ids are checked against, and
+ * added to, the dedup database as the events are folded, so an id seen
+ * twice in one request counts once too.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct fold_entry {
+	uint64_t id;
+	uint32_t t;
+	uint8_t level;
+	bool used;
+	struct store_agg agg;
+};
+
+struct fold {
+	struct fold_entry *e;
+	size_t mask;
+	struct fold_entry small[32];
+};
+
+static int fold_init(struct fold *f, size_t events)
+{
+	size_t want = events * (STORE_LEVELS + 1) * 2, cap = 32;
+
+	while (cap < want)
+		cap *= 2;
+	if (cap == 32) {
+		memset(f->small, 0, sizeof(f->small));
+		f->e = f->small;
+	} else if (!(f->e = calloc(cap, sizeof(*f->e)))) {
+		return -ENOMEM;
+	}
+	f->mask = cap - 1;
+	return 0;
+}
+
+static void fold_free(struct fold *f)
+{
+	if (f->e != f->small)
+		free(f->e);
+}
+
+static int fold_add(struct fold *f, uint64_t id, unsigned level, uint32_t t,
+		    const struct store_agg *a)
+{
+	uint64_t h = (id * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)t << 3 | level);
+	size_t i;
+
+	h ^= h >> 29;
+	for (i = h & f->mask;; i = (i + 1) & f->mask) {
+		struct fold_entry *e = &f->e[i];
+		if (!e->used) {
+			*e = (struct fold_entry){id, t, (uint8_t)level, true, *a};
+			return 0;
+		}
+		if (e->id == id && e->t == t && e->level == level)
+			return agg_merge(&e->agg, a);
+	}
+}
+
+int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,
+		  size_t vlen, const char *type, size_t tlen, uint64_t *id)
+{
+	unsigned char key[STORE_VIDEO_MAX + 1 + STORE_TYPE_MAX];
+	MDB_val k = {vlen + 1 + tlen, key}, v;
+	int rc;
+
+	memcpy(key, video, vlen);
+	key[vlen] = 0;
+	memcpy(key + vlen + 1, type, tlen);
+	rc = mdb_get(txn, sh->series, &k, &v);
+	if (rc)
+		return rc;
+	if (v.mv_size != 8)
+		return MDB_CORRUPTED;
+	*id = get_be64(v.mv_data);
+	return 0;
+}
+
+/* The id of a series, made (next after the highest) when it is new. */
+static int series_get(struct shard *sh, MDB_txn *txn,
+		      const struct store_event *e, uint64_t *id)
+{
+	unsigned char key[STORE_VIDEO_MAX + 1 + STORE_TYPE_MAX], idb[8];
+	MDB_val k = {e->video_len + 1 + e->type_len, key}, v, last;
+	MDB_cursor *c;
+	int rc;
+
+	rc = series_lookup(sh, txn, e->video, e->video_len, e->type,
+			   e->type_len, id);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, sh->names, &c)))
+		return rc;
+	rc = mdb_cursor_get(c, &last, NULL, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		*id = 1;
+	else if (rc)
+		return rc;
+	else
+		*id = get_be64(last.mv_data) + 1;
+
+	memcpy(key, e->video, e->video_len);
+	key[e->video_len] = 0;
+	memcpy(key + e->video_len + 1, e->type, e->type_len);
+	put_be64(idb, *id);
+	v = (MDB_val){8, idb};
+	if ((rc = mdb_put(txn, sh->series, &k, &v, MDB_NOOVERWRITE)))
+		return rc;
+	MDB_val nk = {8, idb};
+	return mdb_put(txn, sh->names, &nk, &k, MDB_APPEND);
+}
+
+/* Has this event id been seen within the window?  If not, remember it.
+ * Returns 1 for a duplicate, 0 for a new id, or an LMDB code. */
+static int dedup_seen(struct shard *sh, MDB_txn *txn, uint64_t id,
+		      const struct store_event *e, uint32_t now)
+{
+	unsigned char key[4 + 8 + STORE_ID_MAX];
+	MDB_val k = {8 + e->id_len, key + 4}, v;
+	uint32_t expires = now + sh->st->cfg.dedup_window, have;
+	int rc;
+
+	put_be64(key + 4, id);
+	memcpy(key + 12, e->id, e->id_len);
+	rc = mdb_get(txn, sh->dedup, &k, &v);
+	if (rc == 0 && v.mv_size == 4) {
+		memcpy(&have, v.mv_data, 4);
+		if (now < have)
+			return 1;
+	} else if (rc != MDB_NOTFOUND) {
+		return rc ? rc : MDB_CORRUPTED;
+	}
+	v = (MDB_val){4, &expires};
+	if ((rc = mdb_put(txn, sh->dedup, &k, &v, 0)))
+		return rc;
+	put_be32(key, expires);
+	MDB_val xk = {12 + e->id_len, key}, empty = {0, NULL};
+	return mdb_put(txn, sh->dedupx, &xk, &empty, 0);
+}
+
+/* Merge one folded bucket into LMDB; new buckets of kept-for-a-while
+ * levels are also listed in the expiry database. */
+static int bucket_merge(struct shard *sh, MDB_txn *txn, MDB_cursor *c,
+			const struct fold_entry *e)
+{
+	unsigned char key[BUCKET_KEY_LEN];
+	MDB_val k = {BUCKET_KEY_LEN, key}, v;
+	struct store_agg cur;
+	int rc;
+
+	bucket_key(key, e->id, e->level, e->t);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+	if (rc == 0) {
+		if (v.mv_size != sizeof(cur))
+			return MDB_CORRUPTED;
+		memcpy(&cur, v.mv_data, sizeof(cur));
+		if ((rc = agg_merge(&cur, &e->agg)))
+			return rc;
+		v = (MDB_val){sizeof(cur), &cur};
+		return mdb_cursor_put(c, &k, &v, MDB_CURRENT);
+	}
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	v = (MDB_val){sizeof(e->agg), (void *)&e->agg};
+	k = (MDB_val){BUCKET_KEY_LEN, key};
+	if ((rc = mdb_cursor_put(c, &k, &v, 0)))
+		return rc;
+	if (e->level == LEVEL_TOTAL || sh->st->cfg.keep[e->level] == 0)
+		return 0;
+
+	unsigned char xkey[EXPIRY_KEY_LEN];
+	xkey[0] = e->level;
+	put_be32(xkey + 1, e->t);
+	put_be64(xkey + 5, e->id);
+	MDB_val xk = {EXPIRY_KEY_LEN, xkey}, empty = {0, NULL};
+	return mdb_put(txn, sh->expiry, &xk, &empty, 0);
+}
+
+/* Fold the events of @req into @f, skipping duplicates. */
+static int fold_events(struct shard *sh, MDB_txn *txn, struct commit_req *req,
+		       struct fold *f)
+{
+	const struct store_config *cfg = &sh->st->cfg;
+	const struct store_event *prev = NULL;
+	uint64_t id = 0;
+	int rc;
+
+	for (size_t i = 0; i < req->n; i++) {
+		const struct store_event *e = &req->ev[i];
+
+		if (!prev || prev->video_len != e->video_len ||
+		    prev->type_len != e->type_len ||
+		    memcmp(prev->video, e->video, e->video_len) ||
+		    memcmp(prev->type, e->type, e->type_len)) {
+			if ((rc = series_get(sh, txn, e, &id)))
+				return rc;
+			prev = e;
+		}
+		if (e->id) {
+			rc = dedup_seen(sh, txn, id, e, req->now);
+			if (rc == 1) {
+				req->deduped++;
+				continue;
+			}
+			if (rc)
+				return rc;
+		}
+		struct store_agg a = {1, e->value, e->value, e->value};
+		for (int l = 0; l < STORE_LEVELS; l++) {
+			if (!bucket_kept(cfg, l, e->ts, req->now))
+				continue;
+			if ((rc = fold_add(f, id, l, bucket_of(l, e->ts), &a)))
+				return rc;
+		}
+		if ((rc = fold_add(f, id, LEVEL_TOTAL, 0, &a)))
+			return rc;
+	}
+	return 0;
+}
+
+int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req)
+{
+	struct fold f;
+	MDB_cursor *c = NULL;
+	int rc;
+
+	req->deduped = 0;
+	if ((rc = fold_init(&f, req->n)))
+		return rc;
+	if ((rc = fold_events(sh, txn, req, &f)))
+		goto out;
+	if ((rc = mdb_cursor_open(txn, sh->buckets, &c)))
+		goto out;
+	for (size_t i = 0; i <= f.mask && rc == 0; i++)
+		if (f.e[i].used)
+			rc = bucket_merge(sh, txn, c, &f.e[i]);
+	mdb_cursor_close(c);
+out:
+	fold_free(&f);
+	return rc;
+}

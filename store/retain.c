@@ -1,0 +1,180 @@
+/*
+ * retain.c - the store's background thread: fsync each second, retention.
+ *
+ * Retention never scans the buckets: each bucket of a level with a limit
+ * was listed in the expiry database when it was made, ordered by
+ * (level, time), so a pass reads that list from its start and stops at the
+ * first bucket still kept.  Dedup ids are forgotten the same way.  Work is
+ * cut into transactions of at most EXPIRE_BATCH deletions so that writers
+ * never wait long behind it.
+ */
+#include "internal.h"
+
+#include "../common/log.h"
+
+#include <string.h>
+#include <time.h>
+
+#define EXPIRE_BATCH 2000
+
+/* Delete up to @budget expired buckets of @level; *@more when some remain. */
+static int expire_level(struct shard *sh, MDB_txn *txn, int level,
+			uint32_t now, int *budget, bool *more)
+{
+	int64_t horizon = level_horizon(&sh->st->cfg, level, now);
+	unsigned char first[1] = {(unsigned char)level};
+	MDB_val k = {1, first}, v;
+	MDB_cursor *c;
+	int rc;
+
+	if (sh->st->cfg.keep[level] == 0)
+		return 0;
+	if ((rc = mdb_cursor_open(txn, sh->expiry, &c)))
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT)) {
+		const unsigned char *kb = k.mv_data;
+		unsigned char bkey[BUCKET_KEY_LEN];
+
+		if (k.mv_size != EXPIRY_KEY_LEN || kb[0] != level ||
+		    get_be32(kb + 1) >= horizon)
+			break;
+		if (*budget == 0) {
+			*more = true;
+			break;
+		}
+		bucket_key(bkey, get_be64(kb + 5), level, get_be32(kb + 1));
+		MDB_val bk = {BUCKET_KEY_LEN, bkey};
+		rc = mdb_del(txn, sh->buckets, &bk, NULL);
+		if (rc && rc != MDB_NOTFOUND)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)))
+			break;
+		(*budget)--;
+		atomic_fetch_add(&sh->st->expired, 1);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Forget event ids whose window ended; same budget rules. */
+static int expire_dedup(struct shard *sh, MDB_txn *txn, uint32_t now,
+			int *budget, bool *more)
+{
+	MDB_val k, v;
+	MDB_cursor *c;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, sh->dedupx, &c)))
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT)) {
+		const unsigned char *kb = k.mv_data;
+		uint32_t expires = get_be32(kb), have;
+
+		if (k.mv_size < 12 || expires > now)
+			break;
+		if (*budget == 0) {
+			*more = true;
+			break;
+		}
+		MDB_val dk = {k.mv_size - 4, (void *)(kb + 4)}, dv;
+		rc = mdb_get(txn, sh->dedup, &dk, &dv);
+		if (rc == 0 && dv.mv_size == 4) {
+			memcpy(&have, dv.mv_data, 4);
+			if (have == expires)
+				rc = mdb_del(txn, sh->dedup, &dk, NULL);
+		}
+		if (rc && rc != MDB_NOTFOUND)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)))
+			break;
+		(*budget)--;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int expire_shard(struct shard *sh, uint32_t now)
+{
+	bool more = true;
+	int rc = 0;
+
+	while (more && rc == 0) {
+		int budget = EXPIRE_BATCH;
+		MDB_txn *txn;
+
+		more = false;
+		if ((rc = shard_txn_begin(sh, 0, &txn)))
+			break;
+		for (int l = 0; l < STORE_LEVELS && rc == 0; l++)
+			rc = expire_level(sh, txn, l, now, &budget, &more);
+		if (rc == 0)
+			rc = expire_dedup(sh, txn, now, &budget, &more);
+		if (rc) {
+			shard_txn_abort(sh, txn);
+		} else {
+			rc = shard_txn_commit(sh, txn);
+			atomic_store(&sh->dirty, true);
+		}
+		if (rc == MDB_MAP_FULL) {
+			rc = shard_grow(sh);
+			more = true;
+		}
+	}
+	return rc;
+}
+
+int store_expire(struct store *st, uint32_t now)
+{
+	for (unsigned i = 0; i < st->nshards; i++) {
+		int rc = expire_shard(&st->shards[i], now);
+		if (rc)
+			return store_errno(rc, "retention pass");
+	}
+	return 0;
+}
+
+static void sync_dirty(struct store *st)
+{
+	for (unsigned i = 0; i < st->nshards; i++) {
+		struct shard *sh = &st->shards[i];
+		if (!atomic_exchange(&sh->dirty, false))
+			continue;
+		pthread_rwlock_rdlock(&sh->resize);
+		int rc = mdb_env_sync(sh->env, 1);
+		pthread_rwlock_unlock(&sh->resize);
+		atomic_fetch_add(&st->fsyncs, 1);
+		if (rc) {
+			store_errno(rc, "fsync of a shard");
+			atomic_store(&sh->dirty, true);
+		}
+	}
+}
+
+void *store_background(void *arg)
+{
+	struct store *st = arg;
+	time_t last_expire = 0;
+
+	pthread_mutex_lock(&st->bg_lock);
+	while (!st->bg_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&st->bg_cond, &st->bg_lock, &until);
+		if (st->bg_stop)
+			break;
+		pthread_mutex_unlock(&st->bg_lock);
+
+		sync_dirty(st);
+		time_t now = time(NULL);
+		if (now - last_expire >= (time_t)st->cfg.retain_interval) {
+			store_expire(st, (uint32_t)now);
+			last_expire = now;
+		}
+		pthread_mutex_lock(&st->bg_lock);
+	}
+	pthread_mutex_unlock(&st->bg_lock);
+	return NULL;
+}

@@ -1,0 +1,521 @@
+/*
+ * shard.c - opening the store, its LMDB environments, and group commit.
+ *
+ * Each shard is an LMDB environment in DIR/shard-K, opened with MDB_NOSYNC:
+ * a commit is a write() into the page cache (safe from a killed process)
+ * and durability against power loss comes from mdb_env_sync(), either by
+ * the committing leader (sync=always) or by the background thread each
+ * second.  A write transaction is led by one of the callers of
+ * store_record(): it takes every request queued on the shard, applies them
+ * in one transaction, commits, syncs if asked, then wakes their owners.
+ */
+#include "internal.h"
+
+#include "../common/log.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const uint32_t store_level_size[STORE_LEVELS] = {1, 60, 3600, 86400};
+
+void store_config_defaults(struct store_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->dir = "data";
+	cfg->shards = 4;
+	cfg->sync = STORE_SYNC_SECOND;
+	cfg->keep[STORE_SEC] = 3600;
+	cfg->keep[STORE_MIN] = 7 * 86400;
+	cfg->keep[STORE_HOUR] = 90 * 86400;
+	cfg->keep[STORE_DAY] = 0;
+	cfg->dedup_window = 600;
+	cfg->map_size = 1ULL << 30;
+	cfg->retain_interval = 10;
+}
+
+int store_errno(int rc, const char *what)
+{
+	if (rc == 0)
+		return 0;
+	if (rc < 0 && rc > -4096)	/* already a negative errno */
+		return rc;
+	log_error("%s: %s", what, mdb_strerror(rc));
+	switch (rc) {
+	case ENOSPC:
+	case ENOMEM:
+	case EACCES:
+	case EROFS:
+	case EIO:
+		return -rc;
+	case MDB_MAP_FULL:
+		return -ENOSPC;
+	case MDB_READERS_FULL:
+		return -EAGAIN;
+	default:
+		return -EIO;
+	}
+}
+
+unsigned store_shard_of(const struct store *st, const char *video, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)video[i];
+		h *= 0x100000001b3ULL;
+	}
+	return (unsigned)(h % st->nshards);
+}
+
+int shard_txn_begin(struct shard *sh, unsigned flags, MDB_txn **txn)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&sh->resize);
+	rc = mdb_txn_begin(sh->env, NULL, flags, txn);
+	if (rc)
+		pthread_rwlock_unlock(&sh->resize);
+	return rc;
+}
+
+int shard_txn_commit(struct shard *sh, MDB_txn *txn)
+{
+	int rc = mdb_txn_commit(txn);
+
+	pthread_rwlock_unlock(&sh->resize);
+	return rc;
+}
+
+void shard_txn_abort(struct shard *sh, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&sh->resize);
+}
+
+int shard_grow(struct shard *sh)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&sh->resize);
+	rc = mdb_env_set_mapsize(sh->env, sh->map_size * 2);
+	if (rc == 0) {
+		sh->map_size *= 2;
+		atomic_fetch_add(&sh->st->map_grows, 1);
+		log_info("shard %u: map grown to %llu MiB", sh->index,
+			 (unsigned long long)(sh->map_size >> 20));
+	}
+	pthread_rwlock_unlock(&sh->resize);
+	return store_errno(rc, "growing the LMDB map");
+}
+
+static void fail_all(struct commit_req *batch, int rc)
+{
+	for (struct commit_req *r = batch; r; r = r->next)
+		if (r->rc == 0)
+			r->rc = rc;
+}
+
+/* Apply the live requests of @batch in one transaction and commit it.
+ * A request that fails on its own is marked and the rest retried. */
+static void run_batch(struct shard *sh, struct commit_req *batch)
+{
+	struct store *st = sh->st;
+	MDB_txn *txn;
+	int rc;
+
+	for (int attempt = 0; attempt < 64; attempt++) {
+		bool again = false;
+
+		rc = shard_txn_begin(sh, 0, &txn);
+		if (rc)
+			goto fail;
+		for (struct commit_req *r = batch; r && !again; r = r->next) {
+			if (r->rc)
+				continue;
+			rc = shard_apply(sh, txn, r);
+			if (rc == 0)
+				continue;
+			shard_txn_abort(sh, txn);
+			if (rc == -EOVERFLOW) {
+				r->rc = rc;
+			} else if (rc == MDB_MAP_FULL) {
+				if ((rc = shard_grow(sh)))
+					goto fail;
+			} else {
+				goto fail;
+			}
+			again = true;
+		}
+		if (again)
+			continue;
+		rc = shard_txn_commit(sh, txn);
+		if (rc == MDB_MAP_FULL) {
+			if ((rc = shard_grow(sh)))
+				goto fail;
+			continue;
+		}
+		if (rc)
+			goto fail;
+		atomic_fetch_add(&st->commits, 1);
+		for (struct commit_req *r = batch; r; r = r->next) {
+			if (r->rc)
+				continue;
+			atomic_fetch_add(&st->events, r->n - r->deduped);
+			atomic_fetch_add(&st->deduplicated, r->deduped);
+		}
+		if (st->cfg.sync == STORE_SYNC_ALWAYS) {
+			rc = mdb_env_sync(sh->env, 1);
+			atomic_fetch_add(&st->fsyncs, 1);
+			if (rc)
+				goto fail;
+		} else {
+			atomic_store(&sh->dirty, true);
+		}
+		return;
+	}
+	rc = EIO;
+fail:
+	fail_all(batch, store_errno(rc, "recording events"));
+}
+
+/* Queue @req on @sh and return once a leader (maybe this thread) ran it. */
+static int shard_commit(struct shard *sh, struct commit_req *req)
+{
+	pthread_mutex_lock(&sh->qlock);
+	req->next = NULL;
+	*sh->queue_tail = req;
+	sh->queue_tail = &req->next;
+	while (!req->done) {
+		if (sh->leading) {
+			pthread_cond_wait(&sh->qcond, &sh->qlock);
+			continue;
+		}
+		struct commit_req *batch = sh->queue;
+		sh->queue = NULL;
+		sh->queue_tail = &sh->queue;
+		sh->leading = true;
+		pthread_mutex_unlock(&sh->qlock);
+
+		run_batch(sh, batch);
+
+		pthread_mutex_lock(&sh->qlock);
+		for (struct commit_req *r = batch, *next; r; r = next) {
+			next = r->next;
+			r->done = true;
+		}
+		sh->leading = false;
+		pthread_cond_broadcast(&sh->qcond);
+	}
+	pthread_mutex_unlock(&sh->qlock);
+	return req->rc;
+}
+
+int store_record(struct store *st, const struct store_event *ev, size_t n,
+		 uint32_t now, size_t *deduped)
+{
+	struct commit_req req = {.ev = ev, .n = n, .now = now};
+	struct store_event *part = NULL;
+	size_t total_dedup = 0;
+	int rc = 0;
+
+	if (n == 0)
+		goto out;
+	unsigned first = store_shard_of(st, ev[0].video, ev[0].video_len);
+	size_t i;
+	for (i = 1; i < n; i++)
+		if (store_shard_of(st, ev[i].video, ev[i].video_len) != first)
+			break;
+	if (i == n) {	/* the common case: one shard, no copy */
+		rc = shard_commit(&st->shards[first], &req);
+		total_dedup = req.deduped;
+		goto out;
+	}
+
+	/* Events of several shards: one commit per shard, in shard order. */
+	unsigned char *shard_of = malloc(n);
+	part = malloc(n * sizeof(*part));
+	if (!shard_of || !part) {
+		free(shard_of);
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		shard_of[i] = (unsigned char)store_shard_of(st, ev[i].video,
+							    ev[i].video_len);
+	for (unsigned s = 0; s < st->nshards && rc == 0; s++) {
+		size_t k = 0;
+		for (i = 0; i < n; i++)
+			if (shard_of[i] == s)
+				part[k++] = ev[i];
+		if (k == 0)
+			continue;
+		req = (struct commit_req){.ev = part, .n = k, .now = now};
+		rc = shard_commit(&st->shards[s], &req);
+		total_dedup += req.deduped;
+	}
+	free(shard_of);
+out:
+	free(part);
+	if (deduped)
+		*deduped = total_dedup;
+	return rc;
+}
+
+int store_check_ts(const struct store *st, int64_t ts, uint32_t now)
+{
+	if (ts < 0 || ts > (int64_t)now + 300 || ts > UINT32_MAX)
+		return -ERANGE;
+	for (int l = STORE_LEVELS - 1; l >= 0; l--)
+		if (bucket_kept(&st->cfg, l, (uint32_t)ts, now))
+			return 0;
+	return -ERANGE;
+}
+
+/* Read or initialise a u32 in the meta database. */
+static int meta_u32(struct shard *sh, MDB_txn *txn, const char *name,
+		    uint32_t want, const char *what)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+	int rc = mdb_get(txn, sh->meta, &k, &v);
+
+	if (rc == MDB_NOTFOUND) {
+		v.mv_size = sizeof(want);
+		v.mv_data = &want;
+		return mdb_put(txn, sh->meta, &k, &v, 0);
+	}
+	if (rc)
+		return rc;
+	uint32_t have;
+	if (v.mv_size != sizeof(have))
+		return MDB_CORRUPTED;
+	memcpy(&have, v.mv_data, sizeof(have));
+	if (have != want) {
+		log_error("shard %u was made with %s %u, not %u; use the same "
+			  "value or a new data directory",
+			  sh->index, what, have, want);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int shard_open_dbs(struct shard *sh)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} dbs[] = {
+	    {"series", offsetof(struct shard, series)},
+	    {"names", offsetof(struct shard, names)},
+	    {"buckets", offsetof(struct shard, buckets)},
+	    {"expiry", offsetof(struct shard, expiry)},
+	    {"dedup", offsetof(struct shard, dedup)},
+	    {"dedupx", offsetof(struct shard, dedupx)},
+	    {"meta", offsetof(struct shard, meta)},
+	};
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]) && !rc; i++)
+		rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE,
+				  (MDB_dbi *)((char *)sh + dbs[i].off));
+	if (!rc)
+		rc = meta_u32(sh, txn, "format", FORMAT_VERSION,
+			      "format version");
+	if (!rc)
+		rc = meta_u32(sh, txn, "shards", sh->st->nshards, "shards=");
+	if (!rc)
+		rc = meta_u32(sh, txn, "shard", sh->index, "shard index");
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn);
+}
+
+static int shard_open(struct store *st, struct shard *sh, unsigned index)
+{
+	char path[4096];
+	MDB_envinfo info;
+	int rc, dead = 0;
+
+	sh->st = st;
+	sh->index = index;
+	sh->queue_tail = &sh->queue;
+	pthread_mutex_init(&sh->qlock, NULL);
+	pthread_cond_init(&sh->qcond, NULL);
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&sh->resize, &ra);
+	pthread_rwlockattr_destroy(&ra);
+
+	snprintf(path, sizeof(path), "%s/shard-%u", st->dir, index);
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		rc = -errno;
+		log_error("cannot create %s: %s", path, strerror(errno));
+		return rc;
+	}
+	if ((rc = mdb_env_create(&sh->env)))
+		goto fail;
+	mdb_env_set_maxdbs(sh->env, 8);
+	mdb_env_set_maxreaders(sh->env, 1024);
+	mdb_env_set_mapsize(sh->env, st->cfg.map_size);
+	rc = mdb_env_open(sh->env, path, MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD,
+			  0600);
+	if (rc)
+		goto fail;
+	mdb_reader_check(sh->env, &dead);
+	if (dead)
+		log_info("shard %u: cleared %d stale reader slots", index, dead);
+	mdb_env_info(sh->env, &info);
+	sh->map_size = info.me_mapsize;
+	if ((rc = shard_open_dbs(sh)))
+		goto fail;
+	return 0;
+fail:
+	if (rc > 0)
+		log_error("opening LMDB environment %s: %s", path,
+			  mdb_strerror(rc));
+	if (sh->env)
+		mdb_env_close(sh->env);
+	sh->env = NULL;
+	return rc == -EINVAL ? rc : store_errno(rc, path);
+}
+
+static void shard_close(struct shard *sh)
+{
+	if (sh->env) {
+		mdb_env_sync(sh->env, 1);
+		mdb_env_close(sh->env);
+	}
+	pthread_rwlock_destroy(&sh->resize);
+	pthread_mutex_destroy(&sh->qlock);
+	pthread_cond_destroy(&sh->qcond);
+}
+
+/* Hold DIR/lock for the life of the store: one daemon per directory. */
+static int lock_dir(struct store *st)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/lock", st->dir);
+	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (st->lock_fd < 0) {
+		int err = errno;
+		log_error("cannot open %s: %s", path, strerror(err));
+		return -err;
+	}
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB)) {
+		log_error("%s is in use by another countfs process", st->dir);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* A directory made with more shards than asked would hide videos. */
+static int check_extra_shards(struct store *st)
+{
+	char path[4096];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/shard-%u", st->dir, st->nshards);
+	if (stat(path, &sb) == 0) {
+		log_error("%s holds more than %u shards; use the shards= it "
+			  "was made with",
+			  st->dir, st->nshards);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int store_open(const struct store_config *cfg, struct store **out)
+{
+	struct store *st;
+	int rc;
+
+	if (cfg->shards < 1 || cfg->shards > STORE_MAX_SHARDS)
+		return -EINVAL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->cfg = *cfg;
+	st->lock_fd = -1;
+	st->nshards = cfg->shards;
+	st->dir = strdup(cfg->dir);
+	st->cfg.dir = st->dir;
+	st->shards = calloc(cfg->shards, sizeof(*st->shards));
+	pthread_mutex_init(&st->bg_lock, NULL);
+	pthread_cond_init(&st->bg_cond, NULL);
+	if (!st->dir || !st->shards) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (mkdir(st->dir, 0700) && errno != EEXIST) {
+		rc = -errno;
+		log_error("cannot create %s: %s", st->dir, strerror(errno));
+		goto fail;
+	}
+	if ((rc = lock_dir(st)) || (rc = check_extra_shards(st)))
+		goto fail;
+	for (unsigned i = 0; i < st->nshards; i++)
+		if ((rc = shard_open(st, &st->shards[i], i)))
+			goto fail;
+	if ((rc = -pthread_create(&st->bg, NULL, store_background, st)))
+		goto fail;
+	st->bg_running = true;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return rc;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->bg_running) {
+		pthread_mutex_lock(&st->bg_lock);
+		st->bg_stop = true;
+		pthread_cond_signal(&st->bg_cond);
+		pthread_mutex_unlock(&st->bg_lock);
+		pthread_join(st->bg, NULL);
+	}
+	for (unsigned i = 0; st->shards && i < st->nshards; i++)
+		shard_close(&st->shards[i]);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	pthread_mutex_destroy(&st->bg_lock);
+	pthread_cond_destroy(&st->bg_cond);
+	free(st->shards);
+	free(st->dir);
+	free(st);
+}
+
+void store_get_stats(struct store *st, struct store_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->events = atomic_load(&st->events);
+	out->deduplicated = atomic_load(&st->deduplicated);
+	out->commits = atomic_load(&st->commits);
+	out->fsyncs = atomic_load(&st->fsyncs);
+	out->map_grows = atomic_load(&st->map_grows);
+	out->expired = atomic_load(&st->expired);
+	for (unsigned i = 0; i < st->nshards; i++) {
+		MDB_envinfo info;
+		MDB_stat ms;
+		mdb_env_info(st->shards[i].env, &info);
+		mdb_env_stat(st->shards[i].env, &ms);
+		out->bytes_used += (uint64_t)(info.me_last_pgno + 1) *
+				   ms.ms_psize;
+		out->map_bytes += info.me_mapsize;
+	}
+}

@@ -1,0 +1,161 @@
+/*
+ * store.h - countfs's local store: event counters in LMDB shards.
+ *
+ * A store is a directory of N LMDB environments ("shards").  A video and all
+ * of its event types live in the shard chosen by store_shard_of(), a stable
+ * FNV-1a hash of the video id, so one video is always one transaction.
+ *
+ * Each (video, type) pair is a series with a numeric id.  A series keeps one
+ * aggregate (count, sum, min, max) per bucket at four levels - second,
+ * minute, hour, day - plus a total; every event updates all of them in the
+ * same transaction, so a reader sees either all or none of it.  A range
+ * query is answered from a handful of buckets: whole days in the middle,
+ * then hours, minutes and seconds at each edge, one cursor scan per level
+ * and edge.
+ *
+ * Writers share commits: concurrent store_record() calls on one shard are
+ * applied by whichever caller becomes the leader, in one LMDB transaction,
+ * then acknowledged together (group commit).  With STORE_SYNC_ALWAYS the
+ * leader also fsyncs before acknowledging; with STORE_SYNC_SECOND a
+ * background thread fsyncs every second.  Either way a commit reaches the
+ * kernel before store_record() returns, so a killed daemon loses nothing it
+ * acknowledged.
+ *
+ * Errors: every call returns 0 or a negative errno.  LMDB's codes are mapped
+ * in one place (store_errno() in shard.c) and LMDB's text is logged.
+ *
+ * Threads: every call is safe from any thread once store_open() returned.
+ * store_open() and store_close() must not race with anything.
+ */
+#ifndef COUNTFS_STORE_H
+#define COUNTFS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_level {
+	STORE_SEC,
+	STORE_MIN,
+	STORE_HOUR,
+	STORE_DAY,
+	STORE_LEVELS
+};
+
+/* Bucket width of each level, in seconds: 1, 60, 3600, 86400. */
+extern const uint32_t store_level_size[STORE_LEVELS];
+
+enum store_sync { STORE_SYNC_SECOND, STORE_SYNC_ALWAYS };
+
+#define STORE_VIDEO_MAX 128
+#define STORE_TYPE_MAX 32
+#define STORE_ID_MAX 64
+#define STORE_MAX_SHARDS 256
+
+struct store_config {
+	const char *dir;		 /* created if missing */
+	unsigned shards;		 /* 1..STORE_MAX_SHARDS */
+	enum store_sync sync;
+	uint32_t keep[STORE_LEVELS];	 /* seconds a level is kept, 0 = ever */
+	uint32_t dedup_window;		 /* seconds an event id is remembered */
+	uint64_t map_size;		 /* initial LMDB map size per shard */
+	unsigned retain_interval;	 /* seconds between retention passes */
+};
+
+/* Fill @cfg with the documented defaults (dir "data", 4 shards, ...). */
+void store_config_defaults(struct store_config *cfg);
+
+/* One event.  Strings are not NUL-terminated and are borrowed: they must
+ * stay valid until store_record() returns.  The caller has validated them
+ * (see fs/line.h) and resolved @ts (arrival time when the line had none). */
+struct store_event {
+	const char *video;
+	const char *type;
+	const char *id;		/* NULL: no event id, never deduplicated */
+	uint8_t video_len, type_len, id_len;
+	int64_t value;
+	uint32_t ts;
+};
+
+/* An aggregate.  With count == 0, min and max are meaningless. */
+struct store_agg {
+	int64_t count, sum, min, max;
+};
+
+struct store_stats {
+	uint64_t events;	/* events counted */
+	uint64_t deduplicated;	/* events acknowledged but not counted */
+	uint64_t commits;	/* LMDB write transactions committed */
+	uint64_t fsyncs;	/* forced syncs of a shard */
+	uint64_t map_grows;	/* times a shard's map was enlarged */
+	uint64_t expired;	/* buckets removed by retention */
+	uint64_t bytes_used;	/* pages in use across shards, in bytes */
+	uint64_t map_bytes;	/* sum of the shards' map sizes */
+};
+
+struct store;
+
+/*
+ * Open (creating if needed) the store described by @cfg and start its
+ * background thread (fsync each second, retention).  Refuses a directory
+ * made with another shard count (-EINVAL, logged) or in use by another
+ * process (-EBUSY).  Stale reader slots left by a killed process are
+ * cleared.  On success *@out owns everything; release with store_close().
+ */
+int store_open(const struct store_config *cfg, struct store **out);
+
+/* Stop the background thread, fsync every shard and close it.  NULL ok. */
+void store_close(struct store *st);
+
+/* The shard that holds @video: FNV-1a 64 of its bytes, modulo shards. */
+unsigned store_shard_of(const struct store *st, const char *video,
+			size_t len);
+
+/*
+ * Is @ts an acceptable event time at wall-clock time @now?  From the start
+ * of the oldest bucket still kept up to 5 minutes ahead: 0 or -ERANGE.
+ */
+int store_check_ts(const struct store *st, int64_t ts, uint32_t now);
+
+/*
+ * Record @n events, all or nothing per shard: either every event of a
+ * shard is in its committed transaction, or none is.  Events whose id was
+ * seen for the same series less than dedup_window seconds before @now are
+ * acknowledged and not counted; *@deduped (may be NULL) gets their number.
+ * Returns once the events are committed (and fsynced with
+ * STORE_SYNC_ALWAYS).  Errors: -EOVERFLOW (a sum would overflow; nothing
+ * of that shard recorded), -ENOSPC, -EIO, -ENOMEM.
+ */
+int store_record(struct store *st, const struct store_event *ev, size_t n,
+		 uint32_t now, size_t *deduped);
+
+/* The all-time aggregate of a series; zeroes when it has no events. */
+int store_total(struct store *st, const char *video, size_t vlen,
+		const char *type, size_t tlen, struct store_agg *out);
+
+/*
+ * The aggregate of the events with start <= t < end.  Exact to the second
+ * where seconds are kept; elsewhere a bucket counts when its start lies in
+ * [start, end), using the finest level still kept at that time.  @now
+ * decides which levels are kept.
+ */
+int store_range(struct store *st, const char *video, size_t vlen,
+		const char *type, size_t tlen, uint32_t start, uint32_t end,
+		uint32_t now, struct store_agg *out);
+
+/* Called once per name by the listings below; nonzero stops the walk. */
+typedef int (*store_name_fn)(void *arg, const char *name, size_t len);
+
+/* Every video with at least one recorded event, shard by shard. */
+int store_list_videos(struct store *st, store_name_fn fn, void *arg);
+
+/* Every event type recorded for @video. */
+int store_list_types(struct store *st, const char *video, size_t vlen,
+		     store_name_fn fn, void *arg);
+
+/* Run one retention pass now (the background thread does it on its own). */
+int store_expire(struct store *st, uint32_t now);
+
+/* Counters since open; bytes figures are read from LMDB now. */
+void store_get_stats(struct store *st, struct store_stats *out);
+
+#endif
