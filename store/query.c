@@ -165,7 +165,8 @@ static int walk_series(struct shard *sh, const char *prefix, size_t plen,
 		const char *nul = memchr(key, 0, k.mv_size);
 
 		op = MDB_NEXT;
-		if (!nul || k.mv_size < plen || memcmp(key, prefix, plen))
+		if (!nul || k.mv_size < plen ||
+		    (plen && memcmp(key, prefix, plen)))
 			break;
 		if (!videos) {
 			if (fn(arg, nul + 1, k.mv_size - (nul + 1 - key)))

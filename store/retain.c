@@ -31,8 +31,11 @@ static int expire_level(struct shard *sh, MDB_txn *txn, int level,
 		return 0;
 	if ((rc = mdb_cursor_open(txn, sh->expiry, &c)))
 		return rc;
+	/* After each delete, seek again: simpler than trusting the
+	 * cursor's position past a deleted last item. */
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT)) {
+	     k = (MDB_val){1, first},
+	    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) {
 		const unsigned char *kb = k.mv_data;
 		unsigned char bkey[BUCKET_KEY_LEN];
 
@@ -68,7 +71,7 @@ static int expire_dedup(struct shard *sh, MDB_txn *txn, uint32_t now,
 	if ((rc = mdb_cursor_open(txn, sh->dedupx, &c)))
 		return rc;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT)) {
+	     rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) {
 		const unsigned char *kb = k.mv_data;
 		uint32_t expires = get_be32(kb), have;
 

@@ -1,0 +1,325 @@
+/*
+ * test_store.c - the store without FUSE: recording, totals, ranges at
+ * every level, retention, dedup, overflow, map growth, group commit.
+ * Prints TAP.  Each test uses a fresh directory under $TMPDIR.
+ */
+#include "../../store/store.h"
+#include "../../common/log.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* 2026-11-27 00:00:00 UTC, a day boundary. */
+#define DAY0 1795737600u
+
+static char *fresh_dir(void)
+{
+	char tmpl[] = "/tmp/countfs-unit.XXXXXX";
+	char *d = mkdtemp(tmpl);
+	return d ? strdup(d) : NULL;
+}
+
+static void rmrf(const char *dir)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static struct store *open_store(const char *dir, unsigned shards)
+{
+	struct store_config cfg;
+	struct store *st = NULL;
+
+	store_config_defaults(&cfg);
+	cfg.dir = dir;
+	cfg.shards = shards;
+	cfg.retain_interval = 3600;	/* tests expire by hand */
+	if (store_open(&cfg, &st))
+		return NULL;
+	return st;
+}
+
+static struct store_event ev(const char *video, const char *type,
+			     int64_t value, uint32_t ts)
+{
+	return (struct store_event){.video = video,
+				    .video_len = (uint8_t)strlen(video),
+				    .type = type,
+				    .type_len = (uint8_t)strlen(type),
+				    .value = value,
+				    .ts = ts};
+}
+
+static int rec(struct store *st, const char *video, const char *type,
+	       int64_t value, uint32_t ts, uint32_t now)
+{
+	struct store_event e = ev(video, type, value, ts);
+	return store_record(st, &e, 1, now, NULL);
+}
+
+static int64_t count_range(struct store *st, const char *video, uint32_t s,
+			   uint32_t e, uint32_t now)
+{
+	struct store_agg a;
+	if (store_range(st, video, strlen(video), "views", 5, s, e, now, &a))
+		return -1;
+	return a.count;
+}
+
+static void test_totals(void)
+{
+	char *dir = fresh_dir();
+	struct store *st = open_store(dir, 4);
+	struct store_agg a;
+	uint32_t now = DAY0 + 5000;
+
+	ok(st != NULL, "store opens in a new directory");
+	rec(st, "v1", "lat", 5, now, now);
+	rec(st, "v1", "lat", -3, now, now);
+	rec(st, "v1", "lat", 10, now - 100, now);
+	store_total(st, "v1", 2, "lat", 3, &a);
+	is_int(a.count, 3, "total count adds every event");
+	is_int(a.sum, 12, "total sum adds the values");
+	is_int(a.min, -3, "min follows the values");
+	is_int(a.max, 10, "max follows the values");
+	store_total(st, "v2", 2, "lat", 3, &a);
+	is_int(a.count, 0, "a series never recorded reads zero");
+	store_close(st);
+
+	st = open_store(dir, 4);
+	store_total(st, "v1", 2, "lat", 3, &a);
+	is_int(a.sum, 12, "totals survive close and reopen");
+	store_close(st);
+	ok(open_store(dir, 2) == NULL, "reopening with other shards= fails");
+	st = open_store(dir, 4);
+	ok(open_store(dir, 4) == NULL, "a second open of one directory fails");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
+static void test_ranges(void)
+{
+	char *dir = fresh_dir();
+	struct store *st = open_store(dir, 1);
+	uint32_t now = DAY0 + 10 * 86400 + 7200 + 1234; /* 10 days on */
+
+	/* One event a minute apart over the last 30 minutes, seconds 7 in. */
+	for (uint32_t t = now - 1800; t < now; t += 60)
+		rec(st, "v", "views", 1, t, now);
+	is_int(count_range(st, "v", now - 1800, now, now), 30,
+	       "a range inside the second window is exact");
+	is_int(count_range(st, "v", now - 1799, now, now), 29,
+	       "the range start is exact to the second");
+	is_int(count_range(st, "v", now - 1800, now - 1799, now), 1,
+	       "a one-second range holds its event");
+	is_int(count_range(st, "v", now - 1800, now - 1740, now), 1,
+	       "end is exclusive");
+
+	/* Old events: 3 days back (minutes kept, seconds not). */
+	uint32_t old = DAY0 + 7 * 86400 + 3600 + 90; /* 01:01:30 */
+	rec(st, "w", "views", 1, old, now);
+	rec(st, "w", "views", 1, old + 20, now);
+	is_int(count_range(st, "w", old - 29, old + 60, now), 0,
+	       "outside the second window a minute counts only when its "
+	       "start lies in the range");
+	is_int(count_range(st, "w", old - 90, old - 29, now), 2,
+	       "a minute whose start is in the range counts whole");
+	is_int(count_range(st, "w", old - 30, old - 29, now), 2,
+	       "even a one-second range at a minute start");
+
+	/* 120 days back: only days are kept. */
+	uint32_t ancient = DAY0 - 120 * 86400 + 5 * 3600;
+	rec(st, "x", "views", 1, ancient, now);
+	is_int(count_range(st, "x", ancient - 5 * 3600, ancient - 5 * 3600 + 86400,
+			   now),
+	       1, "a whole-day range is exact however old");
+	is_int(count_range(st, "x", ancient - 3600, ancient + 3600, now), 0,
+	       "a range without a day start misses a day-only event");
+
+	/* A year of days plus edges: the decomposition adds up. */
+	for (int d = 0; d < 365; d += 7)
+		rec(st, "y", "views", 2, DAY0 - (uint32_t)d * 86400 + 60, now);
+	is_int(count_range(st, "y", DAY0 - 364 * 86400, DAY0 + 86400, now), 53,
+	       "a year-long range counts every day once");
+	struct store_agg a;
+	store_range(st, "y", 1, "views", 5, 0, UINT32_MAX, now, &a);
+	is_int(a.sum, 106, "range sums values");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
+static void test_retention(void)
+{
+	char *dir = fresh_dir();
+	struct store *st = open_store(dir, 2);
+	uint32_t now = DAY0 + 3600 + 30;
+	struct store_agg a;
+	struct store_stats ss;
+
+	for (int i = 0; i < 10; i++)
+		rec(st, "v", "views", 1, now + (uint32_t)i, now + 10);
+	is_int(count_range(st, "v", now + 5, now + 10, now + 10), 5,
+	       "fresh seconds answer a mid-minute range");
+	uint32_t later = now + 2 * 3600;
+	ok(store_expire(st, later) == 0, "a retention pass runs");
+	store_get_stats(st, &ss);
+	ok(ss.expired >= 10, "expired second buckets are counted (%llu)",
+	   (unsigned long long)ss.expired);
+	is_int(count_range(st, "v", now + 5, now + 10, later), 0,
+	       "after retention the partial minute is not counted");
+	is_int(count_range(st, "v", now - 30, now + 30, later), 10,
+	       "the minute bucket still counts whole");
+	store_total(st, "v", 1, "views", 5, &a);
+	is_int(a.count, 10, "retention never touches totals");
+	ok(store_check_ts(st, now - 10, now) == 0, "a recent @ts is allowed");
+	ok(store_check_ts(st, now + 300, now) == 0, "@ts 5 minutes ahead is ok");
+	is_int(store_check_ts(st, now + 301, now), -ERANGE,
+	       "@ts further ahead is refused");
+	ok(store_check_ts(st, 0, now) == 0,
+	   "with days kept forever any past @ts is allowed");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
+static void test_dedup_overflow(void)
+{
+	char *dir = fresh_dir();
+	struct store *st = open_store(dir, 1);
+	uint32_t now = DAY0 + 100;
+	struct store_event e[3] = {ev("v", "t", 1, now), ev("v", "t", 1, now),
+				   ev("v", "t", 1, now)};
+	struct store_agg a;
+	size_t dd;
+
+	e[0].id = "abc", e[0].id_len = 3;
+	e[1].id = "abc", e[1].id_len = 3;
+	e[2].id = "abd", e[2].id_len = 3;
+	store_record(st, e, 3, now, &dd);
+	is_int(dd, 1, "an id twice in one write is counted once");
+	store_record(st, e, 1, now + 599, &dd);
+	is_int(dd, 1, "an id within the window is not counted again");
+	store_expire(st, now + 600);
+	store_record(st, e, 1, now + 600, &dd);
+	is_int(dd, 0, "after the window the id counts again");
+	store_total(st, "v", 1, "t", 1, &a);
+	is_int(a.count, 3, "dedup leaves exactly the distinct events");
+
+	rec(st, "o", "t", INT64_MAX, now, now);
+	is_int(rec(st, "o", "t", 1, now, now), -EOVERFLOW,
+	       "a sum past 64 bits is refused");
+	store_total(st, "o", 1, "t", 1, &a);
+	is_int(a.count, 1, "a refused overflow records nothing");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
+static void test_growth_and_lists(void)
+{
+	char *dir = fresh_dir();
+	struct store_config cfg;
+	struct store *st = NULL;
+	struct store_stats ss;
+	struct store_agg a;
+	static char names[20000][12];
+	static struct store_event evs[20000];
+	uint32_t now = DAY0 + 10;
+
+	store_config_defaults(&cfg);
+	cfg.dir = dir;
+	cfg.shards = 2;
+	cfg.map_size = 1 << 20;
+	ok(store_open(&cfg, &st) == 0, "store opens with a 1 MiB map");
+	for (int i = 0; i < 20000; i++) {
+		snprintf(names[i], sizeof(names[i]), "vid%d", i);
+		evs[i] = ev(names[i], "views", 1, now);
+	}
+	is_int(store_record(st, evs, 20000, now, NULL), 0,
+	       "20000 new videos in one call fit after the map grows");
+	store_get_stats(st, &ss);
+	ok(ss.map_grows > 0, "the map grew (%llu times)",
+	   (unsigned long long)ss.map_grows);
+	store_total(st, "vid19999", 8, "views", 5, &a);
+	is_int(a.count, 1, "the last video is there");
+
+	rec(st, "vid1", "likes", 1, now, now);
+	int n = 0;
+	int count_name(void *arg, const char *name, size_t len)
+	{
+		(void)name, (void)len;
+		(*(int *)arg)++;
+		return 0;
+	}
+	store_list_videos(st, count_name, &n);
+	is_int(n, 20000, "every video is listed once");
+	n = 0;
+	store_list_types(st, "vid1", 4, count_name, &n);
+	is_int(n, 2, "a video lists its types");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
+struct hammer {
+	struct store *st;
+	int fails;
+};
+
+static void *hammer(void *arg)
+{
+	struct hammer *h = arg;
+	for (int i = 0; i < 2000; i++)
+		if (rec(h->st, "hot", "views", 1, DAY0, DAY0))
+			h->fails++;
+	return NULL;
+}
+
+static void test_concurrency(void)
+{
+	char *dir = fresh_dir();
+	struct store *st = open_store(dir, 2);
+	struct hammer h[8];
+	pthread_t t[8];
+	struct store_agg a;
+	struct store_stats ss;
+	int fails = 0;
+
+	for (int i = 0; i < 8; i++) {
+		h[i] = (struct hammer){st, 0};
+		pthread_create(&t[i], NULL, hammer, &h[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		fails += h[i].fails;
+	}
+	is_int(fails, 0, "8 concurrent writers never fail");
+	store_total(st, "hot", 3, "views", 5, &a);
+	is_int(a.count, 16000, "8 x 2000 concurrent events give 16000");
+	store_get_stats(st, &ss);
+	ok(ss.commits <= 16000, "writers share commits (%llu commits)",
+	   (unsigned long long)ss.commits);
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	log_level = LOG_LVL_ERROR;
+	test_totals();
+	test_ranges();
+	test_retention();
+	test_dedup_overflow();
+	test_growth_and_lists();
+	test_concurrency();
+	return tap_done();
+}
