@@ -12,6 +12,9 @@
 #include "../common/log.h"
 
 #include <errno.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,12 +249,79 @@ static int preflight(struct countfs *c)
 	return 0;
 }
 
+/* A loop ended by SIGTERM, SIGINT or SIGHUP is a clean unmount. */
+static bool clean_exit(int rc)
+{
+	return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ||
+	       rc == -SIGTERM || rc == -SIGINT || rc == -SIGHUP;
+}
+
+/*
+ * Mount, daemonize unless -f, and serve until unmounted or signalled.
+ * Done by hand rather than with fuse_main() to pick the thread pool and
+ * to exit 0 after a clean unmount by signal.
+ */
+static int serve(struct fuse_args *args, struct countfs *c)
+{
+	struct fuse_cmdline_opts opts;
+	struct fuse_loop_config *loop;
+	struct fuse *fuse;
+	int rc = 1;
+
+	if (fuse_parse_cmdline(args, &opts))
+		return 1;
+	if (!opts.mountpoint) {
+		fprintf(stderr, "countfs: no mountpoint given; see countfs "
+				"--help\n");
+		return 1;
+	}
+	c->foreground = opts.foreground;
+	fuse = fuse_new(args, &countfs_ops, sizeof(countfs_ops), c);
+	if (!fuse)
+		goto out;
+	if (fuse_mount(fuse, opts.mountpoint))
+		goto out_destroy;
+	if (fuse_daemonize(opts.foreground))
+		goto out_unmount;
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)))
+		goto out_unmount;
+	if (opts.singlethread) {
+		rc = fuse_loop(fuse);
+	} else {
+		loop = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(loop, opts.clone_fd);
+		fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
+		if (opts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop,
+						       opts.max_idle_threads);
+		rc = fuse_loop_mt(fuse, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	rc = clean_exit(rc) && !c->failed ? 0 : 1;
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_unmount:
+	fuse_unmount(fuse);
+out_destroy:
+	fuse_destroy(fuse);
+out:
+	free(opts.mountpoint);
+	return rc;
+}
+
+static void free_options(struct options *o)
+{
+	free(o->data), free(o->shards), free(o->sync), free(o->dedup);
+	free(o->log_level), free(o->mapsize), free(o->retain);
+	for (int l = 0; l < STORE_LEVELS; l++)
+		free(o->keep[l]);
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	static struct countfs c;
 	struct options o = {0};
-	int rc;
+	int rc = 1;
 
 	store_config_defaults(&c.store_cfg);
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1)
@@ -259,33 +329,26 @@ int main(int argc, char *argv[])
 	if (o.show_version) {
 		printf("countfs %s (libfuse %s)\n", COUNTFS_VERSION,
 		       fuse_pkgversion());
-		return 0;
-	}
-	if (o.show_help) {
+		rc = 0;
+	} else if (o.show_help) {
 		usage(argv[0]);
-		fuse_opt_add_arg(&args, "--help");
-		args.argv[0][0] = '\0';
-		return fuse_main(args.argc, args.argv, &countfs_ops, NULL);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lib_help(&args);
+		rc = 0;
+	} else if (check_options(&c, &o) == 0) {
+		c.started = time(NULL);
+		c.uid = getuid();
+		c.gid = getgid();
+		if (preflight(&c) == 0) {
+			fuse_opt_insert_arg(&args, 1, "-omax_threads=64");
+			fuse_opt_add_arg(&args, "-odefault_permissions,"
+						"fsname=countfs,"
+						"subtype=countfs,no_rofd_flush");
+			rc = serve(&args, &c);
+		}
 	}
-	if (check_options(&c, &o)) {
-		fuse_opt_free_args(&args);
-		return 1;
-	}
-	c.foreground = o.foreground;
-	c.started = time(NULL);
-	c.uid = getuid();
-	c.gid = getgid();
-	if (preflight(&c)) {
-		fuse_opt_free_args(&args);
-		return 1;
-	}
-	fuse_opt_add_arg(&args, "-odefault_permissions,fsname=countfs,"
-				"subtype=countfs,max_threads=64");
-	rc = fuse_main(args.argc, args.argv, &countfs_ops, &c);
 	fuse_opt_free_args(&args);
-	free(o.data), free(o.shards), free(o.sync), free(o.dedup);
-	free(o.log_level), free(o.mapsize), free(o.retain);
-	for (int l = 0; l < STORE_LEVELS; l++)
-		free(o.keep[l]);
-	return rc ? rc : c.failed ? 1 : 0;
+	free_options(&o);
+	return rc;
 }

@@ -1,0 +1,18 @@
+#!/bin/sh
+# deps.sh - install what countfs needs to build and test, when missing.
+# Only as root and only where apt-get exists; otherwise say what to install.
+PKGS="gcc make pkg-config libfuse3-dev fuse3 liblmdb-dev lmdb-utils bats python3 valgrind util-linux procps"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	echo "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || true
+	apt-get install -y -qq --no-install-recommends $missing
+else
+	echo "countfs needs:$missing (run as root to install them: make deps)" >&2
+	exit 1
+fi

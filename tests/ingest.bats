@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+# /ingest: "<video> <type> [value] [@ts] [#id]" lines, any mix.
+
+load helpers/common
+
+setup() {
+	mount_countfs
+}
+
+@test "ingest lines land on their videos and types" {
+	t=$(($(now) - 100))
+	printf 'a views\na views\nb likes 5\nb likes 7 @%d\nc lat -2 #x\nc lat -2 #x\n' \
+		$t >>"$MNT/ingest"
+	content_is "$MNT/videos/a/views" $'2\n'
+	content_is "$MNT/videos/b/events/likes/count" $'2\n'
+	content_is "$MNT/videos/b/events/likes/sum" $'12\n'
+	content_is "$MNT/videos/b/events/likes/range/$t-$((t + 1))/sum" $'7\n'
+	content_is "$MNT/videos/c/events/lat/count" $'1\n'
+	run ls "$MNT/videos"
+	[ "$output" = $'a\nb\nc' ]
+}
+
+@test "reading /ingest gives an empty file" {
+	content_is "$MNT/ingest" ''
+}
+
+@test "one bad ingest line refuses the whole write" {
+	run $FSOP write "$MNT/ingest" 'a views\nb likes\nc\nd views\n'
+	[ "$output" = EINVAL ]
+	run $FSOP write "$MNT/ingest" 'a views\nb/x views\n'
+	[ "$output" = EINVAL ]
+	run $FSOP write "$MNT/ingest" 'a Views\n'
+	[ "$output" = EINVAL ]
+	run $FSOP write "$MNT/ingest" 'a views x\n'
+	[ "$output" = EINVAL ]
+	run $FSOP write "$MNT/ingest" 'a views 1 @99999999999\n'
+	[ "$output" = EINVAL ]
+	content_is "$MNT/videos/a/views" $'0\n'
+	content_is "$MNT/videos/b/events/likes/count" $'0\n'
+	run ls "$MNT/videos"
+	[ "$output" = "" ]
+}
+
+@test "a batch spread over many videos and shards is counted exactly" {
+	python3 - "$MNT" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1] + "/ingest", os.O_WRONLY | os.O_APPEND)
+lines = []
+for i in range(50000):
+    lines.append("vid%d plays %d\n" % (i % 500, i % 7))
+data = "".join(lines).encode()
+for off in range(0, len(data), 65536):
+    os.write(fd, data[off:off + 65536])
+os.close(fd)
+PY
+	total=0
+	for i in 0 1 2 499; do
+		c=$(cat "$MNT/videos/vid$i/events/plays/count")
+		[ "$c" = 100 ]
+	done
+	[ "$(ls "$MNT/videos" | wc -l)" = 500 ]
+	grep -q '^countfs_events_total 50000$' "$MNT/stats"
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env bats
+# The command line: --help, --version, option checks, start-up refusals,
+# signals.
+
+load helpers/common
+
+@test "--help lists countfs options then libfuse's" {
+	run "$COUNTFS_BIN" --help
+	[ "$status" = 0 ]
+	[[ "$output" = *"-o data=DIR"* ]]
+	[[ "$output" = *"-o shards=N"* ]]
+	[[ "$output" = *"-o sync=always|second"* ]]
+	[[ "$output" = *"-o dedup="* ]]
+	[[ "$output" = *"FUSE options"* ]]
+}
+
+@test "--version prints the version" {
+	run "$COUNTFS_BIN" --version
+	[ "$status" = 0 ]
+	[[ "$output" = "countfs "[0-9]* ]]
+}
+
+@test "bad option values exit 1 with a sentence" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	for bad in shards=0 shards=300 shards=x sync=sometimes dedup=0 \
+		dedup=5y keep_seconds=10s keep_hours=1d log_level=loud \
+		mapsize=1K; do
+		run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "$bad"
+		[[ "$output" = *"is not valid"* ]] || { echo "$bad: $output"; false; }
+	done
+}
+
+@test "a data directory made with other shards= is refused" {
+	mount_countfs shards=4
+	echo >>"$MNT/videos/a/views"
+	unmount_countfs
+	run -1 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA,shards=2"
+	[[ "$output" = *"shards"* ]]
+	run -1 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA,shards=8"
+	[[ "$output" = *"shards"* ]]
+	mount_countfs shards=4
+	content_is "$MNT/videos/a/views" $'1\n'
+}
+
+@test "a data directory in use by another daemon is refused" {
+	mount_countfs
+	mkdir -p "$BATS_TEST_TMPDIR/m2"
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m2" -f -o "data=$DATA"
+	[[ "$output" = *"in use by another countfs"* ]]
+}
+
+@test "fstab-only options are accepted and ignored" {
+	mount_countfs _netdev,nofail
+	content_is "$MNT/videos/a/views" $'0\n'
+}
+
+@test "SIGTERM unmounts cleanly and keeps the data" {
+	mount_countfs
+	echo >>"$MNT/videos/a/views"
+	kill -TERM "$COUNTFS_PID"
+	wait_pid "$COUNTFS_PID" 20
+	[ "$WAIT_STATUS" = 0 ]
+	! mountpoint -q "$MNT"
+	COUNTFS_PID=
+	mount_countfs
+	content_is "$MNT/videos/a/views" $'1\n'
+}
+
+@test "SIGINT unmounts cleanly" {
+	# A background job of a script starts with SIGINT ignored, and libfuse
+	# leaves ignored signals alone: restore the default as a terminal would.
+	COUNTFS_WRAP="python3 $ROOT/tests/helpers/sigdfl.py" mount_countfs
+	kill -INT "$COUNTFS_PID"
+	wait_pid "$COUNTFS_PID" 20
+	[ "$WAIT_STATUS" = 0 ]
+	! mountpoint -q "$MNT"
+	COUNTFS_PID=
+}
+
+@test "without -f the daemon goes to the background and logs to syslog" {
+	mkdir -p "$BATS_TEST_TMPDIR/bg"
+	run "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/bg" -o "data=$BATS_TEST_TMPDIR/bgdata"
+	[ "$status" = 0 ]
+	mountpoint -q "$BATS_TEST_TMPDIR/bg"
+	echo >>"$BATS_TEST_TMPDIR/bg/videos/a/views"
+	[ "$(cat "$BATS_TEST_TMPDIR/bg/videos/a/views")" = 1 ]
+	fusermount3 -u "$BATS_TEST_TMPDIR/bg"
+}
+
+@test "a dead daemon leaves ENOTCONN until fusermount3 -u" {
+	mount_countfs
+	kill -9 "$COUNTFS_PID"
+	wait_pid "$COUNTFS_PID" 10
+	COUNTFS_PID=
+	run $FSOP read "$MNT/videos/a/views"
+	[ "$output" = ENOTCONN ]
+	fusermount3 -u "$MNT"
+	! mountpoint -q "$MNT"
+}
+
+@test "the LMDB map grows by itself: no MDB_MAP_FULL reaches a writer" {
+	mount_countfs mapsize=1M,shards=1
+	python3 - "$MNT" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1] + "/ingest", os.O_WRONLY | os.O_APPEND)
+for b in range(10):
+    os.write(fd, "".join("v%d_%d views\n" % (b, i) for i in range(3000)).encode())
+PY
+	grep -Eq '^countfs_map_grows_total [1-9]' "$MNT/stats"
+	grep -q '^countfs_events_total 30000$' "$MNT/stats"
+}

@@ -1,0 +1,34 @@
+#!/bin/sh
+# tests/run.sh - what `make test` runs: the C unit tests, every bats file
+# against ./countfs, again against the ASan/UBSan build, and a pass of the
+# core files under valgrind.  Set TESTS="views range" to run a subset.
+set -eu
+cd "$(dirname "$0")/.."
+
+files() {
+	if [ -n "${TESTS:-}" ]; then
+		for t in $TESTS; do printf 'tests/%s.bats ' "$t"; done
+	else
+		ls tests/*.bats
+	fi
+}
+
+echo "== unit tests (store, line and path parsers)"
+./store/test_store
+./fs/test_line
+
+echo "== bats: ./countfs"
+COUNTFS_BIN=$PWD/countfs bats $(files)
+
+echo "== bats: ./countfs-asan (AddressSanitizer, UndefinedBehaviorSanitizer)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+UBSAN_OPTIONS=print_stacktrace=1 \
+COUNTFS_BIN=$PWD/countfs-asan bats $(files)
+
+if [ -z "${TESTS:-}" ] && [ "${VALGRIND:-1}" = 1 ]; then
+	echo "== bats under valgrind: views, lines, ingest, range"
+	COUNTFS_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=no" \
+	MOUNT_TIMEOUT=60 COUNTFS_BIN=$PWD/countfs \
+	bats tests/views.bats tests/lines.bats tests/ingest.bats tests/range.bats
+fi
+echo "== all tests passed"

@@ -1,0 +1,148 @@
+#!/usr/bin/env bats
+# /videos/<video>/views: each appended line is a view; cat gives the count.
+
+load helpers/common
+
+setup() {
+	mount_countfs
+}
+
+@test "a video that was never written reads 0" {
+	content_is "$MNT/videos/abc/views" $'0\n'
+}
+
+@test "echo >> views records one view each time" {
+	echo >>"$MNT/videos/abc/views"
+	echo >>"$MNT/videos/abc/views"
+	echo >>"$MNT/videos/abc/views"
+	content_is "$MNT/videos/abc/views" $'3\n'
+}
+
+@test "echo > views (O_TRUNC, no O_APPEND) records too" {
+	run $FSOP trunc "$MNT/videos/abc/views" '\n'
+	[ "$output" = "OK 1" ]
+	echo >"$MNT/videos/abc/views"
+	content_is "$MNT/videos/abc/views" $'2\n'
+}
+
+@test "views and events/views/count are the same counter" {
+	echo >>"$MNT/videos/v1/views"
+	echo >>"$MNT/videos/v1/events/views/count"
+	content_is "$MNT/videos/v1/views" $'2\n'
+	content_is "$MNT/videos/v1/events/views/count" $'2\n'
+}
+
+@test "several lines in one write are several views" {
+	printf '\n\n\n\n\n' >>"$MNT/videos/abc/views"
+	content_is "$MNT/videos/abc/views" $'5\n'
+}
+
+@test "videos are counted separately" {
+	echo >>"$MNT/videos/a/views"
+	echo >>"$MNT/videos/b/views"
+	echo >>"$MNT/videos/b/views"
+	content_is "$MNT/videos/a/views" $'1\n'
+	content_is "$MNT/videos/b/views" $'2\n'
+}
+
+@test "any valid name can be looked up without mkdir" {
+	name=$(printf 'v%.0s' {1..128})
+	[ -d "$MNT/videos/$name" ]
+	[ -d "$MNT/videos/A-b_c.9" ]
+	[ -d "$MNT/videos/A-b_c.9/events/some_type_1" ]
+	content_is "$MNT/videos/$name/views" $'0\n'
+}
+
+@test "invalid video names are ENOENT" {
+	name=$(printf 'v%.0s' {1..129})
+	run $FSOP read "$MNT/videos/$name/views"
+	[ "$output" = ENOENT ]
+	run $FSOP read "$MNT/videos/a b/views"
+	[ "$output" = ENOENT ]
+	run $FSOP read "$MNT/videos/a\$b/views"
+	[ "$output" = ENOENT ]
+	run $FSOP write "$MNT/videos/a:b/views" '\n'
+	[ "$output" = ENOENT ]
+	run $FSOP read "$MNT/videos/abc/nothing"
+	[ "$output" = ENOENT ]
+	run $FSOP read "$MNT/nothing"
+	[ "$output" = ENOENT ]
+	run $FSOP read "$MNT/videos/abc/events/Bad-Type/count"
+	[ "$output" = ENOENT ]
+	[ ! -e "$MNT/videos/.." ] || [ "$(cd "$MNT/videos/.." && pwd)" = "$MNT" ]
+}
+
+@test "readdir of /videos lists what was recorded" {
+	run ls "$MNT/videos"
+	[ "$output" = "" ]
+	echo >>"$MNT/videos/first/views"
+	echo x-ignored >/dev/null
+	echo 1 >>"$MNT/videos/second/events/likes/count"
+	run ls "$MNT/videos"
+	[ "$output" = $'first\nsecond' ]
+	run ls "$MNT"
+	[ "$output" = $'ingest\nstats\nvideos' ]
+	run ls "$MNT/videos/first"
+	[ "$output" = $'events\nrange\nviews' ]
+}
+
+@test "read-your-writes: every write is visible to the next read" {
+	for i in $(seq 1 50); do
+		echo >>"$MNT/videos/ryw/views"
+		[ "$(cat "$MNT/videos/ryw/views")" = "$i" ]
+	done
+}
+
+@test "a persistent reader sees fresh counts (no stale page cache)" {
+	run python3 -c '
+import os, sys
+mnt = sys.argv[1]
+r = os.open(mnt + "/videos/pc/views", os.O_RDONLY)
+w = os.open(mnt + "/videos/pc/views", os.O_WRONLY | os.O_APPEND)
+seen = []
+for i in range(20):
+    os.write(w, b"\n")
+    seen.append(int(os.pread(r, 64, 0)))
+print(seen == list(range(1, 21)))
+' "$MNT"
+	[ "$output" = True ]
+}
+
+@test "a bad line fails with EINVAL and records nothing" {
+	run $FSOP write "$MNT/videos/abc/views" 'bad\n'
+	[ "$output" = EINVAL ]
+	content_is "$MNT/videos/abc/views" $'0\n'
+	grep -q 'write refused (EINVAL): value is not an integer' "$LOG"
+}
+
+@test "one bad line refuses the whole write" {
+	run $FSOP write "$MNT/videos/abc/views" '\n\n\nx\n\n'
+	[ "$output" = EINVAL ]
+	content_is "$MNT/videos/abc/views" $'0\n'
+	run $FSOP write "$MNT/videos/abc/views" '\n\n\n3\n\n'
+	[ "$output" = "OK 6" ]
+	content_is "$MNT/videos/abc/views" $'5\n'
+}
+
+@test "the daemon keeps serving after bad input" {
+	for bad in 'x\n' '@\n' '#\n' '1 2\n'; do
+		run $FSOP write "$MNT/videos/abc/views" "$bad"
+		[ "$output" = EINVAL ]
+	done
+	echo >>"$MNT/videos/abc/views"
+	content_is "$MNT/videos/abc/views" $'1\n'
+}
+
+@test "writes to directories and read-only files are refused" {
+	run $FSOP write "$MNT/videos/abc" '\n'
+	[ "$output" = EISDIR ]
+	run $FSOP write "$MNT/stats" '\n'
+	[ "$output" = EACCES ]
+	run $FSOP write "$MNT/videos/abc/newfile" '\n'
+	[ "$output" = ENOENT ]
+	run touch "$MNT/videos/abc/newfile"
+	[ "$status" -ne 0 ]
+	run rm "$MNT/videos/abc/views"
+	[ "$status" -ne 0 ]
+	content_is "$MNT/videos/abc/views" $'0\n'
+}
