@@ -162,20 +162,24 @@ static int list_name(void *arg, const char *name, size_t len)
 	return l->filler(l->buf, s, NULL, 0, 0);
 }
 
-static void fill(void *buf, fuse_fill_dir_t filler, const char *const *names)
+static void fill(void *buf, fuse_fill_dir_t filler, const char *const *names,
+		 size_t n)
 {
-	for (; *names; names++)
-		filler(buf, *names, NULL, 0, 0);
+	for (size_t i = 0; i < n; i++)
+		filler(buf, names[i], NULL, 0, 0);
 }
+
+#define FILL(buf, filler, names)                                               \
+	fill(buf, filler, names, sizeof(names) / sizeof(names[0]))
 
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		      off_t off, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
 {
-	static const char *const root[] = {"videos", "ingest", "stats", NULL};
-	static const char *const video[] = {"views", "range", "events", NULL};
-	static const char *const type[] = {"count", "sum", "min", "max", "avg",
-					   "range", NULL};
+	static const char *const root[] = {"videos", "ingest", "stats"};
+	static const char *const video[] = {"views", "range", "events"};
+	static const char *const type[] = {"count", "sum", "min",
+					   "max",   "avg", "range"};
 	struct countfs *c = context();
 	struct lister l = {buf, filler};
 	const struct node n = file_of(fi)->node;
@@ -185,21 +189,21 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	filler(buf, "..", NULL, 0, 0);
 	switch (n.kind) {
 	case NODE_ROOT:
-		fill(buf, filler, root);
+		FILL(buf, filler, root);
 		return 0;
 	case NODE_VIDEOS:
 		return store_list_videos(c->store, list_name, &l);
 	case NODE_VIDEO:
-		fill(buf, filler, video);
+		FILL(buf, filler, video);
 		return 0;
 	case NODE_EVENTS:
 		return store_list_types(c->store, n.video, n.video_len,
 					list_name, &l);
 	case NODE_TYPE:
-		fill(buf, filler, type);
+		FILL(buf, filler, type);
 		return 0;
 	case NODE_WINDOW:
-		fill(buf, filler, agg_fn_names);
+		fill(buf, filler, agg_fn_names, AGG_FNS);
 		return 0;
 	default:		/* a range directory: any window can be named */
 		return 0;

@@ -77,7 +77,11 @@ unmount_countfs() {
 		return 1
 	fi
 	COUNTFS_PID=
-	check_log
+	check_log || return 1
+	if [ "$WAIT_STATUS" != 0 ]; then
+		echo "countfs exited with status $WAIT_STATUS after unmount" >&2
+		return 1
+	fi
 }
 
 # kill -9 the daemon, as a crash would.
@@ -90,7 +94,8 @@ crash_countfs() {
 
 check_log() {
 	[ -f "$LOG" ] || return 0
-	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|ERROR SUMMARY: [1-9]|definitely lost: [1-9]|indirectly lost: [1-9]' "$LOG"; then
+	# Under valgrind -q any line of its own is an error report.
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|^==[0-9]+== ' "$LOG"; then
 		echo "the daemon's log shows memory errors:" >&2
 		cat "$LOG" >&2
 		return 1
