@@ -1,0 +1,27 @@
+#!/bin/sh
+# tour.sh - the README's one-minute tour, against a mounted countfs.
+#
+#   $ ./countfs mnt -o data=data
+#   $ examples/tour.sh mnt
+#   views of abc: 2
+#   views of abc in the last hour: 2
+#   load_ms of abc: avg 200, max 250
+#   views of xyz: 2 (a retried #id counts once)
+#   videos: abc xyz
+set -eu
+m=${1:?usage: tour.sh MOUNTPOINT}
+now=$(date +%s)
+
+echo >>"$m/videos/abc/views"
+echo >>"$m/videos/abc/views"
+echo "views of abc: $(cat "$m/videos/abc/views")"
+echo "views of abc in the last hour: $(cat "$m/videos/abc/range/$((now - 3600))-")"
+
+echo "250 @$now" >>"$m/videos/abc/events/load_ms/count"
+echo "150" >>"$m/videos/abc/events/load_ms/count"
+echo "load_ms of abc: avg $(cat "$m/videos/abc/events/load_ms/avg")," \
+	"max $(cat "$m/videos/abc/events/load_ms/max")"
+
+printf 'abc likes\nxyz views\nxyz views 1 #retry-7\nxyz views 1 #retry-7\n' >>"$m/ingest"
+echo "views of xyz: $(cat "$m/videos/xyz/views") (a retried #id counts once)"
+echo "videos:" $(ls "$m/videos")
