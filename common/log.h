@@ -20,7 +20,7 @@ int log_parse_level(const char *name, enum log_level *out);
 void log_use_syslog(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)                                                          \

@@ -56,8 +56,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	buf[len] = 0;
-	printf("recorded %ld views of %s in %.2f s (%.0f/s); count is now %ld\n",
-	       n, argv[2], dt, n / (dt > 0 ? dt : 1), atol(buf));
+	printf(
+	    "recorded %ld views of %s in %.2f s (%.0f/s); count is now %ld\n",
+	    n, argv[2], dt, n / (dt > 0 ? dt : 1), atol(buf));
 	close(w);
 	close(r);
 	return atol(buf) == before + n ? 0 : 1;

@@ -29,14 +29,14 @@
 #include <string.h>
 
 struct open_file {
-	struct node node;	/* video and type point into names below */
+	struct node node; /* video and type point into names below */
 	char video[STORE_VIDEO_MAX + 1], type[STORE_TYPE_MAX + 1];
-	char *path;		/* for log lines */
+	char *path; /* for log lines */
 
-	pthread_mutex_t lock;	/* guards everything below */
-	char *tail;		/* unfinished line, LINE_MAX_BYTES capacity */
+	pthread_mutex_t lock; /* guards everything below */
+	char *tail;	      /* unfinished line, LINE_MAX_BYTES capacity */
 	size_t tail_len;
-	char *snap;		/* content served to reads at offset > 0 */
+	char *snap; /* content served to reads at offset > 0 */
 	size_t snap_len;
 };
 
@@ -205,7 +205,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	case NODE_WINDOW:
 		fill(buf, filler, agg_fn_names, AGG_FNS);
 		return 0;
-	default:		/* a range directory: any window can be named */
+	default: /* a range directory: any window can be named */
 		return 0;
 	}
 }
@@ -385,8 +385,8 @@ static int parse_one(struct countfs *c, struct open_file *of, const char *s,
 
 /* Parse and record the complete lines in @s (@len bytes, each ending in
  * '\n' except, with @final, the last).  All or nothing. */
-static int record_lines(struct countfs *c, struct open_file *of,
-			const char *s, size_t len, bool final)
+static int record_lines(struct countfs *c, struct open_file *of, const char *s,
+			size_t len, bool final)
 {
 	struct batch b = {.ev = NULL, .n = 0, .cap = 8};
 	struct store_event e;
@@ -412,7 +412,8 @@ static int record_lines(struct countfs *c, struct open_file *of,
 	if (rc == -EOVERFLOW) {
 		atomic_fetch_add(&c->stats.refused[REFUSED_OVERFLOW], 1);
 		log_warn("%s: write refused (EOVERFLOW): a sum would exceed "
-			 "64 bits", of->path);
+			 "64 bits",
+			 of->path);
 	} else if (rc && rc != -EINVAL) {
 		atomic_fetch_add(&c->stats.refused[REFUSED_STORAGE], 1);
 		log_error("%s: write failed: %s", of->path, strerror(-rc));
@@ -431,7 +432,8 @@ static int keep_tail(struct countfs *c, struct open_file *of, const char *data,
 	if (len > LINE_MAX_BYTES) {
 		atomic_fetch_add(&c->stats.refused[REFUSED_TOO_LONG], 1);
 		log_warn("%s: write refused (EINVAL): line longer than 4096 "
-			 "bytes", of->path);
+			 "bytes",
+			 of->path);
 		return -EINVAL;
 	}
 	memmove(of->tail, data, len);
@@ -472,8 +474,8 @@ out:
 	return rc;
 }
 
-static int fs_write(const char *path, const char *buf, size_t size,
-		    off_t off, struct fuse_file_info *fi)
+static int fs_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
 {
 	struct countfs *c = context();
 	struct open_file *of = file_of(fi);
@@ -528,8 +530,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 /* ---- the rest of POSIX -------------------------------------------- */
 
 /* echo > views truncates first: nothing to do, but say yes. */
-static int fs_truncate(const char *path, off_t size,
-		       struct fuse_file_info *fi)
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct node n;
 
@@ -610,8 +611,8 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		fuse_exit(fuse_get_context()->fuse);
 		return c;
 	}
-	log_info("serving, data in %s, %u shards, sync=%s",
-		 c->store_cfg.dir, c->store_cfg.shards,
+	log_info("serving, data in %s, %u shards, sync=%s", c->store_cfg.dir,
+		 c->store_cfg.shards,
 		 c->store_cfg.sync == STORE_SYNC_ALWAYS ? "always" : "second");
 	return c;
 }

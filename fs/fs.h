@@ -24,11 +24,11 @@ struct countfs {
 	struct store_config store_cfg;
 	struct store *store;
 	bool foreground;
-	bool failed;		/* init could not open the store */
+	bool failed; /* init could not open the store */
 	time_t started;
 	uid_t uid;
 	gid_t gid;
-	struct fs_stats stats;	/* atomics: no lock */
+	struct fs_stats stats; /* atomics: no lock */
 };
 
 extern const struct fuse_operations countfs_ops;

@@ -5,10 +5,7 @@
 
 #include <errno.h>
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t';
-}
+static bool is_space(char c) { return c == ' ' || c == '\t'; }
 
 static bool video_char(char c)
 {
@@ -16,16 +13,14 @@ static bool video_char(char c)
 	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
-static bool id_char(char c)
-{
-	return video_char(c) || c == ':';
-}
+static bool id_char(char c) { return video_char(c) || c == ':'; }
 
 bool line_video_ok(const char *s, size_t len)
 {
 	if (len < 1 || len > 128)
 		return false;
-	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+	if ((len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.'))
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!video_char(s[i]))
@@ -102,7 +97,7 @@ static int parse_tail(const char *s, const char *end, struct line *out,
 {
 	const char *f;
 	size_t n;
-	int stage = 0;	/* 0: value next, 1: @ts next, 2: #id next, 3: done */
+	int stage = 0; /* 0: value next, 1: @ts next, 2: #id next, 3: done */
 
 	out->value = 1;
 	out->has_ts = false;

@@ -16,14 +16,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LINE_MAX_BYTES 4096	/* longest line, without its '\n' */
+#define LINE_MAX_BYTES 4096 /* longest line, without its '\n' */
 
 struct line {
-	const char *video, *type, *id;	/* id NULL when absent */
+	const char *video, *type, *id; /* id NULL when absent */
 	uint8_t video_len, type_len, id_len;
 	bool has_ts;
-	int64_t value;			/* 1 when absent */
-	int64_t ts;			/* valid with has_ts */
+	int64_t value; /* 1 when absent */
+	int64_t ts;    /* valid with has_ts */
 };
 
 /* Parse one line of a counter file (@len bytes, no '\n').  Returns 0, or

@@ -30,7 +30,10 @@ struct options {
 	int show_help, show_version, foreground;
 };
 
-#define OPTION(t, p) {t, offsetof(struct options, p), 1}
+#define OPTION(t, p)                                                           \
+	{                                                                      \
+		t, offsetof(struct options, p), 1                              \
+	}
 enum { KEY_FOREGROUND, KEY_IGNORE };
 
 static const struct fuse_opt option_spec[] = {
@@ -101,14 +104,14 @@ static int opt_proc(void *data, const char *arg, int key,
 	(void)arg, (void)outargs;
 	if (key == KEY_FOREGROUND) {
 		o->foreground = 1;
-		return 1;	/* libfuse needs it too */
+		return 1; /* libfuse needs it too */
 	}
 	return key == KEY_IGNORE ? 0 : 1;
 }
 
 /* N with an optional unit from @units (each with its multiplier). */
-static int parse_scaled(const char *s, const char *units,
-			const uint64_t *mult, uint64_t max, uint64_t *out)
+static int parse_scaled(const char *s, const char *units, const uint64_t *mult,
+			uint64_t max, uint64_t *out)
 {
 	char *end;
 	uint64_t v;
@@ -190,8 +193,20 @@ static int check_options(struct countfs *c, struct options *o)
 	struct store_config *sc = &c->store_cfg;
 	uint64_t v;
 
-	if (o->data)
-		sc->dir = o->data;
+	/* Absolute, since the daemon leaves the current directory when it
+	 * goes to the background. */
+	const char *dir = o->data ? o->data : sc->dir;
+	if (dir[0] != '/') {
+		char cwd[PATH_MAX], *abs;
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    asprintf(&abs, "%s/%s", cwd, dir) < 0)
+			return bad("data", dir,
+				   "cannot make it an absolute path");
+		free(o->data);
+		o->data = abs;
+		dir = abs;
+	}
+	sc->dir = dir;
 	if (o->shards) {
 		static const uint64_t one[] = {1};
 		if (parse_scaled(o->shards, "", one, STORE_MAX_SHARDS, &v) ||
@@ -342,9 +357,10 @@ int main(int argc, char *argv[])
 		c.gid = getgid();
 		if (preflight(&c) == 0) {
 			fuse_opt_insert_arg(&args, 1, "-omax_threads=64");
-			fuse_opt_add_arg(&args, "-odefault_permissions,"
-						"fsname=countfs,"
-						"subtype=countfs,no_rofd_flush");
+			fuse_opt_add_arg(&args,
+					 "-odefault_permissions,"
+					 "fsname=countfs,"
+					 "subtype=countfs,no_rofd_flush");
 			rc = serve(&args, &c);
 		}
 	}

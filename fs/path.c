@@ -8,8 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-const char *const agg_fn_names[AGG_FNS] = {"count", "sum", "min", "max",
-					   "avg"};
+const char *const agg_fn_names[AGG_FNS] = {"count", "sum", "min", "max", "avg"};
 
 struct cursor {
 	const char *p;

@@ -44,7 +44,7 @@ extern const char *const agg_fn_names[AGG_FNS];
 struct node {
 	enum node_kind kind;
 	enum agg_fn fn;
-	bool windowed;		/* a range: start..end (or ..now) */
+	bool windowed; /* a range: start..end (or ..now) */
 	bool open_end;
 	const char *video, *type;
 	uint8_t video_len, type_len;

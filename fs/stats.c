@@ -13,8 +13,8 @@
 
 /* Upper bounds of the latency buckets, in microseconds. */
 static const uint64_t bounds_us[HIST_BUCKETS] = {
-    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
-    100000, 250000, 500000, 1000000};
+    10,	  25,	 50,	100,   250,    500,    1000,   2500,
+    5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000};
 
 static const char *const refusal_names[REFUSED_KINDS] = {
     "line", "too_long", "timestamp", "overflow", "storage"};
@@ -73,16 +73,17 @@ out(struct buf *b, const char *fmt, ...)
 static void counter(struct buf *b, const char *name, const char *help,
 		    uint64_t v)
 {
-	out(b, "# HELP countfs_%s %s\n# TYPE countfs_%s counter\n"
-	       "countfs_%s %llu\n",
+	out(b,
+	    "# HELP countfs_%s %s\n# TYPE countfs_%s counter\n"
+	    "countfs_%s %llu\n",
 	    name, help, name, name, (unsigned long long)v);
 }
 
-static void gauge(struct buf *b, const char *name, const char *help,
-		  uint64_t v)
+static void gauge(struct buf *b, const char *name, const char *help, uint64_t v)
 {
-	out(b, "# HELP countfs_%s %s\n# TYPE countfs_%s gauge\n"
-	       "countfs_%s %llu\n",
+	out(b,
+	    "# HELP countfs_%s %s\n# TYPE countfs_%s gauge\n"
+	    "countfs_%s %llu\n",
 	    name, help, name, name, (unsigned long long)v);
 }
 
@@ -97,7 +98,8 @@ static void histogram(struct buf *b, const char *name, const char *help,
 		cum += atomic_load(&h->le[i]);
 		if (i < HIST_BUCKETS)
 			out(b, "countfs_%s_bucket{le=\"%g\"} %llu\n", name,
-			    (double)bounds_us[i] / 1e6, (unsigned long long)cum);
+			    (double)bounds_us[i] / 1e6,
+			    (unsigned long long)cum);
 		else
 			out(b, "countfs_%s_bucket{le=\"+Inf\"} %llu\n", name,
 			    (unsigned long long)cum);
@@ -129,8 +131,8 @@ int stats_render(const struct fs_stats *s, struct store *st, char **res,
 		"by reason.\n# TYPE countfs_writes_refused_total counter\n");
 	for (int i = 0; i < REFUSED_KINDS; i++)
 		out(&b, "countfs_writes_refused_total{reason=\"%s\"} %llu\n",
-		    refusal_names[i], (unsigned long long)atomic_load(
-					  &s->refused[i]));
+		    refusal_names[i],
+		    (unsigned long long)atomic_load(&s->refused[i]));
 	counter(&b, "reads_total", "read() calls answered.",
 		atomic_load(&s->reads));
 	counter(&b, "commits_total", "LMDB write transactions committed.",

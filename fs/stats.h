@@ -14,11 +14,11 @@
 struct store;
 
 enum refusal {
-	REFUSED_LINE,		/* a line that does not parse */
-	REFUSED_TOO_LONG,	/* a line over 4 KiB */
-	REFUSED_TIMESTAMP,	/* @ts outside the kept window */
-	REFUSED_OVERFLOW,	/* a sum that would overflow */
-	REFUSED_STORAGE,	/* disk full, I/O error */
+	REFUSED_LINE,	   /* a line that does not parse */
+	REFUSED_TOO_LONG,  /* a line over 4 KiB */
+	REFUSED_TIMESTAMP, /* @ts outside the kept window */
+	REFUSED_OVERFLOW,  /* a sum that would overflow */
+	REFUSED_STORAGE,   /* disk full, I/O error */
 	REFUSED_KINDS
 };
 

@@ -45,18 +45,18 @@ struct shard {
 	unsigned index;
 	MDB_env *env;
 	MDB_dbi series, names, buckets, expiry, dedup, dedupx, meta;
-	uint64_t map_size;	  /* guarded by resize (write side) */
+	uint64_t map_size; /* guarded by resize (write side) */
 
 	/* Every transaction holds resize for reading; growing the map takes
 	 * it for writing, as LMDB needs no live transaction for that. */
 	pthread_rwlock_t resize;
 
-	pthread_mutex_t qlock;	  /* guards queue, leading, req->done */
+	pthread_mutex_t qlock; /* guards queue, leading, req->done */
 	pthread_cond_t qcond;
 	struct commit_req *queue, **queue_tail;
 	bool leading;
 
-	atomic_bool dirty;	  /* committed since the last fsync */
+	atomic_bool dirty; /* committed since the last fsync */
 };
 
 struct store {
@@ -68,7 +68,7 @@ struct store {
 
 	pthread_t bg;
 	bool bg_running;
-	pthread_mutex_t bg_lock;  /* guards bg_stop */
+	pthread_mutex_t bg_lock; /* guards bg_stop */
 	pthread_cond_t bg_cond;
 	bool bg_stop;
 
@@ -133,8 +133,8 @@ static inline void bucket_key(unsigned char k[BUCKET_KEY_LEN], uint64_t id,
 }
 
 /* Start of the oldest bucket of @level still kept at @now (may be < 0). */
-static inline int64_t level_horizon(const struct store_config *cfg,
-				    int level, uint32_t now)
+static inline int64_t level_horizon(const struct store_config *cfg, int level,
+				    uint32_t now)
 {
 	return cfg->keep[level] ? (int64_t)now - cfg->keep[level] : INT64_MIN;
 }

@@ -177,7 +177,7 @@ static int walk_series(struct shard *sh, const char *prefix, size_t plen,
 		if (fn(arg, key, vlen) || vlen > STORE_VIDEO_MAX)
 			break;
 		memcpy(seek, key, vlen);
-		seek[vlen] = 1;	/* just past every "video\0..." key */
+		seek[vlen] = 1; /* just past every "video\0..." key */
 		k = (MDB_val){vlen + 1, seek};
 		op = MDB_SET_RANGE;
 	}
@@ -205,8 +205,8 @@ int store_list_types(struct store *st, const char *video, size_t vlen,
 		return -EINVAL;
 	memcpy(prefix, video, vlen);
 	prefix[vlen] = 0;
-	return store_errno(walk_series(&st->shards[store_shard_of(st, video,
-								 vlen)],
-				       prefix, vlen + 1, false, fn, arg),
-			   "listing event types");
+	return store_errno(
+	    walk_series(&st->shards[store_shard_of(st, video, vlen)], prefix,
+			vlen + 1, false, fn, arg),
+	    "listing event types");
 }

@@ -62,7 +62,8 @@ static int fold_add(struct fold *f, uint64_t id, unsigned level, uint32_t t,
 	for (i = h & f->mask;; i = (i + 1) & f->mask) {
 		struct fold_entry *e = &f->e[i];
 		if (!e->used) {
-			*e = (struct fold_entry){id, t, (uint8_t)level, true, *a};
+			*e = (struct fold_entry){id, t, (uint8_t)level, true,
+						 *a};
 			return 0;
 		}
 		if (e->id == id && e->t == t && e->level == level)

@@ -18,8 +18,8 @@
 #define EXPIRE_BATCH 2000
 
 /* Delete up to @budget expired buckets of @level; *@more when some remain. */
-static int expire_level(struct shard *sh, MDB_txn *txn, int level,
-			uint32_t now, int *budget, bool *more)
+static int expire_level(struct shard *sh, MDB_txn *txn, int level, uint32_t now,
+			int *budget, bool *more)
 {
 	int64_t horizon = level_horizon(&sh->st->cfg, level, now);
 	unsigned char first[1] = {(unsigned char)level};

@@ -42,7 +42,7 @@ int store_errno(int rc, const char *what)
 {
 	if (rc == 0)
 		return 0;
-	if (rc < 0 && rc > -4096)	/* already a negative errno */
+	if (rc < 0 && rc > -4096) /* already a negative errno */
 		return rc;
 	log_error("%s: %s", what, mdb_strerror(rc));
 	switch (rc) {
@@ -230,7 +230,7 @@ int store_record(struct store *st, const struct store_event *ev, size_t n,
 	for (i = 1; i < n; i++)
 		if (store_shard_of(st, ev[i].video, ev[i].video_len) != first)
 			break;
-	if (i == n) {	/* the common case: one shard, no copy */
+	if (i == n) { /* the common case: one shard, no copy */
 		rc = shard_commit(&st->shards[first], &req);
 		total_dedup = req.deduped;
 		goto out;
@@ -352,8 +352,8 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 	pthread_cond_init(&sh->qcond, NULL);
 	pthread_rwlockattr_t ra;
 	pthread_rwlockattr_init(&ra);
-	pthread_rwlockattr_setkind_np(&ra,
-			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlockattr_setkind_np(
+	    &ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&sh->resize, &ra);
 	pthread_rwlockattr_destroy(&ra);
 
@@ -374,7 +374,8 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 		goto fail;
 	mdb_reader_check(sh->env, &dead);
 	if (dead)
-		log_info("shard %u: cleared %d stale reader slots", index, dead);
+		log_info("shard %u: cleared %d stale reader slots", index,
+			 dead);
 	mdb_env_info(sh->env, &info);
 	sh->map_size = info.me_mapsize;
 	if ((rc = shard_open_dbs(sh)))
@@ -514,8 +515,8 @@ void store_get_stats(struct store *st, struct store_stats *out)
 		MDB_stat ms;
 		mdb_env_info(st->shards[i].env, &info);
 		mdb_env_stat(st->shards[i].env, &ms);
-		out->bytes_used += (uint64_t)(info.me_last_pgno + 1) *
-				   ms.ms_psize;
+		out->bytes_used +=
+		    (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
 		out->map_bytes += info.me_mapsize;
 	}
 }

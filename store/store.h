@@ -33,13 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum store_level {
-	STORE_SEC,
-	STORE_MIN,
-	STORE_HOUR,
-	STORE_DAY,
-	STORE_LEVELS
-};
+enum store_level { STORE_SEC, STORE_MIN, STORE_HOUR, STORE_DAY, STORE_LEVELS };
 
 /* Bucket width of each level, in seconds: 1, 60, 3600, 86400. */
 extern const uint32_t store_level_size[STORE_LEVELS];
@@ -52,13 +46,13 @@ enum store_sync { STORE_SYNC_SECOND, STORE_SYNC_ALWAYS };
 #define STORE_MAX_SHARDS 256
 
 struct store_config {
-	const char *dir;		 /* created if missing */
-	unsigned shards;		 /* 1..STORE_MAX_SHARDS */
+	const char *dir; /* created if missing */
+	unsigned shards; /* 1..STORE_MAX_SHARDS */
 	enum store_sync sync;
-	uint32_t keep[STORE_LEVELS];	 /* seconds a level is kept, 0 = ever */
-	uint32_t dedup_window;		 /* seconds an event id is remembered */
-	uint64_t map_size;		 /* initial LMDB map size per shard */
-	unsigned retain_interval;	 /* seconds between retention passes */
+	uint32_t keep[STORE_LEVELS]; /* seconds a level is kept, 0 = ever */
+	uint32_t dedup_window;	     /* seconds an event id is remembered */
+	uint64_t map_size;	     /* initial LMDB map size per shard */
+	unsigned retain_interval;    /* seconds between retention passes */
 };
 
 /* Fill @cfg with the documented defaults (dir "data", 4 shards, ...). */
@@ -70,7 +64,7 @@ void store_config_defaults(struct store_config *cfg);
 struct store_event {
 	const char *video;
 	const char *type;
-	const char *id;		/* NULL: no event id, never deduplicated */
+	const char *id; /* NULL: no event id, never deduplicated */
 	uint8_t video_len, type_len, id_len;
 	int64_t value;
 	uint32_t ts;
@@ -82,14 +76,14 @@ struct store_agg {
 };
 
 struct store_stats {
-	uint64_t events;	/* events counted */
-	uint64_t deduplicated;	/* events acknowledged but not counted */
-	uint64_t commits;	/* LMDB write transactions committed */
-	uint64_t fsyncs;	/* forced syncs of a shard */
-	uint64_t map_grows;	/* times a shard's map was enlarged */
-	uint64_t expired;	/* buckets removed by retention */
-	uint64_t bytes_used;	/* pages in use across shards, in bytes */
-	uint64_t map_bytes;	/* sum of the shards' map sizes */
+	uint64_t events;       /* events counted */
+	uint64_t deduplicated; /* events acknowledged but not counted */
+	uint64_t commits;      /* LMDB write transactions committed */
+	uint64_t fsyncs;       /* forced syncs of a shard */
+	uint64_t map_grows;    /* times a shard's map was enlarged */
+	uint64_t expired;      /* buckets removed by retention */
+	uint64_t bytes_used;   /* pages in use across shards, in bytes */
+	uint64_t map_bytes;    /* sum of the shards' map sizes */
 };
 
 struct store;
@@ -107,8 +101,7 @@ int store_open(const struct store_config *cfg, struct store **out);
 void store_close(struct store *st);
 
 /* The shard that holds @video: FNV-1a 64 of its bytes, modulo shards. */
-unsigned store_shard_of(const struct store *st, const char *video,
-			size_t len);
+unsigned store_shard_of(const struct store *st, const char *video, size_t len);
 
 /*
  * Is @ts an acceptable event time at wall-clock time @now?  From the start

@@ -36,8 +36,8 @@ static void test_lines(void)
 	   "the smallest value");
 	is_int(parse("9223372036854775808", &ln), -EINVAL,
 	       "a value past 64 bits is refused");
-	ok(parse("@1764000000", &ln) == 0 && ln.has_ts &&
-	       ln.ts == 1764000000 && ln.value == 1,
+	ok(parse("@1764000000", &ln) == 0 && ln.has_ts && ln.ts == 1764000000 &&
+	       ln.value == 1,
 	   "a timestamp alone");
 	ok(parse("5 @1764000000 #req-1:a.b_c", &ln) == 0 && ln.value == 5 &&
 	       ln.id_len == 11 && memcmp(ln.id, "req-1:a.b_c", 11) == 0,

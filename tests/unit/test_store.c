@@ -3,8 +3,8 @@
  * every level, retention, dedup, overflow, map growth, group commit.
  * Prints TAP.  Each test uses a fresh directory under $TMPDIR.
  */
-#include "../../store/store.h"
 #include "../../common/log.h"
+#include "../../store/store.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -39,14 +39,14 @@ static struct store *open_store(const char *dir, unsigned shards)
 	store_config_defaults(&cfg);
 	cfg.dir = dir;
 	cfg.shards = shards;
-	cfg.retain_interval = 3600;	/* tests expire by hand */
+	cfg.retain_interval = 3600; /* tests expire by hand */
 	if (store_open(&cfg, &st))
 		return NULL;
 	return st;
 }
 
-static struct store_event ev(const char *video, const char *type,
-			     int64_t value, uint32_t ts)
+static struct store_event ev(const char *video, const char *type, int64_t value,
+			     uint32_t ts)
 {
 	return (struct store_event){.video = video,
 				    .video_len = (uint8_t)strlen(video),
@@ -137,8 +137,8 @@ static void test_ranges(void)
 	/* 120 days back: only days are kept. */
 	uint32_t ancient = DAY0 - 120 * 86400 + 5 * 3600;
 	rec(st, "x", "views", 1, ancient, now);
-	is_int(count_range(st, "x", ancient - 5 * 3600, ancient - 5 * 3600 + 86400,
-			   now),
+	is_int(count_range(st, "x", ancient - 5 * 3600,
+			   ancient - 5 * 3600 + 86400, now),
 	       1, "a whole-day range is exact however old");
 	is_int(count_range(st, "x", ancient - 3600, ancient + 3600, now), 0,
 	       "a range without a day start misses a day-only event");
@@ -180,7 +180,8 @@ static void test_retention(void)
 	store_total(st, "v", 1, "views", 5, &a);
 	is_int(a.count, 10, "retention never touches totals");
 	ok(store_check_ts(st, now - 10, now) == 0, "a recent @ts is allowed");
-	ok(store_check_ts(st, now + 300, now) == 0, "@ts 5 minutes ahead is ok");
+	ok(store_check_ts(st, now + 300, now) == 0,
+	   "@ts 5 minutes ahead is ok");
 	is_int(store_check_ts(st, now + 301, now), -ERANGE,
 	       "@ts further ahead is refused");
 	ok(store_check_ts(st, 0, now) == 0,
