@@ -87,6 +87,16 @@ load helpers/common
 	fusermount3 -u "$BATS_TEST_TMPDIR/bg"
 }
 
+@test "a relative data= is kept relative to where countfs was started" {
+	mkdir -p "$BATS_TEST_TMPDIR/bg2"
+	cd "$BATS_TEST_TMPDIR"
+	run "$COUNTFS_BIN" bg2 -o data=reldata
+	[ "$status" = 0 ]
+	echo >>"$BATS_TEST_TMPDIR/bg2/videos/a/views"
+	fusermount3 -u "$BATS_TEST_TMPDIR/bg2"
+	[ -d "$BATS_TEST_TMPDIR/reldata/shard-0" ]
+}
+
 @test "a dead daemon leaves ENOTCONN until fusermount3 -u" {
 	mount_countfs
 	kill -9 "$COUNTFS_PID"
