@@ -11,7 +11,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lfuse3 -llmd
 ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
 
 COMMON = common/log.c
-STORE = store/shard.c store/record.c store/query.c store/retain.c
+STORE = store/shard.c store/record.c store/query.c store/retain.c store/pending.c
 FS = fs/fs.c fs/line.c fs/path.c fs/stats.c
 DAEMON_SRC = $(COMMON) $(STORE) $(FS) fs/main.c
 

@@ -9,7 +9,9 @@
  *   expiry   u8 level | u32 t | u64 id -> empty; buckets retention will drop
  *   dedup    u64 id | event id        -> u32 arrival time
  *   dedupx   u32 arrival | u64 id | event id -> empty; ids to forget
- *   meta     "shards", "shard", "format" -> u32
+ *   pending  u8 repl shard | bucket key -> u32 time first marked; minute
+ *            buckets and totals not yet replicated (repl_shards > 0)
+ *   meta     "shards", "shard", "format", "repl_shards" -> u32
  * Integers in keys are big-endian so that byte order is numeric order.
  * The total of a series is its bucket at level LEVEL_TOTAL, time 0.
  */
@@ -28,6 +30,7 @@
 #define BUCKET_KEY_LEN 13
 #define EXPIRY_KEY_LEN 13
 #define FORMAT_VERSION 1
+#define PENDING_KEY_LEN (1 + BUCKET_KEY_LEN)
 
 /* A request waiting for the group commit of its shard. */
 struct commit_req {
@@ -44,7 +47,7 @@ struct shard {
 	struct store *st;
 	unsigned index;
 	MDB_env *env;
-	MDB_dbi series, names, buckets, expiry, dedup, dedupx, meta;
+	MDB_dbi series, names, buckets, expiry, dedup, dedupx, meta, pending;
 	uint64_t map_size; /* guarded by resize (write side) */
 
 	/* Every transaction holds resize for reading; growing the map takes
@@ -95,6 +98,17 @@ int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req);
 /* Look up a series id; MDB_NOTFOUND when the pair was never recorded. */
 int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,
 		  size_t vlen, const char *type, size_t tlen, uint64_t *id);
+
+/* Mark every minute bucket and total pending again when the directory was
+ * tracked for another number of replication shards (pending.c). */
+int pending_setup(struct shard *sh, MDB_txn *txn);
+
+/* Mark one changed bucket pending for replication shard @repl. */
+int pending_mark(struct shard *sh, MDB_txn *txn, unsigned repl,
+		 const unsigned char bucket[BUCKET_KEY_LEN], uint32_t now);
+
+/* Rows pending in @sh, all replication shards. */
+uint64_t pending_count(struct shard *sh);
 
 /* The background thread: fsync each second, retention (retain.c). */
 void *store_background(void *arg);

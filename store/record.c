@@ -20,6 +20,7 @@ struct fold_entry {
 	uint64_t id;
 	uint32_t t;
 	uint8_t level;
+	uint8_t repl; /* replication shard of the series' video */
 	bool used;
 	struct store_agg agg;
 };
@@ -53,7 +54,7 @@ static void fold_free(struct fold *f)
 }
 
 static int fold_add(struct fold *f, uint64_t id, unsigned level, uint32_t t,
-		    const struct store_agg *a)
+		    unsigned repl, const struct store_agg *a)
 {
 	uint64_t h = (id * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)t << 3 | level);
 	size_t i;
@@ -62,8 +63,12 @@ static int fold_add(struct fold *f, uint64_t id, unsigned level, uint32_t t,
 	for (i = h & f->mask;; i = (i + 1) & f->mask) {
 		struct fold_entry *e = &f->e[i];
 		if (!e->used) {
-			*e = (struct fold_entry){id, t, (uint8_t)level, true,
-						 *a};
+			*e = (struct fold_entry){.id = id,
+						 .t = t,
+						 .level = (uint8_t)level,
+						 .repl = (uint8_t)repl,
+						 .used = true,
+						 .agg = *a};
 			return 0;
 		}
 		if (e->id == id && e->t == t && e->level == level)
@@ -156,7 +161,7 @@ static int dedup_seen(struct shard *sh, MDB_txn *txn, uint64_t id,
 /* Merge one folded bucket into LMDB; new buckets of kept-for-a-while
  * levels are also listed in the expiry database. */
 static int bucket_merge(struct shard *sh, MDB_txn *txn, MDB_cursor *c,
-			const struct fold_entry *e)
+			const struct fold_entry *e, uint32_t now)
 {
 	unsigned char key[BUCKET_KEY_LEN];
 	MDB_val k = {BUCKET_KEY_LEN, key}, v;
@@ -164,6 +169,10 @@ static int bucket_merge(struct shard *sh, MDB_txn *txn, MDB_cursor *c,
 	int rc;
 
 	bucket_key(key, e->id, e->level, e->t);
+	if (sh->st->cfg.repl_shards &&
+	    (e->level == STORE_MIN || e->level == LEVEL_TOTAL) &&
+	    (rc = pending_mark(sh, txn, e->repl, key, now)))
+		return rc;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
 	if (rc == 0) {
 		if (v.mv_size != sizeof(cur))
@@ -198,6 +207,7 @@ static int fold_events(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 	const struct store_config *cfg = &sh->st->cfg;
 	const struct store_event *prev = NULL;
 	uint64_t id = 0;
+	unsigned repl = 0;
 	int rc;
 
 	for (size_t i = 0; i < req->n; i++) {
@@ -209,6 +219,9 @@ static int fold_events(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 		    memcmp(prev->type, e->type, e->type_len)) {
 			if ((rc = series_get(sh, txn, e, &id)))
 				return rc;
+			if (cfg->repl_shards)
+				repl = store_hash_shard(e->video, e->video_len,
+							cfg->repl_shards);
 			prev = e;
 		}
 		if (e->id) {
@@ -224,10 +237,11 @@ static int fold_events(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 		for (int l = 0; l < STORE_LEVELS; l++) {
 			if (!bucket_kept(cfg, l, e->ts, req->now))
 				continue;
-			if ((rc = fold_add(f, id, l, bucket_of(l, e->ts), &a)))
+			rc = fold_add(f, id, l, bucket_of(l, e->ts), repl, &a);
+			if (rc)
 				return rc;
 		}
-		if ((rc = fold_add(f, id, LEVEL_TOTAL, 0, &a)))
+		if ((rc = fold_add(f, id, LEVEL_TOTAL, 0, repl, &a)))
 			return rc;
 	}
 	return 0;
@@ -248,7 +262,7 @@ int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req)
 		goto out;
 	for (size_t i = 0; i <= f.mask && rc == 0; i++)
 		if (f.e[i].used)
-			rc = bucket_merge(sh, txn, c, &f.e[i]);
+			rc = bucket_merge(sh, txn, c, &f.e[i], req->now);
 	mdb_cursor_close(c);
 out:
 	fold_free(&f);

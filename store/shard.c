@@ -61,7 +61,7 @@ int store_errno(int rc, const char *what)
 	}
 }
 
-unsigned store_shard_of(const struct store *st, const char *video, size_t len)
+unsigned store_hash_shard(const char *video, size_t len, unsigned n)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 
@@ -69,7 +69,17 @@ unsigned store_shard_of(const struct store *st, const char *video, size_t len)
 		h ^= (unsigned char)video[i];
 		h *= 0x100000001b3ULL;
 	}
-	return (unsigned)(h % st->nshards);
+	return (unsigned)(h % n);
+}
+
+unsigned store_shard_of(const struct store *st, const char *video, size_t len)
+{
+	return store_hash_shard(video, len, st->nshards);
+}
+
+unsigned store_nshards(const struct store *st)
+{
+	return st->nshards;
 }
 
 int shard_txn_begin(struct shard *sh, unsigned flags, MDB_txn **txn)
@@ -316,6 +326,7 @@ static int shard_open_dbs(struct shard *sh)
 	    {"dedup", offsetof(struct shard, dedup)},
 	    {"dedupx", offsetof(struct shard, dedupx)},
 	    {"meta", offsetof(struct shard, meta)},
+	    {"pending", offsetof(struct shard, pending)},
 	};
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
@@ -332,6 +343,8 @@ static int shard_open_dbs(struct shard *sh)
 		rc = meta_u32(sh, txn, "shards", sh->st->nshards, "shards=");
 	if (!rc)
 		rc = meta_u32(sh, txn, "shard", sh->index, "shard index");
+	if (!rc)
+		rc = pending_setup(sh, txn);
 	if (rc) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -365,7 +378,7 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 	}
 	if ((rc = mdb_env_create(&sh->env)))
 		goto fail;
-	mdb_env_set_maxdbs(sh->env, 8);
+	mdb_env_set_maxdbs(sh->env, 10);
 	mdb_env_set_maxreaders(sh->env, 1024);
 	mdb_env_set_mapsize(sh->env, st->cfg.map_size);
 	rc = mdb_env_open(sh->env, path, MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD,
@@ -515,6 +528,7 @@ void store_get_stats(struct store *st, struct store_stats *out)
 		MDB_stat ms;
 		mdb_env_info(st->shards[i].env, &info);
 		mdb_env_stat(st->shards[i].env, &ms);
+		out->pending += pending_count(&st->shards[i]);
 		out->bytes_used +=
 		    (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
 		out->map_bytes += info.me_mapsize;

@@ -30,6 +30,7 @@
 #ifndef COUNTFS_STORE_H
 #define COUNTFS_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,8 @@ struct store_config {
 	uint32_t dedup_window;	     /* seconds an event id is remembered */
 	uint64_t map_size;	     /* initial LMDB map size per shard */
 	unsigned retain_interval;    /* seconds between retention passes */
+	unsigned repl_shards;	     /* MySQL shards to track changes for;
+					0: no replication, nothing tracked */
 };
 
 /* Fill @cfg with the documented defaults (dir "data", 4 shards, ...). */
@@ -84,6 +87,7 @@ struct store_stats {
 	uint64_t expired;      /* buckets removed by retention */
 	uint64_t bytes_used;   /* pages in use across shards, in bytes */
 	uint64_t map_bytes;    /* sum of the shards' map sizes */
+	uint64_t pending;      /* rows waiting for replication */
 };
 
 struct store;
@@ -147,6 +151,48 @@ int store_list_types(struct store *st, const char *video, size_t vlen,
 
 /* Run one retention pass now (the background thread does it on its own). */
 int store_expire(struct store *st, uint32_t now);
+
+/* ---- replication feed -------------------------------------------------
+ *
+ * With repl_shards > 0 every minute bucket and every total that changes is
+ * marked pending for the replication shard of its video (FNV-1a 64 of the
+ * id modulo repl_shards) in the same transaction as the change.  The
+ * replicator reads pending rows with their current absolute aggregate,
+ * pushes them, then acknowledges them: a row is unmarked only if its
+ * bucket did not change since it was read (its count still matches), so
+ * an increment that lands meanwhile is pushed again, never lost.  When
+ * repl_shards differs from what the directory was tracked with, every
+ * minute bucket and total is marked again at open (a full resend).
+ */
+struct store_row {
+	char video[STORE_VIDEO_MAX + 1]; /* NUL-terminated */
+	char type[STORE_TYPE_MAX + 1];
+	bool total;	  /* a total, else the minute starting at @minute */
+	uint32_t minute;
+	uint32_t marked;  /* when the row was first marked pending */
+	struct store_agg agg;
+	unsigned char key[1 + 13]; /* the pending key, for the ack */
+};
+
+unsigned store_nshards(const struct store *st);
+
+/* The replication shard of @video: FNV-1a 64 of its bytes mod @n. */
+unsigned store_hash_shard(const char *video, size_t len, unsigned n);
+
+/*
+ * Read up to @max pending rows of replication shard @repl from LMDB shard
+ * @shard, in key order, starting after @resume (the key of the last row
+ * read, or NULL for the start).  *@n gets the count; *@end is set when the
+ * range was read to its end.  Rows whose bucket retention has removed are
+ * unmarked on the way.
+ */
+int store_pending_read(struct store *st, unsigned shard, unsigned repl,
+		       const unsigned char *resume, struct store_row *rows,
+		       size_t max, size_t *n, bool *end);
+
+/* Unmark the rows that are unchanged since they were read. */
+int store_pending_ack(struct store *st, unsigned shard,
+		      const struct store_row *rows, size_t n);
 
 /* Counters since open; bytes figures are read from LMDB now. */
 void store_get_stats(struct store *st, struct store_stats *out);

@@ -313,6 +313,84 @@ static void test_concurrency(void)
 	free(dir);
 }
 
+static size_t read_all(struct store *st, unsigned repl, struct store_row *rows,
+		       size_t max)
+{
+	size_t total = 0, n;
+	bool end;
+
+	for (unsigned s = 0; s < store_nshards(st); s++) {
+		store_pending_read(st, s, repl, NULL, rows + total,
+				   max - total, &n, &end);
+		total += n;
+	}
+	return total;
+}
+
+static void ack_all(struct store *st, struct store_row *rows, size_t n)
+{
+	/* Rows of one LMDB shard at a time: find it by the video. */
+	for (size_t i = 0; i < n; i++)
+		store_pending_ack(st,
+				  store_shard_of(st, rows[i].video,
+						 strlen(rows[i].video)),
+				  &rows[i], 1);
+}
+
+static void test_pending(void)
+{
+	char *dir = fresh_dir();
+	struct store_config cfg;
+	struct store *st = NULL;
+	static struct store_row rows[64];
+	struct store_stats ss;
+	uint32_t now = DAY0 + 600;
+
+	store_config_defaults(&cfg);
+	cfg.dir = dir;
+	cfg.shards = 2;
+	cfg.repl_shards = 2;
+	ok(store_open(&cfg, &st) == 0, "store opens with replication on");
+	rec(st, "a", "views", 1, now, now);
+	rec(st, "a", "views", 1, now + 1, now);
+	rec(st, "b", "views", 5, now - 120, now);
+	size_t n0 = read_all(st, 0, rows, 64);
+	size_t n1 = read_all(st, 1, rows + n0, 64 - n0);
+	is_int(n0 + n1, 4, "one minute row and one total per series pend");
+	unsigned ra = store_hash_shard("a", 1, 2);
+	size_t na = ra == 0 ? n0 : n1;
+	is_int(na, 2, "a video's rows pend for its replication shard only");
+	bool saw_total = false;
+	for (size_t i = 0; i < n0 + n1; i++)
+		if (rows[i].total && strcmp(rows[i].video, "a") == 0)
+			saw_total = rows[i].agg.count == 2;
+	ok(saw_total, "the pending total of a carries its absolute count");
+
+	/* An increment between read and ack keeps the row pending. */
+	rec(st, "a", "views", 1, now + 2, now);
+	ack_all(st, rows, n0 + n1);
+	store_get_stats(st, &ss);
+	is_int(ss.pending, 2, "rows changed since read stay pending");
+	n0 = read_all(st, ra, rows, 64);
+	ack_all(st, rows, n0);
+	store_get_stats(st, &ss);
+	is_int(ss.pending, 0, "acknowledged rows are gone");
+	store_close(st);
+
+	cfg.repl_shards = 3;
+	ok(store_open(&cfg, &st) == 0, "reopen with 3 replication shards");
+	store_get_stats(st, &ss);
+	is_int(ss.pending, 4, "a new shard count marks every row again");
+	store_close(st);
+	cfg.repl_shards = 0;
+	ok(store_open(&cfg, &st) == 0, "reopen without replication");
+	store_get_stats(st, &ss);
+	is_int(ss.pending, 0, "without replication nothing is tracked");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	log_level = LOG_LVL_ERROR;
@@ -322,5 +400,6 @@ int main(void)
 	test_dedup_overflow();
 	test_growth_and_lists();
 	test_concurrency();
+	test_pending();
 	return tap_done();
 }
