@@ -5,15 +5,16 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-DEPS = fuse3 lmdb
+DEPS = fuse3 lmdb libmariadb
 CPPFLAGS += -D_GNU_SOURCE $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lfuse3 -llmdb) -lpthread
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lfuse3 -llmdb -lmariadb) -lpthread
 ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
 
 COMMON = common/log.c
 STORE = store/shard.c store/record.c store/query.c store/retain.c store/pending.c
+REPL = replicate/conn.c replicate/push.c replicate/global.c
 FS = fs/fs.c fs/line.c fs/path.c fs/stats.c
-DAEMON_SRC = $(COMMON) $(STORE) $(FS) fs/main.c
+DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
 
 B = build
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))

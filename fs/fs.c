@@ -59,9 +59,7 @@ static int fs_getattr(const char *path, struct stat *sb,
 	struct node n;
 
 	(void)fi;
-	if (!path)
-		return -ENOENT;
-	if (path_parse(path, &n))
+	if (!path || path_parse(path, &n) || (n.global && !c->repl))
 		return -ENOENT;
 	memset(sb, 0, sizeof(*sb));
 	sb->st_uid = c->uid;
@@ -115,12 +113,12 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	struct node n;
 	int rc;
 
-	if (path_parse(path, &n))
+	if (path_parse(path, &n) || (n.global && !context()->repl))
 		return -ENOENT;
 	if (node_is_dir(&n))
 		return -EISDIR;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY && !node_is_writable(&n))
-		return -EACCES;
+		return n.global ? -EROFS : -EACCES;
 	if ((rc = file_new(path, &n, fi)))
 		return rc;
 	fi->direct_io = 1;
@@ -131,7 +129,7 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 {
 	struct node n;
 
-	if (path_parse(path, &n))
+	if (path_parse(path, &n) || (n.global && !context()->repl))
 		return -ENOENT;
 	if (!node_is_dir(&n))
 		return -ENOTDIR;
@@ -176,7 +174,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		      off_t off, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
 {
-	static const char *const root[] = {"videos", "ingest", "stats"};
+	static const char *const root[] = {"videos", "ingest", "stats",
+					   "global"};
 	static const char *const video[] = {"views", "range", "events"};
 	static const char *const type[] = {"count", "sum", "min",
 					   "max",   "avg", "range"};
@@ -189,14 +188,22 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	filler(buf, "..", NULL, 0, 0);
 	switch (n.kind) {
 	case NODE_ROOT:
-		FILL(buf, filler, root);
+		fill(buf, filler, root, c->repl ? 4 : 3);
+		return 0;
+	case NODE_GLOBAL:
+		filler(buf, "videos", NULL, 0, 0);
 		return 0;
 	case NODE_VIDEOS:
+		if (n.global)
+			return repl_list_videos(c->repl, list_name, &l);
 		return store_list_videos(c->store, list_name, &l);
 	case NODE_VIDEO:
 		FILL(buf, filler, video);
 		return 0;
 	case NODE_EVENTS:
+		if (n.global)
+			return repl_list_types(c->repl, n.video, n.video_len,
+					       list_name, &l);
 		return store_list_types(c->store, n.video, n.video_len,
 					list_name, &l);
 	case NODE_TYPE:
@@ -266,11 +273,18 @@ static int snapshot(struct countfs *c, struct open_file *of)
 	of->snap = NULL;
 	of->snap_len = 0;
 	if (n->kind == NODE_STATS)
-		return stats_render(&c->stats, c->store, &of->snap,
+		return stats_render(&c->stats, c->store, c->repl, &of->snap,
 				    &of->snap_len);
 	if (n->kind == NODE_INGEST)
 		return 0;
-	if (n->windowed) {
+	if (n->global && n->windowed) {
+		uint32_t end = n->open_end ? (uint32_t)time(NULL) + 1 : n->end;
+		rc = repl_range(c->repl, n->video, n->video_len, n->type,
+				n->type_len, n->start, end, &a);
+	} else if (n->global) {
+		rc = repl_total(c->repl, n->video, n->video_len, n->type,
+				n->type_len, &a);
+	} else if (n->windowed) {
 		uint32_t now = (uint32_t)time(NULL);
 		uint32_t end = n->open_end ? now + 1 : n->end;
 		rc = store_range(c->store, n->video, n->video_len, n->type,
@@ -536,11 +550,13 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 
 	(void)size;
 	if (fi)
-		return node_is_writable(&file_of(fi)->node) ? 0 : -EACCES;
-	if (path_parse(path, &n))
+		n = file_of(fi)->node;
+	else if (path_parse(path, &n))
 		return -ENOENT;
 	if (node_is_dir(&n))
 		return -EISDIR;
+	if (n.global)
+		return -EROFS;
 	return node_is_writable(&n) ? 0 : -EACCES;
 }
 
@@ -611,6 +627,19 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		fuse_exit(fuse_get_context()->fuse);
 		return c;
 	}
+	if (c->repl_cfg.option_file) {
+		rc = repl_open(&c->repl_cfg, c->store, &c->repl);
+		if (rc) {
+			log_error("cannot start replication: %s; unmounting",
+				  strerror(-rc));
+			c->failed = true;
+			fuse_exit(fuse_get_context()->fuse);
+			return c;
+		}
+		log_info("replicating as host %s to %u MySQL shards (%s)",
+			 c->repl_cfg.host, c->repl_cfg.shards,
+			 c->repl_cfg.option_file);
+	}
 	log_info("serving, data in %s, %u shards, sync=%s", c->store_cfg.dir,
 		 c->store_cfg.shards,
 		 c->store_cfg.sync == STORE_SYNC_ALWAYS ? "always" : "second");
@@ -621,6 +650,8 @@ static void fs_destroy(void *private_data)
 {
 	struct countfs *c = private_data;
 
+	repl_close(c->repl);
+	c->repl = NULL;
 	store_close(c->store);
 	c->store = NULL;
 	log_info("unmounted; store closed");

@@ -8,6 +8,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse.h>
 
+#include "../replicate/replicate.h"
 #include "../store/store.h"
 #include "stats.h"
 
@@ -23,6 +24,8 @@
 struct countfs {
 	struct store_config store_cfg;
 	struct store *store;
+	struct repl_config repl_cfg; /* option_file NULL: no MySQL */
+	struct repl *repl;	     /* opened in init after the store */
 	bool foreground;
 	bool failed; /* init could not open the store */
 	time_t started;

@@ -25,6 +25,7 @@
 
 struct options {
 	char *data, *shards, *sync, *dedup, *log_level, *mapsize;
+	char *host, *mysql, *global_cache;
 	char *keep[STORE_LEVELS];
 	char *retain;
 	int show_help, show_version, foreground;
@@ -48,6 +49,9 @@ static const struct fuse_opt option_spec[] = {
     OPTION("retain_interval=%s", retain),
     OPTION("mapsize=%s", mapsize),
     OPTION("log_level=%s", log_level),
+    OPTION("host=%s", host),
+    OPTION("mysql=%s", mysql),
+    OPTION("global_cache=%s", global_cache),
     OPTION("-h", show_help),
     OPTION("--help", show_help),
     OPTION("-V", show_version),
@@ -90,6 +94,14 @@ static void usage(const char *prog)
 	       "by itself (default: 1G)\n"
 	       "    -o log_level=LEVEL     error, warn, info or debug "
 	       "(default: info)\n"
+	       "    -o mysql=FILE          replicate to the MySQL shards of "
+	       "this option file\n"
+	       "                           ([shard0], [shard1], ...; mode "
+	       "600) and serve /global\n"
+	       "    -o host=NAME           this host's id in MySQL (default: "
+	       "the hostname)\n"
+	       "    -o global_cache=MS     how long a /global answer is "
+	       "reused (default: 1000)\n"
 	       "    -V, --version          print the version\n\n"
 	       "DURATION is N with a unit s, m, h or d (e.g. 90d), or "
 	       "\"forever\"; SIZE is N with K, M or G.\n\n",
@@ -188,10 +200,76 @@ static int check_keep(struct countfs *c, struct options *o)
 	return 0;
 }
 
+/* An absolute copy of @path, in *@out (the daemon leaves its cwd). */
+static int absolute(const char *path, char **out)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/')
+		return (*out = strdup(path)) ? 0 : -ENOMEM;
+	if (!getcwd(cwd, sizeof(cwd)) ||
+	    asprintf(out, "%s/%s", cwd, path) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static bool host_ok(const char *h)
+{
+	size_t n = strlen(h);
+
+	return n >= 1 && n <= REPL_HOST_MAX &&
+	       strspn(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789_.:-") == n;
+}
+
+static int check_replication(struct countfs *c, struct options *o)
+{
+	struct repl_config *rc = &c->repl_cfg;
+	static char hostname[256];
+	char why[512];
+	uint64_t v;
+
+	rc->cache_ms = 1000;
+	if (o->global_cache) {
+		static const uint64_t one[] = {1};
+		if (parse_scaled(o->global_cache, "", one, 3600000, &v))
+			return bad("global_cache", o->global_cache,
+				   "give milliseconds, from 0 to 3600000");
+		rc->cache_ms = (unsigned)v;
+	}
+	if (o->host) {
+		if (!host_ok(o->host))
+			return bad("host", o->host,
+				   "use 1-64 bytes of [A-Za-z0-9_.:-]");
+		rc->host = o->host;
+	} else {
+		if (gethostname(hostname, sizeof(hostname) - 1) ||
+		    !host_ok(hostname))
+			snprintf(hostname, sizeof(hostname), "localhost");
+		rc->host = hostname;
+	}
+	if (!o->mysql)
+		return 0;
+	char *file;
+	if (absolute(o->mysql, &file))
+		return -ENOMEM;
+	free(o->mysql);
+	o->mysql = file;
+	if (repl_check(file, &rc->shards, why, sizeof(why))) {
+		fprintf(stderr, "countfs: mysql=%s is not usable: %s\n", file,
+			why);
+		return -EINVAL;
+	}
+	rc->option_file = file;
+	c->store_cfg.repl_shards = rc->shards;
+	return 0;
+}
+
 static int check_options(struct countfs *c, struct options *o)
 {
 	struct store_config *sc = &c->store_cfg;
 	uint64_t v;
+	int rc;
 
 	/* Absolute, since the daemon leaves the current directory when it
 	 * goes to the background. */
@@ -243,6 +321,8 @@ static int check_options(struct countfs *c, struct options *o)
 				   "or 4G");
 		sc->map_size = v;
 	}
+	if ((rc = check_replication(c, o)))
+		return rc;
 	if (o->log_level && log_parse_level(o->log_level, &log_level))
 		return bad("log_level", o->log_level,
 			   "use error, warn, info or debug");
@@ -327,6 +407,7 @@ static void free_options(struct options *o)
 {
 	free(o->data), free(o->shards), free(o->sync), free(o->dedup);
 	free(o->log_level), free(o->mapsize), free(o->retain);
+	free(o->host), free(o->mysql), free(o->global_cache);
 	for (int l = 0; l < STORE_LEVELS; l++)
 		free(o->keep[l]);
 }

@@ -154,6 +154,12 @@ int path_parse(const char *path, struct node *out)
 		out->kind = s[0] == 'i' ? NODE_INGEST : NODE_STATS;
 		return component(&c, &s) == 0 ? 0 : -ENOENT;
 	}
+	if (is(s, n, "global")) {
+		out->kind = NODE_GLOBAL;
+		out->global = true;
+		if ((n = component(&c, &s)) == 0)
+			return 0;
+	}
 	if (!is(s, n, "videos"))
 		return -ENOENT;
 	out->kind = NODE_VIDEOS;
@@ -175,5 +181,6 @@ bool node_is_dir(const struct node *n)
 
 bool node_is_writable(const struct node *n)
 {
-	return (n->kind == NODE_AGG && !n->windowed) || n->kind == NODE_INGEST;
+	return (n->kind == NODE_AGG && !n->windowed && !n->global) ||
+	       n->kind == NODE_INGEST;
 }

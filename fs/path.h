@@ -14,6 +14,8 @@
  *   /videos/V/events/T/range/S-E             WINDOW
  *   /videos/V/events/T/range/S-E/{count,...} AGG (window)
  *   /ingest, /stats                          INGEST, STATS
+ *   /global                                  GLOBAL
+ *   /global/videos/...                       as /videos/..., with global
  *
  * Parsing is pure: names point into the path; "S-" is open-ended (the
  * window then ends at the time of the read).
@@ -35,6 +37,7 @@ enum node_kind {
 	NODE_AGG,
 	NODE_INGEST,
 	NODE_STATS,
+	NODE_GLOBAL,
 };
 
 enum agg_fn { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG, AGG_FNS };
@@ -45,6 +48,7 @@ struct node {
 	enum node_kind kind;
 	enum agg_fn fn;
 	bool windowed; /* a range: start..end (or ..now) */
+	bool global;   /* under /global: answered from MySQL, read-only */
 	bool open_end;
 	const char *video, *type;
 	uint8_t video_len, type_len;

@@ -3,6 +3,7 @@
  */
 #include "stats.h"
 
+#include "../replicate/replicate.h"
 #include "../store/store.h"
 
 #include <errno.h>
@@ -109,8 +110,44 @@ static void histogram(struct buf *b, const char *name, const char *help,
 	    (unsigned long long)cum);
 }
 
-int stats_render(const struct fs_stats *s, struct store *st, char **res,
-		 size_t *len)
+/* One line per MySQL shard for each replication metric. */
+static void replication(struct buf *b, struct repl *r, uint64_t pending)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} m[] = {
+	    {"repl_rows_pushed_total", "counter",
+	     "Rows written to MySQL, by shard."},
+	    {"repl_push_errors_total", "counter",
+	     "Failed connections or statements, by shard."},
+	    {"repl_lag_seconds", "gauge",
+	     "Age of the oldest change that may not be in MySQL yet."},
+	    {"repl_connected", "gauge",
+	     "1 when the push connection of a shard is up."},
+	};
+	unsigned n = repl_shards(r);
+
+	gauge(b, "repl_pending_rows",
+	      "Minute and total rows waiting to be pushed.", pending);
+	for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+		out(b, "# HELP countfs_%s %s\n# TYPE countfs_%s %s\n",
+		    m[k].name, m[k].help, m[k].name, m[k].type);
+		for (unsigned i = 0; i < n; i++) {
+			struct repl_shard_stats rs;
+			uint64_t v[4];
+			repl_get_stats(r, i, &rs);
+			v[0] = rs.rows_pushed;
+			v[1] = rs.errors;
+			v[2] = rs.lag;
+			v[3] = rs.connected;
+			out(b, "countfs_%s{shard=\"%u\"} %llu\n", m[k].name, i,
+			    (unsigned long long)v[k]);
+		}
+	}
+}
+
+int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
+		 char **res, size_t *len)
 {
 	struct buf b = {malloc(4096), 0, 4096, 0};
 	struct store_stats ss = {0};
@@ -152,6 +189,8 @@ int stats_render(const struct fs_stats *s, struct store *st, char **res,
 		  &s->write_latency);
 	histogram(&b, "read_latency_seconds", "Time to answer a read().",
 		  &s->read_latency);
+	if (r)
+		replication(&b, r, ss.pending);
 	if (b.err) {
 		free(b.p);
 		return b.err;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct store;
+struct repl;
 
 enum refusal {
 	REFUSED_LINE,	   /* a line that does not parse */
@@ -43,9 +44,9 @@ uint64_t stats_now_ns(void);
 
 /*
  * Render every metric into a malloc'd buffer; *@out and *@len are set.
- * @st may be NULL (no store yet).  Returns 0 or -ENOMEM.
+ * @st may be NULL (no store yet), @r NULL (no replication).  Returns 0 or -ENOMEM.
  */
-int stats_render(const struct fs_stats *s, struct store *st, char **out,
-		 size_t *len);
+int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
+		 char **out, size_t *len);
 
 #endif

@@ -1,0 +1,314 @@
+/*
+ * push.c - the push thread of one MySQL shard.
+ *
+ * A round reads up to PUSH_BATCH pending rows of this shard from each LMDB
+ * shard, writes them with multi-row upserts of absolute values, then
+ * acknowledges them.  Batches are cut into power-of-two chunks so that at
+ * most ten statements per table are ever prepared and then reused.  A
+ * cycle ends when every LMDB shard's range was read to its end: every
+ * change made before the cycle began is then in MySQL, which is what the
+ * lag gauge reports.  On any error the connection is dropped and the
+ * thread retries with exponential backoff (0.1 s to 10 s); it reconnects,
+ * re-prepares and resumes where the store says, so a restart or an outage
+ * neither skips nor re-sends rows needlessly.
+ */
+#include "internal.h"
+
+#include "../common/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_CHUNK_LOG2 8 /* 256 rows per statement at most */
+
+static void push_disconnect(struct repl_shard *sh)
+{
+	for (int t = 0; t < 2; t++) {
+		for (int i = 0; i < 10; i++) {
+			if (sh->upsert[t][i])
+				mysql_stmt_close(sh->upsert[t][i]);
+			sh->upsert[t][i] = NULL;
+		}
+	}
+	if (sh->push)
+		mysql_close(sh->push);
+	sh->push = NULL;
+	atomic_store(&sh->connected, false);
+}
+
+static int push_connect(struct repl_shard *sh)
+{
+	int rc;
+
+	if (!(sh->push = conn_open(sh, &rc)))
+		return rc;
+	if (!sh->tables_ok && (rc = conn_create_tables(sh, sh->push))) {
+		push_disconnect(sh);
+		return rc;
+	}
+	sh->tables_ok = true;
+	atomic_store(&sh->connected, true);
+	if (sh->last_errno)
+		log_info("mysql %s: connected again", sh->group);
+	sh->last_errno = 0;
+	return 0;
+}
+
+/* The upsert statement for 2^@lg rows of minutes or totals. */
+static MYSQL_STMT *upsert_stmt(struct repl_shard *sh, bool totals, int lg)
+{
+	MYSQL_STMT **slot = &sh->upsert[totals][lg];
+	size_t rows = (size_t)1 << lg, cap = 400 + rows * 40;
+	char *sql;
+	size_t len;
+
+	if (*slot)
+		return *slot;
+	if (!(sql = malloc(cap)))
+		return NULL;
+	len = (size_t)snprintf(sql, cap, "INSERT INTO %s (host, video, type, %s"
+					 "count, sum, min, max) VALUES ",
+			       totals ? "countfs_totals" : "countfs_minutes",
+			       totals ? "" : "minute, ");
+	for (size_t i = 0; i < rows; i++)
+		len += (size_t)snprintf(sql + len, cap - len, "%s(?,?,?,%s?,?,?,?)",
+					i ? "," : "", totals ? "" : "?,");
+	snprintf(sql + len, cap - len,
+		 " ON DUPLICATE KEY UPDATE count = VALUES(count), "
+		 "sum = VALUES(sum), min = VALUES(min), max = VALUES(max)");
+	*slot = mysql_stmt_init(sh->push);
+	if (*slot && mysql_stmt_prepare(*slot, sql, strlen(sql))) {
+		conn_error(sh, sh->push, *slot, "preparing the upsert");
+		mysql_stmt_close(*slot);
+		*slot = NULL;
+	}
+	free(sql);
+	return *slot;
+}
+
+struct row_binds {
+	unsigned long vlen, tlen;
+};
+
+/* Bind @n rows (all minutes or all totals) to @b and execute @s. */
+static int upsert_rows(struct repl_shard *sh, MYSQL_STMT *s, bool totals,
+		       struct store_row **rows, size_t n)
+{
+	size_t per = totals ? 7 : 8;
+	MYSQL_BIND *b = calloc(n * per, sizeof(*b));
+	struct row_binds *lens = calloc(n, sizeof(*lens));
+	unsigned long hlen = strlen(sh->r->host);
+	int rc = 0;
+
+	if (!b || !lens) {
+		free(b);
+		free(lens);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		MYSQL_BIND *p = b + i * per;
+		struct store_row *row = rows[i];
+
+		lens[i].vlen = strlen(row->video);
+		lens[i].tlen = strlen(row->type);
+		p[0] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING,
+				    .buffer = sh->r->host,
+				    .buffer_length = hlen,
+				    .length = &hlen};
+		p[1] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING,
+				    .buffer = row->video,
+				    .buffer_length = lens[i].vlen,
+				    .length = &lens[i].vlen};
+		p[2] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING,
+				    .buffer = row->type,
+				    .buffer_length = lens[i].tlen,
+				    .length = &lens[i].tlen};
+		int k = 3;
+		if (!totals)
+			p[k++] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_LONG,
+					      .buffer = &row->minute,
+					      .is_unsigned = 1};
+		int64_t *v[4] = {&row->agg.count, &row->agg.sum,
+				 &row->agg.min, &row->agg.max};
+		for (int j = 0; j < 4; j++)
+			p[k++] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_LONGLONG,
+					      .buffer = v[j]};
+	}
+	for (int attempt = 0; attempt < 4; attempt++) {
+		if (mysql_stmt_bind_param(s, b) || mysql_stmt_execute(s))
+			rc = conn_error(sh, sh->push, s, "upsert");
+		else
+			rc = 0;
+		if (rc != -EAGAIN)	/* deadlock or lock wait: retry */
+			break;
+	}
+	free(b);
+	free(lens);
+	return rc;
+}
+
+/* Push the rows of one kind in power-of-two chunks. */
+static int push_kind(struct repl_shard *sh, bool totals,
+		     struct store_row **rows, size_t n)
+{
+	size_t done = 0;
+
+	for (int lg = MAX_CHUNK_LOG2; lg >= 0 && done < n; lg--) {
+		size_t chunk = (size_t)1 << lg;
+		while (n - done >= chunk) {
+			MYSQL_STMT *s = upsert_stmt(sh, totals, lg);
+			int rc = s ? upsert_rows(sh, s, totals, rows + done,
+						 chunk)
+				   : -EIO;
+			if (rc)
+				return rc;
+			done += chunk;
+		}
+	}
+	return 0;
+}
+
+static int push_rows(struct repl_shard *sh, struct store_row *rows, size_t n,
+		     struct store_row **sel)
+{
+	size_t nmin = 0, ntot = 0;
+	int rc;
+
+	/* Totals first in @sel, minutes after; rows emptied by retention
+	 * are acknowledged without a push. */
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].agg.count && rows[i].total)
+			sel[ntot++] = &rows[i];
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].agg.count && !rows[i].total)
+			sel[ntot + nmin++] = &rows[i];
+	if ((rc = push_kind(sh, true, sel, ntot)))
+		return rc;
+	if ((rc = push_kind(sh, false, sel + ntot, nmin)))
+		return rc;
+	atomic_fetch_add(&sh->rows_pushed, ntot + nmin);
+	return 0;
+}
+
+/* Sleep @ms unless asked to stop; returns true when stopping. */
+static bool nap(struct repl *r, unsigned ms)
+{
+	struct timespec until;
+	bool stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&r->lock);
+	if (!r->stop)
+		pthread_cond_timedwait(&r->cond, &r->lock, &until);
+	stop = r->stop;
+	pthread_mutex_unlock(&r->lock);
+	return stop;
+}
+
+struct cursor_state {
+	unsigned char key[1 + 13];
+	bool resume;	/* key holds the last row read */
+	bool done;	/* read to its end in this cycle */
+};
+
+/* One round over the LMDB shards not done yet in this cycle.  Returns 0,
+ * or an error after which the connection is dropped. */
+static int push_round(struct repl_shard *sh, struct cursor_state *cur,
+		      struct store_row *rows, struct store_row **sel,
+		      size_t *seen)
+{
+	struct store *st = sh->r->st;
+	int rc;
+
+	for (unsigned s = 0; s < store_nshards(st); s++) {
+		size_t n;
+		bool end;
+
+		if (cur[s].done)
+			continue;
+		rc = store_pending_read(st, s, sh->index,
+					cur[s].resume ? cur[s].key : NULL, rows,
+					PUSH_BATCH, &n, &end);
+		if (rc)
+			return rc;
+		if (n && (rc = push_rows(sh, rows, n, sel)))
+			return rc;
+		if (n && (rc = store_pending_ack(st, s, rows, n)))
+			return rc;
+		*seen += n;
+		if (n) {
+			memcpy(cur[s].key, rows[n - 1].key, sizeof(cur[s].key));
+			cur[s].resume = true;
+		}
+		if (end) {
+			cur[s].done = true;
+			cur[s].resume = false;
+		}
+	}
+	return 0;
+}
+
+void *push_thread(void *arg)
+{
+	struct repl_shard *sh = arg;
+	struct repl *r = sh->r;
+	unsigned nshards = store_nshards(r->st), backoff = 100;
+	struct cursor_state *cur = calloc(nshards, sizeof(*cur));
+	struct store_row *rows = malloc(PUSH_BATCH * sizeof(*rows));
+	struct store_row **sel = malloc(PUSH_BATCH * sizeof(*sel));
+	time_t cycle_start = time(NULL);
+	size_t seen = 0;
+
+	mysql_thread_init();
+	if (!cur || !rows || !sel) {
+		log_error("mysql %s: out of memory; replication stopped",
+			  sh->group);
+		goto out;
+	}
+	atomic_store(&sh->synced_until, (uint64_t)cycle_start);
+	while (!atomic_load(&r->stop)) {
+		int rc = sh->push ? 0 : push_connect(sh);
+		if (rc == 0)
+			rc = push_round(sh, cur, rows, sel, &seen);
+		if (rc) {
+			atomic_fetch_add(&sh->errors, 1);
+			sh->last_errno = rc;
+			push_disconnect(sh);
+			if (nap(r, backoff))
+				break;
+			backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+			continue;
+		}
+		backoff = 100;
+		bool all = true;
+		for (unsigned s = 0; s < nshards; s++)
+			all = all && cur[s].done;
+		if (!all)
+			continue;
+		/* A whole cycle went through: what changed before its start
+		 * is in MySQL. */
+		atomic_store(&sh->synced_until, (uint64_t)cycle_start);
+		for (unsigned s = 0; s < nshards; s++)
+			cur[s].done = false;
+		cycle_start = time(NULL);
+		if (seen == 0 && nap(r, 200))
+			break;
+		seen = 0;
+	}
+out:
+	push_disconnect(sh);
+	free(cur);
+	free(rows);
+	free(sel);
+	mysql_thread_end();
+	return NULL;
+}
