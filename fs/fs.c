@@ -38,6 +38,8 @@ struct open_file {
 	size_t tail_len;
 	char *snap; /* content served to reads at offset > 0 */
 	size_t snap_len;
+
+	struct open_file *prev, *next; /* in countfs.files */
 };
 
 static struct countfs *context(void)
@@ -77,10 +79,18 @@ static int fs_getattr(const char *path, struct stat *sb,
 
 /* ---- open and close ---------------------------------------------- */
 
-static void file_free(struct open_file *of)
+static void file_free(struct countfs *c, struct open_file *of)
 {
 	if (!of)
 		return;
+	pthread_mutex_lock(&c->files_lock);
+	if (of->prev)
+		of->prev->next = of->next;
+	else
+		c->files = of->next;
+	if (of->next)
+		of->next->prev = of->prev;
+	pthread_mutex_unlock(&c->files_lock);
 	pthread_mutex_destroy(&of->lock);
 	free(of->path);
 	free(of->tail);
@@ -105,6 +115,14 @@ static int file_new(const char *path, const struct node *n,
 	of->node.video = of->video;
 	of->node.type = of->type;
 	fi->fh = (uintptr_t)of;
+
+	struct countfs *c = context();
+	pthread_mutex_lock(&c->files_lock);
+	of->next = c->files;
+	if (of->next)
+		of->next->prev = of;
+	c->files = of;
+	pthread_mutex_unlock(&c->files_lock);
 	return 0;
 }
 
@@ -139,7 +157,7 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 static int fs_releasedir(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
-	file_free(file_of(fi));
+	file_free(context(), file_of(fi));
 	return 0;
 }
 
@@ -537,7 +555,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 
 	(void)path;
 	finish_tail(context(), of);
-	file_free(of);
+	file_free(context(), of);
 	return 0;
 }
 
@@ -649,7 +667,18 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static void fs_destroy(void *private_data)
 {
 	struct countfs *c = private_data;
+	size_t open = 0, unfinished = 0;
 
+	/* Files still open when a signal ends the session get no release. */
+	while (c->files) {
+		open++;
+		unfinished += c->files->tail_len > 0;
+		file_free(c, c->files);
+	}
+	if (open)
+		log_info("%zu files were still open; %zu unfinished lines "
+			 "(no final newline yet) were not recorded",
+			 open, unfinished);
 	repl_close(c->repl);
 	c->repl = NULL;
 	store_close(c->store);

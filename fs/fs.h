@@ -12,6 +12,7 @@
 #include "../store/store.h"
 #include "stats.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include <time.h>
@@ -32,6 +33,9 @@ struct countfs {
 	uid_t uid;
 	gid_t gid;
 	struct fs_stats stats; /* atomics: no lock */
+
+	pthread_mutex_t files_lock; /* guards files */
+	struct open_file *files;    /* every open handle, freed in destroy */
 };
 
 extern const struct fuse_operations countfs_ops;

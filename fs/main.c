@@ -420,6 +420,7 @@ int main(int argc, char *argv[])
 	int rc = 1;
 
 	store_config_defaults(&c.store_cfg);
+	pthread_mutex_init(&c.files_lock, NULL);
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1)
 		return 1;
 	if (o.show_version) {

@@ -191,3 +191,34 @@ for i in range(int(sys.argv[2])):
 	! grep -q "$(cat "$BATS_FILE_TMPDIR/db1/password")" "$LOG" "$MNT/stats"
 	! ps -eo args | grep -v grep | grep -q "wrong-secret"
 }
+
+# The ```sql blocks of the README, in order, with dates set to today.
+readme_sql() {
+	awk -v want="$1" '/^```sql$/ {n++; on = (n == want); next}
+		/^```$/ {on = 0} on' "$ROOT/README.md" |
+		sed "s/2026-11-27/$(date -u +%F)/; s/2026-11-28/$(date -u -d tomorrow +%F)/"
+}
+
+@test "the README's admin queries run as they are" {
+	both
+	t=$(now)
+	# Keep the three events in one hour (and one day).
+	if ((t % 3600 < 10 || t % 3600 > 3590)); then sleep 20; t=$(now); fi
+	h=$((t / 3600 * 3600))
+	printf '@%d\n@%d\n' $((t - 5)) $((t - 3)) >>"$MNT/videos/abc/views"
+	echo "@$((t - 2))" >>"$MNT_B/videos/abc/views"
+	echo >>"$MNT/videos/other/views"
+	eventually 15 global_is videos/abc/views 3
+	eventually 15 global_is videos/other/views 1
+	s=$(python3 -c '
+n = 0xcbf29ce484222325
+for b in b"abc":
+    n = ((n ^ b) * 0x100000001b3) % 2**64
+print(n % 2)')
+	run sql "$s" "$(readme_sql 1)"
+	[ "$status" = 0 ]
+	[ "$output" = "$(date -u -d @$h '+%F %T')	3" ]
+	run sql "$s" "$(readme_sql 2)"
+	[ "$status" = 0 ]
+	[[ "$output" = "abc	3"* ]]
+}
