@@ -1,0 +1,442 @@
+/*
+ * load.c - the load generator of `make bench`: one subcommand per
+ * workload, each printing one line "key=value ..." that bench/run.sh
+ * reads.  Rates are operations (or events) per second; latencies are in
+ * microseconds.
+ *
+ *   load append SECS WRITERS FILE...    writer i appends "\n" to FILE[i % n]
+ *   load read SECS FILE                 pread(fd, 0) in a loop: rate, p50, p99
+ *   load ingest SECS MNT VIDEOS S       64 KiB /ingest writes, Zipf(S) videos
+ *   load steady SECS RATE MNT VIDEOS    RATE events/s over VIDEOS videos
+ *                                       (batches every 10 ms), uniform
+ *   load distinct MNT N                 N distinct videos, one event each
+ *   load upsert SECS CONNS SOCKET       naive MariaDB upsert per event
+ *   load sqlrange SECS SOCKET LEN...    SELECT SUM over LEN seconds of minutes
+ *   load sqlload SOCKET START MINUTES   a year of minute rows for one video
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <mysql.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+/* Latencies in microseconds, 0..99999, for percentiles. */
+#define LAT_MAX 100000
+struct lat {
+	uint64_t n[LAT_MAX];
+	uint64_t total;
+};
+
+static void lat_add(struct lat *l, double seconds)
+{
+	uint64_t us = (uint64_t)(seconds * 1e6);
+	l->n[us < LAT_MAX ? us : LAT_MAX - 1]++;
+	l->total++;
+}
+
+static double lat_pct(const struct lat *l, double p)
+{
+	uint64_t want = (uint64_t)ceil(p * (double)l->total), seen = 0;
+	for (int i = 0; i < LAT_MAX; i++) {
+		seen += l->n[i];
+		if (seen >= want && want > 0)
+			return i + 0.5;
+	}
+	return LAT_MAX;
+}
+
+/* ---- appends ---------------------------------------------------- */
+
+struct appender {
+	const char *file;
+	double secs;
+	uint64_t ops;
+	pthread_t t;
+};
+
+static void *append_loop(void *arg)
+{
+	struct appender *a = arg;
+	int fd = open(a->file, O_WRONLY | O_APPEND);
+	if (fd < 0)
+		die(a->file);
+	double end = now_s() + a->secs;
+	while (1) {
+		for (int i = 0; i < 64; i++) {
+			if (write(fd, "\n", 1) != 1)
+				die("write");
+			a->ops++;
+		}
+		if (now_s() >= end)
+			break;
+	}
+	close(fd);
+	return NULL;
+}
+
+static int cmd_append(int argc, char **argv)
+{
+	double secs = atof(argv[0]);
+	int writers = atoi(argv[1]), nfiles = argc - 2;
+	struct appender *a = calloc((size_t)writers, sizeof(*a));
+	uint64_t ops = 0;
+
+	double t0 = now_s();
+	for (int i = 0; i < writers; i++) {
+		a[i].file = argv[2 + i % nfiles];
+		a[i].secs = secs;
+		pthread_create(&a[i].t, NULL, append_loop, &a[i]);
+	}
+	for (int i = 0; i < writers; i++) {
+		pthread_join(a[i].t, NULL);
+		ops += a[i].ops;
+	}
+	printf("rate=%.0f ops=%llu\n", (double)ops / (now_s() - t0),
+	       (unsigned long long)ops);
+	free(a);
+	return 0;
+}
+
+/* ---- reads ------------------------------------------------------ */
+
+static int cmd_read(int argc, char **argv)
+{
+	double secs = atof(argv[0]);
+	static struct lat l;
+	char buf[64];
+	int fd = open(argv[1], O_RDONLY);
+
+	(void)argc;
+	if (fd < 0)
+		die(argv[1]);
+	double t0 = now_s(), end = t0 + secs, t = t0;
+	while (t < end) {
+		if (pread(fd, buf, sizeof(buf), 0) < 0)
+			die("pread");
+		double t1 = now_s();
+		lat_add(&l, t1 - t);
+		t = t1;
+	}
+	printf("rate=%.0f p50=%.1f p99=%.1f\n", (double)l.total / (t - t0),
+	       lat_pct(&l, 0.5), lat_pct(&l, 0.99));
+	return 0;
+}
+
+/* ---- /ingest ------------------------------------------------------ */
+
+/* Zipf(s) sampler over 1..n by inverting a precomputed CDF. */
+static double *zipf_cdf(int n, double s)
+{
+	double *cdf = malloc(sizeof(double) * (size_t)n), sum = 0;
+	for (int i = 0; i < n; i++)
+		sum += 1.0 / pow(i + 1, s);
+	double acc = 0;
+	for (int i = 0; i < n; i++) {
+		acc += 1.0 / pow(i + 1, s) / sum;
+		cdf[i] = acc;
+	}
+	return cdf;
+}
+
+static int zipf_pick(const double *cdf, int n)
+{
+	double u = drand48();
+	int lo = 0, hi = n - 1;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (cdf[mid] < u)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+#define CHUNK 65536
+#define CHUNKS 256
+
+static int cmd_ingest(int argc, char **argv)
+{
+	double secs = atof(argv[0]);
+	int videos = atoi(argv[2]);
+	double *cdf = zipf_cdf(videos, atof(argv[3]));
+	char *buf = malloc((size_t)CHUNK * CHUNKS), path[4096];
+	size_t len[CHUNKS], lines[CHUNKS];
+	uint64_t events = 0;
+
+	(void)argc;
+	for (int c = 0; c < CHUNKS; c++) {
+		char *p = buf + (size_t)c * CHUNK;
+		size_t n = 0, k = 0;
+		for (;;) {
+			char line[64];
+			int l = snprintf(line, sizeof(line), "v%d views\n",
+					 zipf_pick(cdf, videos));
+			if (n + (size_t)l > CHUNK)
+				break;
+			memcpy(p + n, line, (size_t)l);
+			n += (size_t)l;
+			k++;
+		}
+		len[c] = n;
+		lines[c] = k;
+	}
+	snprintf(path, sizeof(path), "%s/ingest", argv[1]);
+	int fd = open(path, O_WRONLY | O_APPEND);
+	if (fd < 0)
+		die(path);
+	double t0 = now_s(), end = t0 + secs, t;
+	int c = 0;
+	do {
+		if (write(fd, buf + (size_t)c * CHUNK, len[c]) != (ssize_t)len[c])
+			die("write /ingest");
+		events += lines[c];
+		c = (c + 1) % CHUNKS;
+	} while ((t = now_s()) < end);
+	printf("rate=%.0f events=%llu\n", (double)events / (t - t0),
+	       (unsigned long long)events);
+	return 0;
+}
+
+/* Paced load: RATE events/s in batches every 10 ms. */
+static int cmd_steady(int argc, char **argv)
+{
+	double secs = atof(argv[0]), rate = atof(argv[1]);
+	int videos = atoi(argv[3]);
+	char path[4096], *buf = malloc(1 << 20);
+	uint64_t sent = 0;
+
+	(void)argc;
+	snprintf(path, sizeof(path), "%s/ingest", argv[2]);
+	int fd = open(path, O_WRONLY | O_APPEND);
+	if (fd < 0)
+		die(path);
+	double t0 = now_s(), end = t0 + secs, t;
+	while ((t = now_s()) < end) {
+		uint64_t due = (uint64_t)((t - t0) * rate);
+		size_t n = 0;
+		for (; sent < due && n < (1 << 20) - 64; sent++)
+			n += (size_t)sprintf(buf + n, "s%ld views\n",
+					     lrand48() % videos);
+		if (n && write(fd, buf, n) != (ssize_t)n)
+			die("write /ingest");
+		usleep(10000);
+	}
+	printf("rate=%.0f events=%llu\n", (double)sent / (now_s() - t0),
+	       (unsigned long long)sent);
+	return 0;
+}
+
+static int cmd_distinct(int argc, char **argv)
+{
+	long n = atol(argv[1]);
+	char path[4096], *buf = malloc(CHUNK + 64);
+	(void)argc;
+	snprintf(path, sizeof(path), "%s/ingest", argv[0]);
+	int fd = open(path, O_WRONLY | O_APPEND);
+	if (fd < 0)
+		die(path);
+	size_t len = 0;
+	double t0 = now_s();
+	for (long i = 0; i < n; i++) {
+		len += (size_t)sprintf(buf + len, "d%ld views\n", i);
+		if (len > CHUNK - 64 || i == n - 1) {
+			if (write(fd, buf, len) != (ssize_t)len)
+				die("write /ingest");
+			len = 0;
+		}
+	}
+	printf("rate=%.0f videos=%ld\n", (double)n / (now_s() - t0), n);
+	return 0;
+}
+
+/* ---- MariaDB ------------------------------------------------------ */
+
+static MYSQL *db(const char *socket)
+{
+	MYSQL *m = mysql_init(NULL);
+	if (!mysql_real_connect(m, NULL, "root", NULL, "countfs", 0, socket,
+				0)) {
+		fprintf(stderr, "connect: %s\n", mysql_error(m));
+		exit(1);
+	}
+	return m;
+}
+
+static void db_exec(MYSQL *m, const char *sql)
+{
+	if (mysql_query(m, sql)) {
+		fprintf(stderr, "%s: %s\n", sql, mysql_error(m));
+		exit(1);
+	}
+}
+
+struct upserter {
+	const char *socket;
+	double secs;
+	uint64_t ops;
+	int id;
+	pthread_t t;
+};
+
+static void *upsert_loop(void *arg)
+{
+	struct upserter *u = arg;
+	static const char sql[] = "INSERT INTO naive (video, c) VALUES (?, 1) "
+				  "ON DUPLICATE KEY UPDATE c = c + 1";
+	char video[32];
+	unsigned long vlen;
+	MYSQL_BIND b = {.buffer_type = MYSQL_TYPE_STRING,
+			.buffer = video,
+			.length = &vlen};
+
+	mysql_thread_init();
+	MYSQL *m = db(u->socket);
+	MYSQL_STMT *s = mysql_stmt_init(m);
+	if (mysql_stmt_prepare(s, sql, sizeof(sql) - 1))
+		exit(1);
+	vlen = (unsigned long)snprintf(video, sizeof(video), "v%d", u->id);
+	b.buffer_length = vlen;
+	mysql_stmt_bind_param(s, &b);
+	double end = now_s() + u->secs;
+	while (now_s() < end) {
+		if (mysql_stmt_execute(s)) {
+			fprintf(stderr, "upsert: %s\n", mysql_stmt_error(s));
+			exit(1);
+		}
+		u->ops++;
+	}
+	mysql_stmt_close(s);
+	mysql_close(m);
+	mysql_thread_end();
+	return NULL;
+}
+
+static int cmd_upsert(int argc, char **argv)
+{
+	double secs = atof(argv[0]);
+	int conns = atoi(argv[1]);
+	struct upserter *u = calloc((size_t)conns, sizeof(*u));
+	uint64_t ops = 0;
+
+	(void)argc;
+	MYSQL *m = db(argv[2]);
+	db_exec(m, "CREATE TABLE IF NOT EXISTS naive (video VARCHAR(128) "
+		   "PRIMARY KEY, c BIGINT NOT NULL) ENGINE=InnoDB");
+	mysql_close(m);
+	double t0 = now_s();
+	for (int i = 0; i < conns; i++) {
+		u[i] = (struct upserter){argv[2], secs, 0, i, 0};
+		pthread_create(&u[i].t, NULL, upsert_loop, &u[i]);
+	}
+	for (int i = 0; i < conns; i++) {
+		pthread_join(u[i].t, NULL);
+		ops += u[i].ops;
+	}
+	printf("rate=%.0f ops=%llu\n", (double)ops / (now_s() - t0),
+	       (unsigned long long)ops);
+	return 0;
+}
+
+static int cmd_sqlload(int argc, char **argv)
+{
+	long start = atol(argv[1]), minutes = atol(argv[2]);
+	MYSQL *m = db(argv[0]);
+	char *sql = malloc(1 << 22);
+
+	(void)argc;
+	db_exec(m, "CREATE TABLE IF NOT EXISTS minutes (video VARCHAR(128), "
+		   "minute INT UNSIGNED, c BIGINT, PRIMARY KEY (video, minute))"
+		   " ENGINE=InnoDB");
+	db_exec(m, "DELETE FROM minutes");
+	for (long i = 0; i < minutes;) {
+		size_t n = (size_t)sprintf(sql, "INSERT INTO minutes VALUES ");
+		for (long k = 0; k < 5000 && i < minutes; k++, i++)
+			n += (size_t)sprintf(sql + n, "%s('r',%ld,1)",
+					     k ? "," : "", start + i * 60);
+		db_exec(m, sql);
+	}
+	mysql_close(m);
+	printf("rows=%ld\n", minutes);
+	return 0;
+}
+
+static int cmd_sqlrange(int argc, char **argv)
+{
+	double secs = atof(argv[0]);
+	long end = atol(argv[2]), len = atol(argv[3]);
+	static const char sql[] = "SELECT SUM(c) FROM minutes WHERE video = 'r'"
+				  " AND minute >= ? AND minute < ?";
+	static struct lat l;
+	long from = end - len;
+	MYSQL_BIND b[2] = {
+	    {.buffer_type = MYSQL_TYPE_LONG, .buffer = &from},
+	    {.buffer_type = MYSQL_TYPE_LONG, .buffer = &end}};
+	long long sum;
+	MYSQL_BIND r = {.buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &sum};
+
+	(void)argc;
+	MYSQL *m = db(argv[1]);
+	MYSQL_STMT *s = mysql_stmt_init(m);
+	if (mysql_stmt_prepare(s, sql, sizeof(sql) - 1))
+		exit(1);
+	mysql_stmt_bind_param(s, b);
+	mysql_stmt_bind_result(s, &r);
+	double t0 = now_s(), t = t0, stop = t0 + secs;
+	while (t < stop) {
+		if (mysql_stmt_execute(s) || mysql_stmt_store_result(s)) {
+			fprintf(stderr, "%s\n", mysql_stmt_error(s));
+			exit(1);
+		}
+		while (mysql_stmt_fetch(s) == 0)
+			;
+		mysql_stmt_free_result(s);
+		double t1 = now_s();
+		lat_add(&l, t1 - t);
+		t = t1;
+	}
+	printf("rate=%.0f p50=%.1f p99=%.1f sum=%lld\n",
+	       (double)l.total / (t - t0), lat_pct(&l, 0.5),
+	       lat_pct(&l, 0.99), sum);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int args;
+		int (*fn)(int, char **);
+	} cmds[] = {
+	    {"append", 3, cmd_append},	 {"read", 2, cmd_read},
+	    {"ingest", 4, cmd_ingest},	 {"steady", 4, cmd_steady},
+	    {"distinct", 2, cmd_distinct}, {"upsert", 3, cmd_upsert},
+	    {"sqlload", 3, cmd_sqlload}, {"sqlrange", 4, cmd_sqlrange},
+	};
+	srand48(42);
+	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0 && argc - 2 >= cmds[i].args)
+			return cmds[i].fn(argc - 2, argv + 2);
+	fprintf(stderr, "usage: see the header of bench/load.c\n");
+	return 2;
+}
