@@ -19,7 +19,7 @@ DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
 B = build
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
-.PHONY: all run test test-unit test-asan test-valgrind deps clean install asan
+.PHONY: all run test bench deps clean asan
 all: countfs
 
 $(B)/opt/%.o: %.c
@@ -56,7 +56,18 @@ run: deps countfs
 test: deps countfs countfs-asan store/test_store fs/test_line
 	@sh tests/run.sh
 
+bench/nullfs: bench/nullfs.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+bench/load: bench/load.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LDLIBS) -lm
+
+# The comparison with the do-nothing FUSE, Redis and MariaDB; QUICK=1 for
+# a one-second pass of every workload.
+bench: deps countfs bench/nullfs bench/load
+	@QUICK=$(QUICK) bash bench/run.sh
+
 clean:
-	rm -rf $(B) countfs countfs-asan store/test_store fs/test_line
+	rm -rf $(B) countfs countfs-asan store/test_store fs/test_line bench/nullfs bench/load
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

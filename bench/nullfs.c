@@ -110,8 +110,10 @@ static const struct fuse_operations null_ops = {
 
 int main(int argc, char *argv[])
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 
+	for (int i = 0; i < argc; i++)
+		fuse_opt_add_arg(&args, argv[i]);
 	fuse_opt_add_arg(&args, "-odefault_permissions,fsname=nullfs,"
 				"subtype=nullfs,max_threads=64,no_rofd_flush");
 	int rc = fuse_main(args.argc, args.argv, &null_ops, NULL);

@@ -138,10 +138,14 @@ static void replication(struct buf *b, struct repl *r, uint64_t pending)
 			repl_get_stats(r, i, &rs);
 			v[0] = rs.rows_pushed;
 			v[1] = rs.errors;
-			v[2] = rs.lag;
+			v[2] = rs.lag_ms;
 			v[3] = rs.connected;
-			out(b, "countfs_%s{shard=\"%u\"} %llu\n", m[k].name, i,
-			    (unsigned long long)v[k]);
+			if (k == 2)
+				out(b, "countfs_%s{shard=\"%u\"} %.3f\n",
+				    m[k].name, i, (double)v[k] / 1000);
+			else
+				out(b, "countfs_%s{shard=\"%u\"} %llu\n",
+				    m[k].name, i, (unsigned long long)v[k]);
 		}
 	}
 }

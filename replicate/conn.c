@@ -44,6 +44,14 @@ static const char *const schema[] = {
     ") ENGINE=InnoDB",
 };
 
+uint64_t repl_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 uint64_t repl_now_ms(void)
 {
 	struct timespec ts;

@@ -264,12 +264,12 @@ unsigned repl_shards(const struct repl *r)
 void repl_get_stats(struct repl *r, unsigned i, struct repl_shard_stats *out)
 {
 	struct repl_shard *sh = &r->shards[i];
-	uint64_t synced = atomic_load(&sh->synced_until), now = time(NULL);
+	uint64_t synced = atomic_load(&sh->synced_until), now = repl_wall_ms();
 
 	out->rows_pushed = atomic_load(&sh->rows_pushed);
 	out->errors = atomic_load(&sh->errors);
 	out->connected = atomic_load(&sh->connected);
-	out->lag = now > synced ? now - synced : 0;
+	out->lag_ms = now > synced ? now - synced : 0;
 }
 
 int repl_open(const struct repl_config *cfg, struct store *st,

@@ -30,7 +30,8 @@ struct repl_shard {
 	MYSQL *idle[POOL_MAX];
 	int nidle;
 
-	atomic_uint_fast64_t rows_pushed, errors, synced_until;
+	atomic_uint_fast64_t rows_pushed, errors;
+	atomic_uint_fast64_t synced_until; /* wall ms: older changes are in */
 	atomic_bool connected;
 	int last_errno;		/* push thread: log a failure once */
 };
@@ -75,7 +76,8 @@ int conn_create_tables(struct repl_shard *sh, MYSQL *m);
 /* The push thread of a shard (push.c). */
 void *push_thread(void *arg);
 
-/* Milliseconds on the monotonic clock. */
+/* Milliseconds on the monotonic clock, and since the epoch. */
 uint64_t repl_now_ms(void);
+uint64_t repl_wall_ms(void);
 
 #endif

@@ -265,7 +265,7 @@ void *push_thread(void *arg)
 	struct cursor_state *cur = calloc(nshards, sizeof(*cur));
 	struct store_row *rows = malloc(PUSH_BATCH * sizeof(*rows));
 	struct store_row **sel = malloc(PUSH_BATCH * sizeof(*sel));
-	time_t cycle_start = time(NULL);
+	uint64_t cycle_start = repl_wall_ms();
 	size_t seen = 0;
 
 	mysql_thread_init();
@@ -274,7 +274,7 @@ void *push_thread(void *arg)
 			  sh->group);
 		goto out;
 	}
-	atomic_store(&sh->synced_until, (uint64_t)cycle_start);
+	atomic_store(&sh->synced_until, cycle_start);
 	while (!atomic_load(&r->stop)) {
 		int rc = sh->push ? 0 : push_connect(sh);
 		if (rc == 0)
@@ -296,10 +296,10 @@ void *push_thread(void *arg)
 			continue;
 		/* A whole cycle went through: what changed before its start
 		 * is in MySQL. */
-		atomic_store(&sh->synced_until, (uint64_t)cycle_start);
+		atomic_store(&sh->synced_until, cycle_start);
 		for (unsigned s = 0; s < nshards; s++)
 			cur[s].done = false;
-		cycle_start = time(NULL);
+		cycle_start = repl_wall_ms();
 		if (seen == 0 && nap(r, 200))
 			break;
 		seen = 0;

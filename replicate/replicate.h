@@ -79,7 +79,7 @@ int repl_list_types(struct repl *r, const char *video, size_t vlen,
 struct repl_shard_stats {
 	uint64_t rows_pushed;
 	uint64_t errors;
-	uint64_t lag;	 /* seconds: every change older is in MySQL */
+	uint64_t lag_ms; /* every change older than this is in MySQL */
 	bool connected;
 };
 

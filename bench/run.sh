@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# bench/run.sh - `make bench`: every workload against the do-nothing FUSE
+# filesystem, countfs, Redis and MariaDB, side by side in one run.  Each
+# figure is the median of 3 runs (QUICK=1: one run of about a second, to
+# keep the harness from rotting).  Prints a markdown table and writes it,
+# with the machine's facts, to bench/results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then SECS=1 RUNS=1 STEADY=3 ECHOS=1000 DISTINCT=20000 YEAR_DAYS=30
+else SECS=5 RUNS=3 STEADY=60 ECHOS=20000 DISTINCT=1000000 YEAR_DAYS=365; fi
+LOAD=$ROOT/bench/load
+T=$(mktemp -d /tmp/countfs-bench.XXXXXX)
+OUT=$ROOT/bench/results.md
+ROWS=$T/rows
+: >"$ROWS"
+
+mounts=() pids=()
+cleanup() {
+	for m in "${mounts[@]}"; do fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	redis-cli -p "${REDIS_PORT:-0}" shutdown nosave >/dev/null 2>&1 || true
+	for d in "$T"/db*; do [ -d "$d" ] && sh tests/helpers/mariadb.sh stop "$d"; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# mount_fs NAME CMD...: mount at $T/NAME, wait for it.
+mount_fs() {
+	local name=$1
+	shift
+	mkdir -p "$T/$name"
+	"$@" "$T/$name" -f >"$T/$name.log" 2>&1 3>&- &
+	pids+=($!)
+	mounts+=("$T/$name")
+	for _ in $(seq 200); do mountpoint -q "$T/$name" && return 0; sleep 0.05; done
+	echo "cannot mount $name:" >&2
+	cat "$T/$name.log" >&2
+	exit 1
+}
+
+# median KEY CMD...: run CMD $RUNS times, print the median of KEY=.
+median() {
+	local key=$1
+	shift
+	for _ in $(seq "$RUNS"); do
+		"$@" | tr ' ' '\n' | sed -n "s/^$key=//p"
+	done | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+# row WORKLOAD SYSTEM METRIC VALUE [REFERENCE REF_VALUE TARGET]
+row() {
+	printf '%s|%s|%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" "${5:-}" "${6:-}" "${7:-}" >>"$ROWS"
+	printf '  %-42s %-28s %-12s %s\n' "$1" "$2" "$3" "$4"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+redis_incr() { # CLIENTS PIPELINE N
+	redis-benchmark -p "$REDIS_PORT" -t incr -c "$1" -P "$2" -n "$3" -r 100000 -q --csv |
+		awk -F, 'NR == 2 { gsub(/"/, "", $2); printf "rate=%.0f\n", $2 }'
+}
+
+echo "== setting up in $T"
+make -s countfs bench/load bench/nullfs
+mount_fs null "$ROOT/bench/nullfs"
+mount_fs cfs "$ROOT/countfs" -o "data=$T/data"
+mount_fs cfa "$ROOT/countfs" -o "data=$T/data_always,sync=always,shards=1"
+mount_fs cfy "$ROOT/countfs" -o "data=$T/data_year,keep_minutes=400d,keep_hours=400d"
+REDIS_PORT=$(free_port)
+mkdir -p "$T/redis"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$T/redis" --appendonly yes \
+	--appendfsync everysec --save "" --daemonize no >"$T/redis.log" 2>&1 &
+pids+=($!)
+for i in 0 1; do sh tests/helpers/mariadb.sh start "$T/db$i" "$(free_port)"; done
+DB=$T/db0/sock
+until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.05; done
+
+N=$T/null/videos C=$T/cfs/videos
+echo "== appends"
+n1=$(median rate $LOAD append "$SECS" 1 "$N/a/views")
+c1=$(median rate $LOAD append "$SECS" 1 "$C/a/views")
+r1=$(median rate redis_incr 1 1 $((SECS * 20000)))
+row "appends, 1 writer, persistent fd" "do-nothing FUSE" "writes/s" "$n1"
+row "appends, 1 writer, persistent fd" "Redis INCR, 1 client" "writes/s" "$r1"
+row "appends, 1 writer, persistent fd" "countfs" "writes/s" "$c1" "do-nothing FUSE" "$(ratio "$c1" "$n1")" ">= 0.85"
+row "appends, 1 writer, persistent fd" "countfs" "writes/s" "$c1" "Redis INCR" "$(ratio "$c1" "$r1")" ">= 1.5"
+n4=$(median rate $LOAD append "$SECS" 4 "$N/a/views" "$N/b/views" "$N/c/views" "$N/d/views")
+c4=$(median rate $LOAD append "$SECS" 4 "$C/a/views" "$C/b/views" "$C/c/views" "$C/d/views")
+row "appends, 4 writers on 4 videos" "do-nothing FUSE" "writes/s" "$n4"
+row "appends, 4 writers on 4 videos" "countfs" "writes/s" "$c4" "do-nothing FUSE" "$(ratio "$c4" "$n4")" ">= 0.80"
+n41=$(median rate $LOAD append "$SECS" 4 "$N/a/views")
+c41=$(median rate $LOAD append "$SECS" 4 "$C/a/views")
+row "appends, 4 writers on 1 video" "do-nothing FUSE" "writes/s" "$n41"
+row "appends, 4 writers on 1 video" "countfs" "writes/s" "$c41" "do-nothing FUSE" "$(ratio "$c41" "$n41")" ">= 0.80"
+
+echo "== shell echo >> views loop"
+echo_loop() {
+	local f=$1 t0 t1
+	t0=$(date +%s.%N)
+	for ((i = 0; i < ECHOS; i++)); do echo >>"$f"; done
+	t1=$(date +%s.%N)
+	awk -v n="$ECHOS" -v a="$t0" -v b="$t1" 'BEGIN { printf "rate=%.0f\n", n / (b - a) }'
+}
+ne=$(median rate echo_loop "$N/e/views")
+ce=$(median rate echo_loop "$C/e/views")
+row "shell echo >> views, $ECHOS views" "do-nothing FUSE" "views/s" "$ne"
+row "shell echo >> views, $ECHOS views" "countfs" "views/s" "$ce" "do-nothing FUSE" "$(ratio "$ce" "$ne")" ">= 0.90"
+
+echo "== /ingest"
+ci=$(median rate $LOAD ingest "$SECS" "$T/cfs" 100000 1.1)
+rp=$(median rate redis_incr 50 16 $((SECS * 400000)))
+row "/ingest 64 KiB writes, Zipf(1.1), 100k videos" "Redis INCR -P 16, 50 clients" "events/s" "$rp"
+row "/ingest 64 KiB writes, Zipf(1.1), 100k videos" "countfs" "events/s" "$ci" "2,000,000/s" "$(ratio "$ci" 2000000)" ">= 1"
+row "/ingest 64 KiB writes, Zipf(1.1), 100k videos" "countfs" "events/s" "$ci" "Redis pipelined" "$(ratio "$ci" "$rp")" ">= 3"
+
+echo "== sync=always"
+A=$T/cfa/videos
+a8=$(median rate $LOAD append "$SECS" 8 "$A/s1/views" "$A/s2/views" "$A/s3/views" "$A/s4/views" \
+	"$A/s5/views" "$A/s6/views" "$A/s7/views" "$A/s8/views")
+a1=$(median rate $LOAD append "$SECS" 1 "$A/s1/views")
+m8=$(median rate $LOAD upsert "$SECS" 8 "$DB")
+row "sync=always, 8 concurrent writers" "MariaDB upsert, 8 conns, flush=1" "writes/s" "$m8"
+row "sync=always, 8 concurrent writers" "countfs sync=always, 1 writer" "writes/s" "$a1"
+row "sync=always, 8 concurrent writers" "countfs sync=always" "writes/s" "$a8" "MariaDB naive" "$(ratio "$a8" "$m8")" ">= 5"
+row "sync=always, 8 concurrent writers" "countfs sync=always" "writes/s" "$a8" "countfs, 1 writer" "$(ratio "$a8" "$a1")" ">= 6"
+
+echo "== reads"
+echo >>"$C/a/views"
+nr=$(median rate $LOAD read "$SECS" "$N/a/views")
+np=$(median p99 $LOAD read "$SECS" "$N/a/views")
+cr=$(median rate $LOAD read "$SECS" "$C/a/views")
+cp=$(median p99 $LOAD read "$SECS" "$C/a/views")
+row "read views, pread on a persistent fd" "do-nothing FUSE" "reads/s" "$nr"
+row "read views, pread on a persistent fd" "countfs" "reads/s" "$cr" "do-nothing FUSE" "$(ratio "$cr" "$nr")" ">= 0.85"
+row "read views, pread on a persistent fd" "do-nothing FUSE" "p99 us" "$np"
+row "read views, pread on a persistent fd" "countfs" "p99 us" "$cp" "do-nothing FUSE" "$(ratio "$cp" "$np")" "<= 1.5"
+
+echo "== ranges over a year of minute data"
+end=$(( $(date +%s) / 60 * 60 ))
+start=$(( end - YEAR_DAYS * 86400 ))
+python3 - "$T/cfy/ingest" "$start" "$end" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+start, end = int(sys.argv[2]), int(sys.argv[3])
+buf = []
+for t in range(start, end, 60):
+    buf.append("r views @%d\n" % (t + 7))
+    if len(buf) == 3000:
+        os.write(fd, "".join(buf).encode()); buf = []
+if buf:
+    os.write(fd, "".join(buf).encode())
+PY
+$LOAD sqlload "$DB" "$start" $(( (end - start) / 60 )) >/dev/null
+for len in 3600 86400 2592000 31536000; do
+	[ "$len" -le $((YEAR_DAYS * 86400)) ] || len=$((YEAR_DAYS * 86400))
+	f="$T/cfy/videos/r/range/$((end - len))-$end"
+	want=$((len / 60))
+	got=$(cat "$f")
+	[ "$got" = "$want" ] || echo "warning: range $len reads $got, expected $want" >&2
+	yp=$(median p99 $LOAD read "$SECS" "$f")
+	mp=$(median p99 $LOAD sqlrange "$SECS" "$DB" "$end" "$len")
+	row "range read over $((len / 86400))d $((len % 86400 / 3600))h" "MariaDB SELECT SUM" "p99 us" "$mp"
+	row "range read over $((len / 86400))d $((len % 86400 / 3600))h" "countfs" "p99 us" "$yp" "do-nothing FUSE read p99" "$(ratio "$yp" "$np")" "<= 2"
+	row "range read over $((len / 86400))d $((len % 86400 / 3600))h" "countfs" "p99 us" "$yp" "MariaDB (speed-up)" "$(ratio "$mp" "$yp")" ">= 10"
+done
+
+echo "== replication: 10,000 events/s over 100,000 videos, 2 shards"
+cnf=$T/shards.cnf
+{
+	for i in 0 1; do
+		printf '[shard%d]\nsocket=%s\nuser=root\ndatabase=countfs\n' "$i" "$T/db$i/sock"
+	done
+} >"$cnf"
+chmod 600 "$cnf"
+mount_fs rep "$ROOT/countfs" -o "data=$T/data_rep,mysql=$cnf,host=bench"
+mount_fs norep "$ROOT/countfs" -o "data=$T/data_norep"
+steady_run() { # MOUNT: steady load plus a measured writer; prints rate= of the writer
+	$LOAD steady "$STEADY" 10000 "$T/$1" 100000 >/dev/null &
+	local s=$!
+	$LOAD append "$STEADY" 1 "$T/$1/videos/probe/views"
+	wait "$s"
+}
+lagfile=$T/lag
+( while :; do grep '^countfs_repl_lag_seconds' "$T/rep/stats" | awk '{print $2}' | sort -g | tail -1; sleep 0.1; done ) >"$lagfile" &
+lagpid=$!
+pids+=($lagpid)
+wr=$(steady_run rep | tr ' ' '\n' | sed -n 's/^rate=//p')
+kill "$lagpid" 2>/dev/null || true
+wn=$(steady_run norep | tr ' ' '\n' | sed -n 's/^rate=//p')
+lag99=$(sort -g "$lagfile" | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; print a[i]}')
+row "10k events/s, 100k videos, replicating" "countfs, no MySQL" "appends/s" "$wn"
+row "10k events/s, 100k videos, replicating" "countfs -o mysql= (2 shards)" "appends/s" "$wr" "without MySQL" "$(ratio "$wr" "$wn")" ">= 0.9"
+row "10k events/s, 100k videos, replicating" "countfs -o mysql= (2 shards)" "lag p99 s" "$lag99" "2 s" "$(ratio "$lag99" 2)" "< 1"
+
+echo "== $DISTINCT distinct videos"
+mount_fs many "$ROOT/countfs" -o "data=$T/data_many"
+mpid=${pids[-1]}
+$LOAD distinct "$T/many" "$DISTINCT" >/dev/null
+rss=$(awk '/RssAnon/ {print $2}' "/proc/$mpid/status")
+used=$(grep '^countfs_lmdb_bytes_used' "$T/many/stats" | awk '{print $2}')
+row "$DISTINCT distinct videos recorded" "countfs" "RSS anon MiB" "$((rss / 1024))" "64 MiB" "$(ratio $((rss / 1024)) 64)" "<= 1"
+row "$DISTINCT distinct videos recorded" "countfs" "LMDB bytes/video" "$((used / DISTINCT))" "" "" ""
+row "$DISTINCT distinct videos recorded" "countfs" "bytes/bucket" "$((used / DISTINCT / 5))" "" "" ""
+
+{
+	echo "# countfs benchmark results"
+	echo
+	echo "Run $(date -u +%FT%TZ) by \`make bench$([ "$QUICK" = 1 ] && echo ' QUICK=1')\`; each figure the median of $RUNS run(s) of ${SECS}s."
+	echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr),"
+	echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); libfuse $(pkg-config --modversion fuse3), LMDB $(pkg-config --modversion lmdb),"
+	echo "$(redis-server --version | cut -d' ' -f1-3), $(mariadbd --version | awk '{print $3}')."
+	echo
+	echo "| workload | system | metric | value | compared with | ratio | target |"
+	echo "|---|---|---|---|---|---|---|"
+	while IFS='|' read -r w s m v r x g _; do
+		echo "| $w | $s | $m | $v | $r | $x | $g |"
+	done <"$ROWS"
+} >"$OUT.tmp"
+if [ "$QUICK" = 1 ]; then
+	cp "$OUT.tmp" "$T/quick.md"
+	echo "(QUICK: bench/results.md left as it was)"
+else
+	mv "$OUT.tmp" "$OUT"
+fi
+cat "$OUT.tmp" 2>/dev/null || cat "$OUT"
+rm -f "$OUT.tmp"
+# Every row must have a value: the harness asserts only that.
+if awk -F'|' '$4 == "" { bad = 1 } END { exit !bad }' "$ROWS"; then
+	echo "some rows have no value" >&2
+	exit 1
+fi
