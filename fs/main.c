@@ -91,7 +91,7 @@ static void usage(const char *prog)
 	       "    -o retain_interval=DURATION  time between retention "
 	       "passes (default: 10s)\n"
 	       "    -o mapsize=SIZE        initial LMDB map per shard, grows "
-	       "by itself (default: 1G)\n"
+	       "by itself (default: 64M)\n"
 	       "    -o log_level=LEVEL     error, warn, info or debug "
 	       "(default: info)\n"
 	       "    -o mysql=FILE          replicate to the MySQL shards of "

@@ -200,51 +200,128 @@ static int bucket_merge(struct shard *sh, MDB_txn *txn, MDB_cursor *c,
 	return mdb_put(txn, sh->expiry, &xk, &empty, 0);
 }
 
+/* Series ids already looked up in this request, by (video, type).  Only
+ * for large requests: a small one just remembers the previous event. */
+struct series_cache {
+	struct series_slot {
+		uint64_t hash, id;
+		const struct store_event *ev;
+		unsigned repl;
+	} *slot;
+	size_t mask;
+};
+
+static uint64_t series_hash(const struct store_event *e)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < e->video_len; i++)
+		h = (h ^ (unsigned char)e->video[i]) * 0x100000001b3ULL;
+	h = (h ^ 0xff) * 0x100000001b3ULL;
+	for (size_t i = 0; i < e->type_len; i++)
+		h = (h ^ (unsigned char)e->type[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static bool same_series(const struct store_event *a,
+			const struct store_event *b)
+{
+	return a->video_len == b->video_len && a->type_len == b->type_len &&
+	       memcmp(a->video, b->video, a->video_len) == 0 &&
+	       memcmp(a->type, b->type, a->type_len) == 0;
+}
+
+/* The id and replication shard of @e's series, from the cache or LMDB. */
+static int series_find(struct shard *sh, MDB_txn *txn, struct series_cache *sc,
+		       const struct store_event *e, uint64_t *id,
+		       unsigned *repl)
+{
+	const struct store_config *cfg = &sh->st->cfg;
+	struct series_slot *slot = NULL;
+	uint64_t h = 0;
+	int rc;
+
+	if (sc->slot) {
+		h = series_hash(e);
+		for (size_t i = h & sc->mask;; i = (i + 1) & sc->mask) {
+			slot = &sc->slot[i];
+			if (!slot->ev)
+				break;
+			if (slot->hash == h && same_series(slot->ev, e)) {
+				*id = slot->id;
+				*repl = slot->repl;
+				return 0;
+			}
+		}
+	}
+	if ((rc = series_get(sh, txn, e, id)))
+		return rc;
+	*repl = cfg->repl_shards ? store_hash_shard(e->video, e->video_len,
+						    cfg->repl_shards)
+				 : 0;
+	if (slot)
+		*slot = (struct series_slot){h, *id, e, *repl};
+	return 0;
+}
+
 /* Fold the events of @req into @f, skipping duplicates. */
 static int fold_events(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 		       struct fold *f)
 {
 	const struct store_config *cfg = &sh->st->cfg;
 	const struct store_event *prev = NULL;
+	struct series_cache sc = {NULL, 0};
 	uint64_t id = 0;
 	unsigned repl = 0;
-	int rc;
+	int rc = 0;
 
-	for (size_t i = 0; i < req->n; i++) {
+	if (req->n > 8) {
+		size_t cap = 16;
+		while (cap < req->n * 2)
+			cap *= 2;
+		if ((sc.slot = calloc(cap, sizeof(*sc.slot))))
+			sc.mask = cap - 1;
+	}
+	for (size_t i = 0; i < req->n && rc == 0; i++) {
 		const struct store_event *e = &req->ev[i];
 
-		if (!prev || prev->video_len != e->video_len ||
-		    prev->type_len != e->type_len ||
-		    memcmp(prev->video, e->video, e->video_len) ||
-		    memcmp(prev->type, e->type, e->type_len)) {
-			if ((rc = series_get(sh, txn, e, &id)))
-				return rc;
-			if (cfg->repl_shards)
-				repl = store_hash_shard(e->video, e->video_len,
-							cfg->repl_shards);
+		if (!prev || !same_series(prev, e)) {
+			if ((rc = series_find(sh, txn, &sc, e, &id, &repl)))
+				break;
 			prev = e;
 		}
 		if (e->id) {
 			rc = dedup_seen(sh, txn, id, e, req->now);
 			if (rc == 1) {
 				req->deduped++;
+				rc = 0;
 				continue;
 			}
 			if (rc)
-				return rc;
+				break;
 		}
 		struct store_agg a = {1, e->value, e->value, e->value};
-		for (int l = 0; l < STORE_LEVELS; l++) {
-			if (!bucket_kept(cfg, l, e->ts, req->now))
-				continue;
-			rc = fold_add(f, id, l, bucket_of(l, e->ts), repl, &a);
-			if (rc)
-				return rc;
-		}
-		if ((rc = fold_add(f, id, LEVEL_TOTAL, 0, repl, &a)))
-			return rc;
+		for (int l = 0; l < STORE_LEVELS && rc == 0; l++)
+			if (bucket_kept(cfg, l, e->ts, req->now))
+				rc = fold_add(f, id, l, bucket_of(l, e->ts),
+					      repl, &a);
+		if (rc == 0)
+			rc = fold_add(f, id, LEVEL_TOTAL, 0, repl, &a);
 	}
-	return 0;
+	free(sc.slot);
+	return rc;
+}
+
+/* Key order of buckets: (id, level, time). */
+static int entry_cmp(const void *pa, const void *pb)
+{
+	const struct fold_entry *a = pa, *b = pb;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	if (a->level != b->level)
+		return a->level < b->level ? -1 : 1;
+	return a->t < b->t ? -1 : a->t > b->t;
 }
 
 int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req)
@@ -260,9 +337,15 @@ int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req)
 		goto out;
 	if ((rc = mdb_cursor_open(txn, sh->buckets, &c)))
 		goto out;
-	for (size_t i = 0; i <= f.mask && rc == 0; i++)
+	/* Merge in key order: LMDB finds a key next to the cursor's page
+	 * without a search from the root, and pages are dirtied once. */
+	size_t n = 0;
+	for (size_t i = 0; i <= f.mask; i++)
 		if (f.e[i].used)
-			rc = bucket_merge(sh, txn, c, &f.e[i], req->now);
+			f.e[n++] = f.e[i];
+	qsort(f.e, n, sizeof(*f.e), entry_cmp);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = bucket_merge(sh, txn, c, &f.e[i], req->now);
 	mdb_cursor_close(c);
 out:
 	fold_free(&f);

@@ -34,7 +34,7 @@ void store_config_defaults(struct store_config *cfg)
 	cfg->keep[STORE_HOUR] = 90 * 86400;
 	cfg->keep[STORE_DAY] = 0;
 	cfg->dedup_window = 600;
-	cfg->map_size = 1ULL << 30;
+	cfg->map_size = 64ULL << 20;
 	cfg->retain_interval = 10;
 }
 
@@ -107,12 +107,38 @@ void shard_txn_abort(struct shard *sh, MDB_txn *txn)
 	pthread_rwlock_unlock(&sh->resize);
 }
 
+/*
+ * The map is written in place (MDB_WRITEMAP), so every page of it must be
+ * backed by disk before LMDB may touch it: a page of a sparse file that
+ * cannot be allocated would kill the daemon with SIGBUS instead of giving
+ * writers ENOSPC.  Allocate the data file up to @size first.
+ */
+static int reserve_disk(struct shard *sh, uint64_t size)
+{
+	mdb_filehandle_t fd;
+	struct stat sb;
+	int rc;
+
+	if ((rc = mdb_env_get_fd(sh->env, &fd)))
+		return rc;
+	if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_blocks * 512 >= size)
+		return 0;
+	rc = posix_fallocate(fd, 0, (off_t)size);
+	if (rc)
+		log_error("shard %u: cannot reserve %llu MiB of disk: %s",
+			  sh->index, (unsigned long long)(size >> 20),
+			  strerror(rc));
+	return rc;
+}
+
 int shard_grow(struct shard *sh)
 {
 	int rc;
 
 	pthread_rwlock_wrlock(&sh->resize);
-	rc = mdb_env_set_mapsize(sh->env, sh->map_size * 2);
+	rc = reserve_disk(sh, sh->map_size * 2);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(sh->env, sh->map_size * 2);
 	if (rc == 0) {
 		sh->map_size *= 2;
 		atomic_fetch_add(&sh->st->map_grows, 1);
@@ -381,7 +407,8 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 	mdb_env_set_maxdbs(sh->env, 10);
 	mdb_env_set_maxreaders(sh->env, 1024);
 	mdb_env_set_mapsize(sh->env, st->cfg.map_size);
-	rc = mdb_env_open(sh->env, path, MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD,
+	rc = mdb_env_open(sh->env, path,
+			  MDB_WRITEMAP | MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD,
 			  0600);
 	if (rc)
 		goto fail;
@@ -391,6 +418,8 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 			 dead);
 	mdb_env_info(sh->env, &info);
 	sh->map_size = info.me_mapsize;
+	if ((rc = reserve_disk(sh, sh->map_size)))
+		goto fail;
 	if ((rc = shard_open_dbs(sh)))
 		goto fail;
 	return 0;
