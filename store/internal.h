@@ -54,10 +54,12 @@ struct shard {
 	 * it for writing, as LMDB needs no live transaction for that. */
 	pthread_rwlock_t resize;
 
-	pthread_mutex_t qlock; /* guards queue, leading, req->done */
-	pthread_cond_t qcond;
+	pthread_mutex_t qlock; /* guards queue..gathering, req->done */
+	pthread_cond_t qcond;  /* a batch was committed */
+	pthread_cond_t gather; /* the queue grew while a leader gathers */
 	struct commit_req *queue, **queue_tail;
-	bool leading;
+	size_t queued, last_batch;
+	bool leading, gathering;
 
 	atomic_bool dirty; /* committed since the last fsync */
 };
