@@ -77,6 +77,14 @@ struct store {
 	pthread_cond_t bg_cond;
 	bool bg_stop;
 
+	pthread_mutex_t job_lock; /* guards jobs, helpers_stop, job->done */
+	pthread_cond_t job_cond;  /* a job was queued, or stop */
+	pthread_cond_t job_done;  /* a job finished */
+	struct shard_job *jobs, **jobs_tail;
+	pthread_t *helpers;
+	unsigned nhelpers;
+	bool helpers_stop;
+
 	atomic_uint_fast64_t events, deduplicated, commits, fsyncs, map_grows,
 	    expired;
 };

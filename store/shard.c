@@ -285,55 +285,187 @@ static int shard_commit(struct shard *sh, struct commit_req *req)
 	return req->rc;
 }
 
+/*
+ * A write whose events fall in several shards is committed shard by shard,
+ * in parallel: the caller hands all but one shard to the helper threads,
+ * commits that one itself, then helps with whatever is still queued until
+ * its own shards are done.  A 64 KiB /ingest write then uses every core.
+ */
+struct shard_job {
+	struct shard *sh;
+	struct commit_req req;
+	bool done;
+	struct shard_job *next;
+};
+
+/* Take the next job, or NULL; with job_lock held. */
+static struct shard_job *job_pop(struct store *st)
+{
+	struct shard_job *j = st->jobs;
+
+	if (j) {
+		st->jobs = j->next;
+		if (!st->jobs)
+			st->jobs_tail = &st->jobs;
+	}
+	return j;
+}
+
+/* Run @j without job_lock, then mark it done; returns with it held. */
+static void job_run(struct store *st, struct shard_job *j)
+{
+	pthread_mutex_unlock(&st->job_lock);
+	shard_commit(j->sh, &j->req);
+	pthread_mutex_lock(&st->job_lock);
+	j->done = true;
+	pthread_cond_broadcast(&st->job_done);
+}
+
+static void *helper_main(void *arg)
+{
+	struct store *st = arg;
+	struct shard_job *j;
+
+	pthread_mutex_lock(&st->job_lock);
+	for (;;) {
+		if ((j = job_pop(st))) {
+			job_run(st, j);
+			continue;
+		}
+		if (st->helpers_stop)
+			break;
+		pthread_cond_wait(&st->job_cond, &st->job_lock);
+	}
+	pthread_mutex_unlock(&st->job_lock);
+	return NULL;
+}
+
+static int record_sharded(struct store *st, const struct store_event *ev,
+			  size_t n, uint32_t now, size_t *deduped)
+{
+	unsigned ns = st->nshards;
+	size_t *start = calloc(ns + 1, sizeof(*start));
+	unsigned char *shard_of = malloc(n);
+	struct store_event *part = malloc(n * sizeof(*part));
+	struct shard_job *jobs = calloc(ns, sizeof(*jobs)), *mine = NULL;
+	int rc = -ENOMEM;
+
+	if (!start || !shard_of || !part || !jobs)
+		goto out;
+	/* Counting sort of the events by shard, keeping their order. */
+	for (size_t i = 0; i < n; i++) {
+		shard_of[i] = (unsigned char)store_shard_of(st, ev[i].video,
+							    ev[i].video_len);
+		start[shard_of[i] + 1]++;
+	}
+	for (unsigned s = 0; s < ns; s++)
+		start[s + 1] += start[s];
+	size_t *fill = calloc(ns, sizeof(*fill));
+	if (!fill)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		part[start[shard_of[i]] + fill[shard_of[i]]++] = ev[i];
+	free(fill);
+
+	pthread_mutex_lock(&st->job_lock);
+	for (unsigned s = 0; s < ns; s++) {
+		size_t k = start[s + 1] - start[s];
+		if (k == 0)
+			continue;
+		jobs[s] = (struct shard_job){
+		    .sh = &st->shards[s],
+		    .req = {.ev = part + start[s], .n = k, .now = now}};
+		if (!mine) {
+			mine = &jobs[s];
+			continue;
+		}
+		*st->jobs_tail = &jobs[s];
+		st->jobs_tail = &jobs[s].next;
+		pthread_cond_signal(&st->job_cond);
+	}
+	job_run(st, mine);
+	for (unsigned s = 0; s < ns; s++) {
+		while (jobs[s].sh && !jobs[s].done) {
+			struct shard_job *j = job_pop(st);
+			if (j)
+				job_run(st, j);
+			else
+				pthread_cond_wait(&st->job_done, &st->job_lock);
+		}
+	}
+	pthread_mutex_unlock(&st->job_lock);
+	rc = 0;
+	for (unsigned s = 0; s < ns; s++) {
+		if (!jobs[s].sh)
+			continue;
+		*deduped += jobs[s].req.deduped;
+		if (jobs[s].req.rc && rc == 0)
+			rc = jobs[s].req.rc;
+	}
+out:
+	free(start);
+	free(shard_of);
+	free(part);
+	free(jobs);
+	return rc;
+}
+
 int store_record(struct store *st, const struct store_event *ev, size_t n,
 		 uint32_t now, size_t *deduped)
 {
 	struct commit_req req = {.ev = ev, .n = n, .now = now};
-	struct store_event *part = NULL;
-	size_t total_dedup = 0;
+	size_t dd = 0, i;
 	int rc = 0;
 
-	if (n == 0)
-		goto out;
-	unsigned first = store_shard_of(st, ev[0].video, ev[0].video_len);
-	size_t i;
-	for (i = 1; i < n; i++)
-		if (store_shard_of(st, ev[i].video, ev[i].video_len) != first)
-			break;
-	if (i == n) { /* the common case: one shard, no copy */
-		rc = shard_commit(&st->shards[first], &req);
-		total_dedup = req.deduped;
-		goto out;
+	if (n > 0) {
+		unsigned first = store_shard_of(st, ev[0].video,
+						ev[0].video_len);
+		for (i = 1; i < n; i++)
+			if (store_shard_of(st, ev[i].video, ev[i].video_len) !=
+			    first)
+				break;
+		if (i == n) { /* the common case: one shard, no copy */
+			rc = shard_commit(&st->shards[first], &req);
+			dd = req.deduped;
+		} else {
+			rc = record_sharded(st, ev, n, now, &dd);
+		}
 	}
-
-	/* Events of several shards: one commit per shard, in shard order. */
-	unsigned char *shard_of = malloc(n);
-	part = malloc(n * sizeof(*part));
-	if (!shard_of || !part) {
-		free(shard_of);
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		shard_of[i] = (unsigned char)store_shard_of(st, ev[i].video,
-							    ev[i].video_len);
-	for (unsigned s = 0; s < st->nshards && rc == 0; s++) {
-		size_t k = 0;
-		for (i = 0; i < n; i++)
-			if (shard_of[i] == s)
-				part[k++] = ev[i];
-		if (k == 0)
-			continue;
-		req = (struct commit_req){.ev = part, .n = k, .now = now};
-		rc = shard_commit(&st->shards[s], &req);
-		total_dedup += req.deduped;
-	}
-	free(shard_of);
-out:
-	free(part);
 	if (deduped)
-		*deduped = total_dedup;
+		*deduped = dd;
 	return rc;
+}
+
+static int helpers_start(struct store *st)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned want = st->nshards - 1;
+
+	if (cpus > 0 && (unsigned long)cpus < want)
+		want = (unsigned)cpus;
+	st->helpers = calloc(want ? want : 1, sizeof(*st->helpers));
+	if (!st->helpers)
+		return -ENOMEM;
+	for (; st->nhelpers < want; st->nhelpers++) {
+		int rc = pthread_create(&st->helpers[st->nhelpers], NULL,
+					helper_main, st);
+		if (rc)
+			return -rc;
+	}
+	return 0;
+}
+
+static void helpers_stop(struct store *st)
+{
+	pthread_mutex_lock(&st->job_lock);
+	st->helpers_stop = true;
+	pthread_cond_broadcast(&st->job_cond);
+	pthread_mutex_unlock(&st->job_lock);
+	for (unsigned i = 0; i < st->nhelpers; i++)
+		pthread_join(st->helpers[i], NULL);
+	free(st->helpers);
+	st->helpers = NULL;
+	st->nhelpers = 0;
 }
 
 int store_check_ts(const struct store *st, int64_t ts, uint32_t now)
@@ -539,6 +671,10 @@ int store_open(const struct store_config *cfg, struct store **out)
 	st->shards = calloc(cfg->shards, sizeof(*st->shards));
 	pthread_mutex_init(&st->bg_lock, NULL);
 	pthread_cond_init(&st->bg_cond, NULL);
+	pthread_mutex_init(&st->job_lock, NULL);
+	pthread_cond_init(&st->job_cond, NULL);
+	pthread_cond_init(&st->job_done, NULL);
+	st->jobs_tail = &st->jobs;
 	if (!st->dir || !st->shards) {
 		rc = -ENOMEM;
 		goto fail;
@@ -553,6 +689,8 @@ int store_open(const struct store_config *cfg, struct store **out)
 	for (unsigned i = 0; i < st->nshards; i++)
 		if ((rc = shard_open(st, &st->shards[i], i)))
 			goto fail;
+	if ((rc = helpers_start(st)))
+		goto fail;
 	if ((rc = -pthread_create(&st->bg, NULL, store_background, st)))
 		goto fail;
 	st->bg_running = true;
@@ -574,12 +712,16 @@ void store_close(struct store *st)
 		pthread_mutex_unlock(&st->bg_lock);
 		pthread_join(st->bg, NULL);
 	}
+	helpers_stop(st);
 	for (unsigned i = 0; st->shards && i < st->nshards; i++)
 		shard_close(&st->shards[i]);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
 	pthread_mutex_destroy(&st->bg_lock);
 	pthread_cond_destroy(&st->bg_cond);
+	pthread_mutex_destroy(&st->job_lock);
+	pthread_cond_destroy(&st->job_cond);
+	pthread_cond_destroy(&st->job_done);
 	free(st->shards);
 	free(st->dir);
 	free(st);
