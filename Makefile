@@ -19,7 +19,7 @@ DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
 B = build
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
-.PHONY: all run test bench deps clean asan
+.PHONY: all run test bench fuzz deps clean asan
 all: countfs
 
 $(B)/opt/%.o: %.c
@@ -66,6 +66,27 @@ bench/load: bench/load.c
 # a one-second pass of every workload.
 bench: deps countfs bench/nullfs bench/load
 	@QUICK=$(QUICK) bash bench/run.sh
+
+# libFuzzer (clang): each target for FUZZ_SECONDS (default 60) from its
+# seed corpus; a crash leaves crash-* files and fails.
+FUZZ_SECONDS ?= 60
+FUZZERS = line ingest path
+FUZZ_BIN = $(patsubst %,$(B)/fuzz_%,$(FUZZERS))
+
+$(B)/fuzz_%: tests/fuzz/fuzz_%.c fs/line.c fs/path.c
+	@mkdir -p $(B)
+	clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ $^
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZERS); do \
+		mkdir -p $(B)/corpus-$$f; \
+		echo "== fuzzing $$f for $(FUZZ_SECONDS)s"; \
+		$(B)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+			-artifact_prefix=$(B)/crash-$$f- $(B)/corpus-$$f \
+			tests/fuzz/corpus/$$f >$(B)/fuzz-$$f.log 2>&1; \
+		rc=$$?; tail -2 $(B)/fuzz-$$f.log; \
+		[ $$rc = 0 ] || { cat $(B)/fuzz-$$f.log; exit 1; }; \
+	done
 
 clean:
 	rm -rf $(B) countfs countfs-asan store/test_store fs/test_line bench/nullfs bench/load

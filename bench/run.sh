@@ -221,6 +221,8 @@ row "$DISTINCT distinct videos recorded" "countfs" "bytes/bucket" "$((used / DIS
 	while IFS='|' read -r w s m v r x g _; do
 		echo "| $w | $s | $m | $v | $r | $x | $g |"
 	done <"$ROWS"
+	echo
+	cat "$ROOT/bench/analysis.md"
 } >"$OUT.tmp"
 if [ "$QUICK" = 1 ]; then
 	cp "$OUT.tmp" "$T/quick.md"
