@@ -19,7 +19,7 @@ DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
 B = build
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
-.PHONY: all run test bench fuzz deps clean asan
+.PHONY: all run test bench fuzz torture deps clean asan
 all: countfs
 
 $(B)/opt/%.o: %.c
@@ -66,6 +66,10 @@ bench/load: bench/load.c
 # a one-second pass of every workload.
 bench: deps countfs bench/nullfs bench/load
 	@QUICK=$(QUICK) bash bench/run.sh
+
+# The long fault suite and its report (KILLS=50, SOAK_SECONDS=600).
+torture: deps countfs bench/load
+	@sh tests/torture/run.sh
 
 # libFuzzer (clang): each target for FUZZ_SECONDS (default 60) from its
 # seed corpus; a crash leaves crash-* files and fails.

@@ -5,8 +5,6 @@ load helpers/common
 load helpers/mysql
 
 setup_file() {
-	ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-	MARIADB_SH=$ROOT/tests/helpers/mariadb.sh
 	start_shards
 }
 

@@ -11,7 +11,7 @@
 
 bats_require_minimum_version 1.5.0
 
-ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 COUNTFS_BIN=${COUNTFS_BIN:-$ROOT/countfs}
 FSOP="python3 $ROOT/tests/helpers/fsop.py"
 MOUNT_TIMEOUT=${MOUNT_TIMEOUT:-30}

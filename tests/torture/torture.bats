@@ -1,0 +1,187 @@
+#!/usr/bin/env bats
+# torture.bats - the long fault suite of `make torture`.  Each scenario
+# runs writers that log what was acknowledged, then checks the counts
+# exactly and adds a row to the report that `make torture` prints:
+# scenario, acknowledged, counted, lost, doubled, seconds to recover.
+#
+# KILLS (default 50) crashes per sync mode; SOAK_SECONDS (default 600).
+
+load ../helpers/common
+load ../helpers/mysql
+
+REPORT=${TORTURE_REPORT:-/dev/null}
+
+setup_file() {
+	start_shards
+}
+
+teardown_file() {
+	stop_shards
+}
+
+teardown() {
+	local rc=0
+	unmount_b || rc=1
+	common_teardown || rc=1
+	for i in 0 1; do
+		kill -CONT "$(sh "$MARIADB_SH" pid "$BATS_FILE_TMPDIR/db$i")" 2>/dev/null || true
+		[ -e "$BATS_FILE_TMPDIR/db$i/sock" ] || restart_shard $i
+	done
+	return $rc
+}
+
+# report SCENARIO ACKED COUNTED [RECOVER_SECONDS]: a row; lost/doubled
+# allow for writes in flight at a crash (counted but not acknowledged).
+report() {
+	local lost=0 extra=0
+	(($3 < $2)) && lost=$(($2 - $3))
+	(($3 > $2)) && extra=$(($3 - $2))
+	printf '%s|%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$lost" "$extra" "${4:--}" >>"$REPORT"
+}
+
+# Writers append one view per write() to VIDEO on MOUNT and log each
+# acknowledged one to $BATS_TEST_TMPDIR/acked.*; they stop at an error.
+start_writers() { # MOUNT VIDEO N
+	writers=()
+	for w in $(seq 1 "$3"); do
+		python3 -c '
+import os, sys
+try:
+    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+except OSError:
+    sys.exit(0)
+log = open(sys.argv[2], "a", buffering=1)
+try:
+    while True:
+        os.write(fd, b"\n")
+        log.write("1\n")
+except OSError:
+    pass
+' "$1/videos/$2/views" "$BATS_TEST_TMPDIR/acked.$w" &
+		writers+=($!)
+	done
+}
+
+acked() { cat "$BATS_TEST_TMPDIR"/acked.* 2>/dev/null | wc -l; }
+
+crash_loop() { # SYNC
+	local kills=${KILLS:-50} inflight=0
+	for i in $(seq 1 "$kills"); do
+		mount_countfs "sync=$1"
+		start_writers "$MNT" crash 4
+		sleep "0.$((RANDOM % 4 + 2))"
+		crash_countfs
+		for p in "${writers[@]}"; do wait "$p" || true; done
+		inflight=$((inflight + 4))
+	done
+	mount_countfs "sync=$1"
+	counted=$(cat "$MNT/videos/crash/views")
+	a=$(acked)
+	echo "sync=$1: $kills crashes, acknowledged $a, counted $counted"
+	report "kill -9 x$kills, sync=$1" "$a" "$counted"
+	[ "$counted" -ge "$a" ]
+	[ "$counted" -le $((a + inflight)) ]
+}
+
+@test "kill -9 under load, again and again, sync=second" {
+	crash_loop second
+}
+
+@test "kill -9 under load, again and again, sync=always" {
+	crash_loop always
+}
+
+# Replicating writers on two hosts while SHARD suffers FAULT; then the
+# global counts must be exact.
+shard_fault() { # NAME BREAK-CMD HEAL-CMD
+	write_option_file "$BATS_TEST_TMPDIR/s.cnf"
+	mount_countfs "host=a,mysql=$BATS_TEST_TMPDIR/s.cnf,global_cache=0"
+	mount_b "host=b,mysql=$BATS_TEST_TMPDIR/s.cnf,global_cache=0"
+	for i in 0 1; do sql $i "DELETE FROM countfs_minutes; DELETE FROM countfs_totals" 2>/dev/null || true; done
+	start_writers "$MNT" f 2
+	wa=("${writers[@]}")
+	sleep 1
+	eval "$2"
+	sleep 3
+	eval "$3"
+	sleep 1
+	for p in "${wa[@]}"; do kill "$p"; wait "$p" || true; done
+	a=$(acked)
+	local t0=$SECONDS
+	eventually 60 global_is videos/f/views "$(cat "$MNT/videos/f/views")"
+	counted=$(cat "$MNT/global/videos/f/views")
+	report "$1" "$a" "$counted" $((SECONDS - t0))
+	[ "$counted" -ge "$a" ] && [ "$counted" -le $((a + 2)) ]
+}
+
+global_is() {
+	[ "$(cat "$MNT/global/$1" 2>/dev/null)" = "$2" ] &&
+		[ "$(cat "$MNT_B/global/$1" 2>/dev/null)" = "$2" ]
+}
+
+@test "a MariaDB shard killed and restarted under load" {
+	shard_fault "MariaDB shard kill -9 + restart" \
+		'for i in 0 1; do sh "$MARIADB_SH" kill "$BATS_FILE_TMPDIR/db$i"; done' \
+		'for i in 0 1; do rm -f "$BATS_FILE_TMPDIR/db$i/sock"; restart_shard $i; done'
+}
+
+@test "a MariaDB shard that hangs (SIGSTOP) and comes back" {
+	shard_fault "MariaDB shard SIGSTOP 3 s" \
+		'for i in 0 1; do kill -STOP "$(sh "$MARIADB_SH" pid "$BATS_FILE_TMPDIR/db$i")"; done' \
+		'for i in 0 1; do kill -CONT "$(sh "$MARIADB_SH" pid "$BATS_FILE_TMPDIR/db$i")"; done'
+}
+
+@test "hostile input: a huge unterminated write, a million videos in one write" {
+	mount_countfs
+	run python3 - "$MNT" <<'PY'
+import errno, os, sys
+m = sys.argv[1]
+fd = os.open(m + "/ingest", os.O_WRONLY | os.O_APPEND)
+try:
+    os.write(fd, b"x" * (256 << 20))     # no newline at all
+    print("accepted")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+os.close(fd)
+fd = os.open(m + "/ingest", os.O_WRONLY | os.O_APPEND)
+data = b"".join(b"m%d views\n" % i for i in range(1000000))
+n = 0
+while n < len(data):
+    n += os.write(fd, data[n:])
+print("ok")
+PY
+	[ "${lines[0]}" = EINVAL ]
+	[ "${lines[1]}" = ok ]
+	content_is "$MNT/videos/m999999/views" $'1\n'
+	[ "$(ls "$MNT/videos" | wc -l)" = 1000000 ]
+	rss=$(awk '/RssAnon/ {print $2}' "/proc/$COUNTFS_PID/status")
+	echo "RSS anon after: $((rss / 1024)) MiB"
+	[ "$rss" -lt $((128 * 1024)) ]
+	report "1M videos in one write, 256 MiB garbage" 1000000 "$(grep '^countfs_events_total ' "$MNT/stats" | awk '{print $2}')"
+}
+
+@test "soak: 10,000 events/s with replication; RSS and fds flat, no errors" {
+	write_option_file "$BATS_TEST_TMPDIR/s.cnf"
+	mount_countfs "host=a,mysql=$BATS_TEST_TMPDIR/s.cnf"
+	secs=${SOAK_SECONDS:-600}
+	"$ROOT/bench/load" steady "$secs" 10000 "$MNT" 100000 >"$BATS_TEST_TMPDIR/steady" &
+	s=$!
+	first_rss= first_fds=
+	for t in $(seq 0 $((secs / 10))); do
+		rss=$(awk '/RssAnon/ {print $2}' "/proc/$COUNTFS_PID/status")
+		fds=$(ls "/proc/$COUNTFS_PID/fd" | wc -l)
+		[ -n "$first_rss" ] || { first_rss=$rss first_fds=$fds; }
+		((t % 6 == 0)) && echo "t=$((t * 10))s rss=$((rss / 1024))MiB fds=$fds" >&3
+		kill -0 "$s" 2>/dev/null || break
+		sleep 10
+	done
+	wait "$s"
+	sent=$(sed -n 's/.*events=//p' "$BATS_TEST_TMPDIR/steady")
+	eventually 30 grep -q '^countfs_repl_pending_rows 0$' "$MNT/stats"
+	counted=$(grep '^countfs_events_total ' "$MNT/stats" | awk '{print $2}')
+	report "soak ${secs}s at 10k events/s" "$sent" "$counted"
+	[ "$counted" = "$sent" ]
+	[ "$fds" -le $((first_fds + 4)) ]
+	[ "$rss" -le $((first_rss + 32 * 1024)) ]
+	! grep -Ei ' (error|warn):' "$LOG"
+}
