@@ -40,6 +40,11 @@ struct open_file {
 	size_t snap_len;
 
 	struct open_file *prev, *next; /* in countfs.files */
+
+	/* A directory of videos read in pieces (readdir with offsets). */
+	unsigned walk_shard;
+	char walk_after[STORE_VIDEO_MAX + 1];
+	off_t walk_off;
 };
 
 static struct countfs *context(void)
@@ -188,6 +193,62 @@ static void fill(void *buf, fuse_fill_dir_t filler, const char *const *names,
 #define FILL(buf, filler, names)                                               \
 	fill(buf, filler, names, sizeof(names) / sizeof(names[0]))
 
+struct video_lister {
+	struct open_file *d;
+	void *buf;
+	fuse_fill_dir_t filler; /* NULL: only move on, up to @until */
+	off_t until;
+};
+
+static int list_video(void *arg, const char *name, size_t len)
+{
+	struct video_lister *vl = arg;
+	struct open_file *d = vl->d;
+	char s[STORE_VIDEO_MAX + 1];
+
+	if (len > STORE_VIDEO_MAX)
+		return 0;
+	memcpy(s, name, len);
+	s[len] = 0;
+	if (!vl->filler ? d->walk_off >= vl->until
+			: vl->filler(vl->buf, s, NULL, d->walk_off + 1, 0))
+		return 1; /* full, or far enough: resume here next time */
+	memcpy(d->walk_after, s, len + 1);
+	d->walk_off++;
+	return 0;
+}
+
+/*
+ * /videos can hold millions of names, so it is read in pieces: each
+ * entry's offset is its position, and the handle remembers the shard and
+ * the last video given, so the next call resumes with one cursor seek.
+ * Memory stays at one kernel buffer whatever the size of the directory.
+ */
+static int read_videos(struct countfs *c, struct open_file *d, void *buf,
+		       fuse_fill_dir_t filler, off_t off)
+{
+	struct video_lister vl = {d, buf, filler, 0};
+	int rc;
+
+	if (off == 0 || off != d->walk_off) {
+		d->walk_shard = 0;
+		d->walk_after[0] = 0;
+		d->walk_off = 2;
+		if (off == 0 && (filler(buf, ".", NULL, 1, 0) ||
+				 filler(buf, "..", NULL, 2, 0)))
+			return 0;
+		if (off > 2) { /* a seek: walk up to it without filling */
+			struct video_lister skip = {d, NULL, NULL, off};
+			if ((rc = store_walk_videos(c->store, &d->walk_shard,
+						    d->walk_after, list_video,
+						    &skip)))
+				return rc;
+		}
+	}
+	return store_walk_videos(c->store, &d->walk_shard, d->walk_after,
+				 list_video, &vl);
+}
+
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		      off_t off, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
@@ -200,6 +261,9 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	struct countfs *c = context();
 	struct lister l = {buf, filler};
 	const struct node n = file_of(fi)->node;
+
+	if (n.kind == NODE_VIDEOS && !n.global)
+		return read_videos(c, file_of(fi), buf, filler, off);
 
 	(void)path, (void)off, (void)flags;
 	filler(buf, ".", NULL, 0, 0);
@@ -214,7 +278,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	case NODE_VIDEOS:
 		if (n.global)
 			return repl_list_videos(c->repl, list_name, &l);
-		return store_list_videos(c->store, list_name, &l);
+		return 0; /* handled above */
 	case NODE_VIDEO:
 		FILL(buf, filler, video);
 		return 0;

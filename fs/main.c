@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -419,6 +420,10 @@ int main(int argc, char *argv[])
 	struct options o = {0};
 	int rc = 1;
 
+	/* Threads share a few malloc arenas (the store's background thread
+	 * also trims them each second): memory stays bounded however many
+	 * FUSE threads run large writes at once. */
+	mallopt(M_ARENA_MAX, 4);
 	store_config_defaults(&c.store_cfg);
 	pthread_mutex_init(&c.files_lock, NULL);
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1)

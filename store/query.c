@@ -141,18 +141,20 @@ int store_total(struct store *st, const char *video, size_t vlen,
 }
 
 /*
- * Walk the series keys "video\0type" of @sh that start with @prefix
- * (plen bytes, may be 0).  With @videos, report each distinct video once
- * and skip over its types; otherwise report the types.
+ * Walk the series keys "video\0type" of @sh from @start (slen bytes; 0:
+ * the first key) while they begin with its first @plen bytes.  With
+ * @videos, report each distinct video once and skip over its types;
+ * otherwise report the types.
  */
-static int walk_series(struct shard *sh, const char *prefix, size_t plen,
-		       bool videos, store_name_fn fn, void *arg)
+static int walk_series(struct shard *sh, const char *start, size_t slen,
+		       size_t plen, bool videos, store_name_fn fn, void *arg)
 {
 	unsigned char seek[STORE_VIDEO_MAX + 2];
-	MDB_val k = {plen, (void *)prefix};
+	const char *prefix = start;
+	MDB_val k = {slen, (void *)start};
 	MDB_txn *txn;
 	MDB_cursor *c;
-	int rc, op = plen ? MDB_SET_RANGE : MDB_FIRST;
+	int rc, op = slen ? MDB_SET_RANGE : MDB_FIRST;
 
 	if ((rc = shard_txn_begin(sh, MDB_RDONLY, &txn)))
 		return rc;
@@ -186,12 +188,46 @@ static int walk_series(struct shard *sh, const char *prefix, size_t plen,
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Remembers whether the caller's function asked to stop. */
+struct walk_stop {
+	store_name_fn fn;
+	void *arg;
+	int *stopped;
+};
+
+static int walk_stop_fn(void *arg, const char *name, size_t len)
+{
+	struct walk_stop *ws = arg;
+
+	return *ws->stopped = ws->fn(ws->arg, name, len);
+}
+
 int store_list_videos(struct store *st, store_name_fn fn, void *arg)
 {
-	for (unsigned i = 0; i < st->nshards; i++) {
-		int rc = walk_series(&st->shards[i], NULL, 0, true, fn, arg);
+	char after[STORE_VIDEO_MAX + 1] = "";
+	unsigned shard = 0;
+
+	return store_walk_videos(st, &shard, after, fn, arg);
+}
+
+int store_walk_videos(struct store *st, unsigned *shard, char *after,
+		      store_name_fn fn, void *arg)
+{
+	char seek[STORE_VIDEO_MAX + 2];
+
+	for (; *shard < st->nshards; (*shard)++, after[0] = 0) {
+		size_t n = strlen(after);
+		int rc, stopped = 0;
+
+		memcpy(seek, after, n);
+		seek[n] = 1; /* just past every "after\0..." key */
+		struct walk_stop ws = {fn, arg, &stopped};
+		rc = walk_series(&st->shards[*shard], n ? seek : NULL,
+				 n ? n + 1 : 0, 0, true, walk_stop_fn, &ws);
 		if (rc)
 			return store_errno(rc, "listing videos");
+		if (stopped)
+			return 0;
 	}
 	return 0;
 }
@@ -207,6 +243,6 @@ int store_list_types(struct store *st, const char *video, size_t vlen,
 	prefix[vlen] = 0;
 	return store_errno(
 	    walk_series(&st->shards[store_shard_of(st, video, vlen)], prefix,
-			vlen + 1, false, fn, arg),
+			vlen + 1, vlen + 1, false, fn, arg),
 	    "listing event types");
 }

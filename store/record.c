@@ -27,16 +27,22 @@ struct fold_entry {
 
 struct fold {
 	struct fold_entry *e;
-	size_t mask;
+	size_t mask, used;
 	struct fold_entry small[32];
 };
+
+/* A table sized for the request, at most FOLD_START entries to begin
+ * with: it doubles as it fills, so memory follows the distinct buckets
+ * (few, for a skewed batch), not the events. */
+#define FOLD_START 4096
 
 static int fold_init(struct fold *f, size_t events)
 {
 	size_t want = events * (STORE_LEVELS + 1) * 2, cap = 32;
 
-	while (cap < want)
+	while (cap < want && cap < FOLD_START)
 		cap *= 2;
+	f->used = 0;
 	if (cap == 32) {
 		memset(f->small, 0, sizeof(f->small));
 		f->e = f->small;
@@ -53,27 +59,57 @@ static void fold_free(struct fold *f)
 		free(f->e);
 }
 
-static int fold_add(struct fold *f, uint64_t id, unsigned level, uint32_t t,
-		    unsigned repl, const struct store_agg *a)
+static size_t fold_slot(const struct fold *f, uint64_t id, unsigned level,
+			uint32_t t)
 {
 	uint64_t h = (id * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)t << 3 | level);
 	size_t i;
 
 	h ^= h >> 29;
 	for (i = h & f->mask;; i = (i + 1) & f->mask) {
-		struct fold_entry *e = &f->e[i];
-		if (!e->used) {
-			*e = (struct fold_entry){.id = id,
-						 .t = t,
-						 .level = (uint8_t)level,
-						 .repl = (uint8_t)repl,
-						 .used = true,
-						 .agg = *a};
-			return 0;
-		}
-		if (e->id == id && e->t == t && e->level == level)
-			return agg_merge(&e->agg, a);
+		const struct fold_entry *e = &f->e[i];
+		if (!e->used || (e->id == id && e->t == t && e->level == level))
+			return i;
 	}
+}
+
+/* Double the table when half full. */
+static int fold_grow(struct fold *f)
+{
+	size_t cap = (f->mask + 1) * 2;
+	struct fold_entry *old = f->e, *e = calloc(cap, sizeof(*e));
+	size_t oldcap = f->mask + 1;
+
+	if (!e)
+		return -ENOMEM;
+	f->e = e;
+	f->mask = cap - 1;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].used)
+			f->e[fold_slot(f, old[i].id, old[i].level, old[i].t)] =
+			    old[i];
+	if (old != f->small)
+		free(old);
+	return 0;
+}
+
+static int fold_add(struct fold *f, uint64_t id, unsigned level, uint32_t t,
+		    unsigned repl, const struct store_agg *a)
+{
+	if ((f->used + 1) * 2 > f->mask + 1 && fold_grow(f))
+		return -ENOMEM;
+
+	struct fold_entry *e = &f->e[fold_slot(f, id, level, t)];
+	if (e->used)
+		return agg_merge(&e->agg, a);
+	*e = (struct fold_entry){.id = id,
+				 .t = t,
+				 .level = (uint8_t)level,
+				 .repl = (uint8_t)repl,
+				 .used = true,
+				 .agg = *a};
+	f->used++;
+	return 0;
 }
 
 int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,

@@ -12,6 +12,7 @@
 
 #include "../common/log.h"
 
+#include <malloc.h>
 #include <string.h>
 #include <time.h>
 
@@ -171,6 +172,7 @@ void *store_background(void *arg)
 		pthread_mutex_unlock(&st->bg_lock);
 
 		sync_dirty(st);
+		malloc_trim(0); /* give back what large writes left free */
 		time_t now = time(NULL);
 		if (now - last_expire >= (time_t)st->cfg.retain_interval) {
 			store_expire(st, (uint32_t)now);

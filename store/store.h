@@ -145,6 +145,16 @@ typedef int (*store_name_fn)(void *arg, const char *name, size_t len);
 /* Every video with at least one recorded event, shard by shard. */
 int store_list_videos(struct store *st, store_name_fn fn, void *arg);
 
+/*
+ * The same walk in pieces, for a directory read in several calls: start
+ * at shard *@shard after video @after ("" for the start of that shard;
+ * a buffer of STORE_VIDEO_MAX + 1 bytes).  When @fn returns nonzero the
+ * walk stops; *@shard and @after, which @fn is expected to keep at the
+ * last video it accepted, say where to resume.
+ */
+int store_walk_videos(struct store *st, unsigned *shard, char *after,
+		      store_name_fn fn, void *arg);
+
 /* Every event type recorded for @video. */
 int store_list_types(struct store *st, const char *video, size_t vlen,
 		     store_name_fn fn, void *arg);
