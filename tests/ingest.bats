@@ -61,3 +61,18 @@ PY
 	[ "$(ls "$MNT/videos" | wc -l)" = 500 ]
 	grep -q '^countfs_events_total 50000$' "$MNT/stats"
 }
+
+@test "ls of a large /videos gives every video exactly once" {
+	python3 - "$MNT" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1] + "/ingest", os.O_WRONLY | os.O_APPEND)
+data = b"".join(b"big%d views\n" % i for i in range(20000))
+n = 0
+while n < len(data):
+    n += os.write(fd, data[n:])
+PY
+	[ "$(ls "$MNT/videos" | wc -l)" = 20000 ]
+	[ -z "$(ls "$MNT/videos" | sort | uniq -d)" ]
+	run python3 -c 'import os, sys; print(len(set(os.listdir(sys.argv[1]))))' "$MNT/videos"
+	[ "$output" = 20000 ]
+}
