@@ -8,17 +8,8 @@ load helpers/common
 # they stop at the first error (the daemon is gone).
 start_writers() {
 	for w in $(seq 1 4); do
-		python3 -c '
-import os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
-log = open(sys.argv[2], "w", buffering=1)
-try:
-    while True:
-        os.write(fd, b"\n")
-        log.write("1\n")
-except OSError:
-    pass
-' "$MNT/videos/crash/views" "$BATS_TEST_TMPDIR/acked$w" &
+		python3 "$ROOT/tests/helpers/acked_writer.py" \
+			"$MNT/videos/crash/views" "$BATS_TEST_TMPDIR/acked$w" &
 		writers+=($!)
 	done
 }

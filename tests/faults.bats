@@ -96,17 +96,8 @@ PY
 @test "fusermount3 -uz and SIGTERM mid-write: clean exit, data intact on remount" {
 	for how in lazy term; do
 		mount_countfs
-		python3 -c '
-import os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
-log = open(sys.argv[2], "w", buffering=1)
-try:
-    while True:
-        os.write(fd, b"\n")
-        log.write("1\n")
-except OSError:
-    pass
-' "$MNT/videos/u/views" "$BATS_TEST_TMPDIR/acked_$how" &
+		python3 "$ROOT/tests/helpers/acked_writer.py" \
+			"$MNT/videos/u/views" "$BATS_TEST_TMPDIR/acked_$how" &
 		w=$!
 		sleep 1
 		if [ $how = lazy ]; then

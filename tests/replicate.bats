@@ -190,11 +190,12 @@ for i in range(int(sys.argv[2])):
 	! ps -eo args | grep -v grep | grep -q "wrong-secret"
 }
 
-# The ```sql blocks of the README, in order, with dates set to today.
+# The ```sql blocks of the README, in order, with dates set to today
+# (the end date first: once replaced, the start date may equal it).
 readme_sql() {
 	awk -v want="$1" '/^```sql$/ {n++; on = (n == want); next}
 		/^```$/ {on = 0} on' "$ROOT/README.md" |
-		sed "s/2026-11-27/$(date -u +%F)/; s/2026-11-28/$(date -u -d tomorrow +%F)/"
+		sed "s/2026-11-28/$(date -u -d tomorrow +%F)/; s/2026-11-27/$(date -u +%F)/"
 }
 
 @test "the README's admin queries run as they are" {

@@ -44,20 +44,8 @@ report() {
 start_writers() { # MOUNT VIDEO N
 	writers=()
 	for w in $(seq 1 "$3"); do
-		python3 -c '
-import os, sys
-try:
-    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
-except OSError:
-    sys.exit(0)
-log = open(sys.argv[2], "a", buffering=1)
-try:
-    while True:
-        os.write(fd, b"\n")
-        log.write("1\n")
-except OSError:
-    pass
-' "$1/videos/$2/views" "$BATS_TEST_TMPDIR/acked.$w" &
+		python3 "$ROOT/tests/helpers/acked_writer.py" \
+			"$1/videos/$2/views" "$BATS_TEST_TMPDIR/acked.$w" &
 		writers+=($!)
 	done
 }
