@@ -164,7 +164,7 @@ void *store_background(void *arg)
 	pthread_mutex_lock(&st->bg_lock);
 	while (!st->bg_stop) {
 		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += 1;
 		pthread_cond_timedwait(&st->bg_cond, &st->bg_lock, &until);
 		if (st->bg_stop)

@@ -670,7 +670,13 @@ int store_open(const struct store_config *cfg, struct store **out)
 	st->cfg.dir = st->dir;
 	st->shards = calloc(cfg->shards, sizeof(*st->shards));
 	pthread_mutex_init(&st->bg_lock, NULL);
-	pthread_cond_init(&st->bg_cond, NULL);
+	/* Timed waits on the monotonic clock: a step of the wall clock
+	 * must not stop the fsyncs or the retention passes. */
+	pthread_condattr_t mono;
+	pthread_condattr_init(&mono);
+	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->bg_cond, &mono);
+	pthread_condattr_destroy(&mono);
 	pthread_mutex_init(&st->job_lock, NULL);
 	pthread_cond_init(&st->job_cond, NULL);
 	pthread_cond_init(&st->job_done, NULL);

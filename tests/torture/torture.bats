@@ -81,12 +81,13 @@ crash_loop() { # SYNC
 
 # Replicating writers on two hosts while SHARD suffers FAULT; then the
 # global counts must be exact.
-shard_fault() { # NAME BREAK-CMD HEAL-CMD
+shard_fault() { # NAME BREAK-CMD HEAL-CMD [VIDEO]
 	write_option_file "$BATS_TEST_TMPDIR/s.cnf"
 	mount_countfs "host=a,mysql=$BATS_TEST_TMPDIR/s.cnf,global_cache=0"
 	mount_b "host=b,mysql=$BATS_TEST_TMPDIR/s.cnf,global_cache=0"
 	for i in 0 1; do sql $i "DELETE FROM countfs_minutes; DELETE FROM countfs_totals" 2>/dev/null || true; done
-	start_writers "$MNT" f 2
+	local v=${4:-f}
+	start_writers "$MNT" "$v" 2
 	wa=("${writers[@]}")
 	sleep 1
 	eval "$2"
@@ -96,8 +97,8 @@ shard_fault() { # NAME BREAK-CMD HEAL-CMD
 	for p in "${wa[@]}"; do kill "$p"; wait "$p" || true; done
 	a=$(acked)
 	local t0=$SECONDS
-	eventually 60 global_is videos/f/views "$(cat "$MNT/videos/f/views")"
-	counted=$(cat "$MNT/global/videos/f/views")
+	eventually 60 global_is "videos/$v/views" "$(cat "$MNT/videos/$v/views")"
+	counted=$(cat "$MNT/global/videos/$v/views")
 	report "$1" "$a" "$counted" $((SECONDS - t0))
 	[ "$counted" -ge "$a" ] && [ "$counted" -le $((a + 2)) ]
 }
@@ -117,6 +118,59 @@ global_is() {
 	shard_fault "MariaDB shard SIGSTOP 3 s" \
 		'for i in 0 1; do kill -STOP "$(sh "$MARIADB_SH" pid "$BATS_FILE_TMPDIR/db$i")"; done' \
 		'for i in 0 1; do kill -CONT "$(sh "$MARIADB_SH" pid "$BATS_FILE_TMPDIR/db$i")"; done'
+}
+
+@test "a network that drops between countfs and a shard" {
+	# shard0 is reached through a proxy the test cuts and restores.
+	pport=$(free_port)
+	ctl=$BATS_TEST_TMPDIR/link
+	echo up >"$ctl"
+	python3 "$ROOT/tests/helpers/tcpproxy.py" "$pport" "$(cat "$BATS_FILE_TMPDIR/port0")" "$ctl" 3>&- &
+	proxy=$!
+	sleep 0.3
+	write_option_file "$BATS_TEST_TMPDIR/s.cnf"
+	sed -i "s/^port=.*/port=$pport/" "$BATS_TEST_TMPDIR/s.cnf"
+	# Every video on shard0: their rows all go through the proxy.
+	vid=$(python3 -c '
+n = 0
+for i in range(1000):
+    h = 0xcbf29ce484222325
+    for b in b"net%d" % i:
+        h = ((h ^ b) * 0x100000001b3) % 2**64
+    if h % 2 == 0:
+        print("net%d" % i); break')
+	shard_fault "network to shard0 cut for 3 s" \
+		'echo cut >"$ctl"' 'echo up >"$ctl"' "$vid"
+	kill "$proxy"
+}
+
+@test "the wall clock stepped back two hours, then two days ahead" {
+	cc -shared -fPIC -O2 -o "$BATS_TEST_TMPDIR/fakeclock.so" \
+		"$ROOT/tests/helpers/fakeclock.c" -ldl
+	off=$BATS_TEST_TMPDIR/offset
+	echo 0 >"$off"
+	COUNTFS_WRAP="env COUNTFS_FAKECLOCK=$off LD_PRELOAD=$BATS_TEST_TMPDIR/fakeclock.so" \
+		mount_countfs retain_interval=1s
+	fsyncs() { grep '^countfs_fsyncs_total ' "$MNT/stats" | awk '{print $2}'; }
+	start_writers "$MNT" clk 2
+	sleep 1
+	echo -7200 >"$off"
+	sleep 2
+	f1=$(fsyncs)
+	sleep 2
+	f2=$(fsyncs)
+	echo 172800 >"$off"
+	sleep 3
+	for p in "${writers[@]}"; do kill "$p"; wait "$p" || true; done
+	a=$(acked)
+	counted=$(cat "$MNT/videos/clk/views")
+	report "wall clock -2 h, then +2 d" "$a" "$counted"
+	echo "fsyncs $f1 -> $f2; acknowledged $a, counted $counted"
+	[ "$f2" -gt "$f1" ]
+	[ "$counted" -ge "$a" ] && [ "$counted" -le $((a + 2)) ]
+	grep -Eq '^countfs_buckets_expired_total [1-9]' "$MNT/stats"
+	# The same events, seen through a range over all time.
+	content_is "$MNT/videos/clk/range/0-" "$counted"$'\n'
 }
 
 @test "hostile input: a huge unterminated write, a million videos in one write" {
