@@ -227,8 +227,7 @@ struct cursor_state {
 /* One round over the LMDB shards not done yet in this cycle.  Returns 0,
  * or an error after which the connection is dropped. */
 static int push_round(struct repl_shard *sh, struct cursor_state *cur,
-		      struct store_row *rows, struct store_row **sel,
-		      size_t *seen)
+		      struct store_row *rows, struct store_row **sel)
 {
 	struct store *st = sh->r->st;
 	int rc;
@@ -248,7 +247,6 @@ static int push_round(struct repl_shard *sh, struct cursor_state *cur,
 			return rc;
 		if (n && (rc = store_pending_ack(st, s, rows, n)))
 			return rc;
-		*seen += n;
 		if (n) {
 			memcpy(cur[s].key, rows[n - 1].key, sizeof(cur[s].key));
 			cur[s].resume = true;
@@ -270,7 +268,6 @@ void *push_thread(void *arg)
 	struct store_row *rows = malloc(PUSH_BATCH * sizeof(*rows));
 	struct store_row **sel = malloc(PUSH_BATCH * sizeof(*sel));
 	uint64_t cycle_start = repl_wall_ms();
-	size_t seen = 0;
 
 	mysql_thread_init();
 	/* Local writes come first: the push threads run niced. */
@@ -286,7 +283,7 @@ void *push_thread(void *arg)
 	while (!atomic_load(&r->stop)) {
 		int rc = sh->push ? 0 : push_connect(sh);
 		if (rc == 0)
-			rc = push_round(sh, cur, rows, sel, &seen);
+			rc = push_round(sh, cur, rows, sel);
 		if (rc) {
 			atomic_fetch_add(&sh->errors, 1);
 			sh->last_errno = rc;
@@ -313,7 +310,6 @@ void *push_thread(void *arg)
 		if (spent < CYCLE_MS && nap(r, (unsigned)(CYCLE_MS - spent)))
 			break;
 		cycle_start = repl_wall_ms();
-		seen = 0;
 	}
 out:
 	push_disconnect(sh);

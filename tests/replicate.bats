@@ -22,13 +22,7 @@ setup() {
 }
 
 teardown() {
-	local rc=0
-	unmount_b || rc=1
-	common_teardown || rc=1
-	for i in 0 1; do
-		[ -e "$BATS_FILE_TMPDIR/db$i/sock" ] || restart_shard $i
-	done
-	return $rc
+	shards_teardown
 }
 
 both() {

@@ -68,6 +68,19 @@ eventually() {
 	done
 }
 
+# Teardown of a file with two hosts and two shards: unmount both daemons,
+# wake or restart a shard a test left stopped.
+shards_teardown() {
+	local rc=0
+	unmount_b || rc=1
+	common_teardown || rc=1
+	for i in 0 1; do
+		kill -CONT "$(sh "$MARIADB_SH" pid "$BATS_FILE_TMPDIR/db$i")" 2>/dev/null || true
+		[ -e "$BATS_FILE_TMPDIR/db$i/sock" ] || restart_shard $i
+	done
+	return $rc
+}
+
 # Mount a second daemon: host B on $MNT_B (the first uses mount_countfs).
 mount_b() {
 	MNT_B=$BATS_TEST_TMPDIR/mnt_b

@@ -20,14 +20,7 @@ teardown_file() {
 }
 
 teardown() {
-	local rc=0
-	unmount_b || rc=1
-	common_teardown || rc=1
-	for i in 0 1; do
-		kill -CONT "$(sh "$MARIADB_SH" pid "$BATS_FILE_TMPDIR/db$i")" 2>/dev/null || true
-		[ -e "$BATS_FILE_TMPDIR/db$i/sock" ] || restart_shard $i
-	done
-	return $rc
+	shards_teardown
 }
 
 # report SCENARIO ACKED COUNTED [RECOVER_SECONDS]: a row; lost/doubled
