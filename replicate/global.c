@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include "../common/log.h"
+#include "../common/mono.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -285,11 +286,7 @@ int repl_open(const struct repl_config *cfg, struct store *st,
 	r->st = st;
 	r->nshards = cfg->shards;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_condattr_t mono; /* naps must survive wall-clock steps */
-	pthread_condattr_init(&mono);
-	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cond, &mono);
-	pthread_condattr_destroy(&mono);
+	mono_cond_init(&r->cond);
 	pthread_mutex_init(&r->cache_lock, NULL);
 	r->option_file = strdup(cfg->option_file);
 	r->host = strdup(cfg->host);

@@ -15,6 +15,7 @@
 #include "internal.h"
 
 #include "../common/log.h"
+#include "../common/mono.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -203,13 +204,7 @@ static bool nap(struct repl *r, unsigned ms)
 	struct timespec until;
 	bool stop;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = mono_deadline((uint64_t)ms * 1000000u);
 	pthread_mutex_lock(&r->lock);
 	if (!r->stop)
 		pthread_cond_timedwait(&r->cond, &r->lock, &until);

@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include "../common/log.h"
+#include "../common/mono.h"
 
 #include <malloc.h>
 #include <string.h>
@@ -163,9 +164,7 @@ void *store_background(void *arg)
 
 	pthread_mutex_lock(&st->bg_lock);
 	while (!st->bg_stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += 1;
+		struct timespec until = mono_deadline(1000000000u);
 		pthread_cond_timedwait(&st->bg_cond, &st->bg_lock, &until);
 		if (st->bg_stop)
 			break;

@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include "../common/log.h"
+#include "../common/mono.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -230,16 +231,9 @@ fail:
  */
 static void gather(struct shard *sh)
 {
-	struct timespec until;
-
 	if (sh->st->cfg.sync != STORE_SYNC_ALWAYS || sh->last_batch < 2)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += GATHER_NS;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	struct timespec until = mono_deadline(GATHER_NS);
 	sh->gathering = true;
 	while (sh->queued < sh->last_batch &&
 	       pthread_cond_timedwait(&sh->gather, &sh->qlock, &until) == 0)
@@ -556,11 +550,7 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 	sh->queue_tail = &sh->queue;
 	pthread_mutex_init(&sh->qlock, NULL);
 	pthread_cond_init(&sh->qcond, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&sh->gather, &ca);
-	pthread_condattr_destroy(&ca);
+	mono_cond_init(&sh->gather);
 	pthread_rwlockattr_t ra;
 	pthread_rwlockattr_init(&ra);
 	pthread_rwlockattr_setkind_np(
@@ -670,13 +660,7 @@ int store_open(const struct store_config *cfg, struct store **out)
 	st->cfg.dir = st->dir;
 	st->shards = calloc(cfg->shards, sizeof(*st->shards));
 	pthread_mutex_init(&st->bg_lock, NULL);
-	/* Timed waits on the monotonic clock: a step of the wall clock
-	 * must not stop the fsyncs or the retention passes. */
-	pthread_condattr_t mono;
-	pthread_condattr_init(&mono);
-	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
-	pthread_cond_init(&st->bg_cond, &mono);
-	pthread_condattr_destroy(&mono);
+	mono_cond_init(&st->bg_cond);
 	pthread_mutex_init(&st->job_lock, NULL);
 	pthread_cond_init(&st->job_cond, NULL);
 	pthread_cond_init(&st->job_done, NULL);

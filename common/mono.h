@@ -1,0 +1,35 @@
+/*
+ * mono.h - timed waits on the monotonic clock, so that a step of the wall
+ * clock never stretches or cuts a wait (fsyncs, retention, pushes).
+ */
+#ifndef COUNTFS_MONO_H
+#define COUNTFS_MONO_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Initialise @cond for pthread_cond_timedwait() with mono_deadline(). */
+static inline void mono_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+/* The monotonic time @ns nanoseconds from now, as a timedwait deadline. */
+static inline struct timespec mono_deadline(uint64_t ns)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ns += (uint64_t)ts.tv_nsec;
+	ts.tv_sec += (time_t)(ns / 1000000000u);
+	ts.tv_nsec = (long)(ns % 1000000000u);
+	return ts;
+}
+
+#endif
