@@ -67,9 +67,10 @@ bench/load: bench/load.c
 bench: deps countfs bench/nullfs bench/load
 	@QUICK=$(QUICK) bash bench/run.sh
 
-# The long fault suite and its report (KILLS=50, SOAK_SECONDS=600).
-torture: deps countfs bench/load
-	@sh tests/torture/run.sh
+# The long fault suite and its report (KILLS=50, SOAK_SECONDS=600);
+# SANITIZE=1 runs it against the ASan/UBSan build.
+torture: deps countfs countfs-asan bench/load
+	@SANITIZE=$(SANITIZE) sh tests/torture/run.sh
 
 # libFuzzer (clang): each target for FUZZ_SECONDS (default 60) from its
 # seed corpus; a crash leaves crash-* files and fails.
