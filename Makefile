@@ -6,11 +6,12 @@ DESTDIR ?=
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 DEPS = fuse3 lmdb libmariadb
-CPPFLAGS += -D_GNU_SOURCE $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
+VERSION = 0.2.0
+CPPFLAGS += -D_GNU_SOURCE -DCOUNTFS_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lfuse3 -llmdb -lmariadb) -lpthread
 ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
 
-COMMON = common/log.c
+COMMON = common/log.c common/notify.c
 STORE = store/shard.c store/record.c store/query.c store/retain.c store/pending.c
 REPL = replicate/conn.c replicate/push.c replicate/global.c
 FS = fs/fs.c fs/line.c fs/path.c fs/stats.c
@@ -19,8 +20,9 @@ DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
 B = build
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
-.PHONY: all run test bench fuzz torture deps clean asan
-all: countfs
+.PHONY: all run test bench fuzz torture deps deps-build clean asan install \
+	uninstall
+all: countfs countfs-top
 
 $(B)/opt/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -33,6 +35,9 @@ $(B)/asan/%.o: %.c
 countfs: $(call objs,opt,$(DAEMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+countfs-top: tools/countfs-top.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< -lm
+
 countfs-asan: $(call objs,asan,$(DAEMON_SRC))
 	$(CC) $(LDFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
@@ -44,16 +49,20 @@ store/test_store: tests/unit/test_store.c $(call objs,asan,$(COMMON) $(STORE))
 fs/test_line: tests/unit/test_line.c $(call objs,asan,fs/line.c fs/path.c)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
-# Install what is missing (only as root, only on Debian-like systems).
+# Install what is missing (only as root, only on Debian-like systems):
+# what the build needs for `make run`, and the test tools for the rest.
 deps:
-	@sh tests/helpers/deps.sh
+	@sh tests/helpers/deps.sh test
 
-run: deps countfs
+deps-build:
+	@sh tests/helpers/deps.sh build
+
+run: deps-build countfs
 	@mkdir -p mnt data
 	@echo "countfs: mounted at ./mnt, data in ./data; Ctrl-C unmounts"
 	./countfs mnt -f -o data=data
 
-test: deps countfs countfs-asan store/test_store fs/test_line
+test: deps countfs countfs-top countfs-asan store/test_store fs/test_line
 	@sh tests/run.sh
 
 bench/nullfs: bench/nullfs.c
@@ -93,7 +102,36 @@ fuzz: $(FUZZ_BIN)
 		[ $$rc = 0 ] || { cat $(B)/fuzz-$$f.log; exit 1; }; \
 	done
 
+# The daemon, countfs-top, their man pages and the examples, under
+# $(DESTDIR)$(PREFIX).  With PREFIX=/usr/local (the default) or /usr,
+# mount.fuse3 finds the daemon for fstab lines of type fuse.countfs.
+BINDIR = $(DESTDIR)$(PREFIX)/bin
+MANDIR = $(DESTDIR)$(PREFIX)/share/man
+DOCDIR = $(DESTDIR)$(PREFIX)/share/doc/countfs
+EXAMPLES = examples/README.md examples/tour.sh examples/client.py \
+	examples/client.c examples/client.js examples/nginx-ingest.sh \
+	examples/access.log examples/plot examples/countfs.service
+
+install: countfs countfs-top
+	install -d $(BINDIR) $(MANDIR)/man8 $(MANDIR)/man1 $(DOCDIR)/examples
+	install -m 755 countfs countfs-top $(BINDIR)
+	install -m 644 man/countfs.8 $(MANDIR)/man8
+	install -m 644 man/countfs-top.1 $(MANDIR)/man1
+	install -m 644 README.md $(DOCDIR)
+	install -m 644 $(EXAMPLES) $(DOCDIR)/examples
+	chmod 755 $(DOCDIR)/examples/tour.sh $(DOCDIR)/examples/client.py \
+		$(DOCDIR)/examples/client.js $(DOCDIR)/examples/nginx-ingest.sh \
+		$(DOCDIR)/examples/plot
+
+uninstall:
+	rm -f $(BINDIR)/countfs $(BINDIR)/countfs-top \
+		$(MANDIR)/man8/countfs.8 $(MANDIR)/man1/countfs-top.1
+	rm -rf $(DOCDIR)
+
 clean:
-	rm -rf $(B) countfs countfs-asan store/test_store fs/test_line bench/nullfs bench/load
+	rm -rf $(B) countfs countfs-top countfs-asan store/test_store fs/test_line bench/nullfs bench/load
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# main.c carries the version.
+$(B)/opt/fs/main.o $(B)/asan/fs/main.o: Makefile

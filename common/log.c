@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 
 enum log_level log_level = LOG_LVL_INFO;
-static int to_syslog;
+static int to_syslog, to_journal;
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
@@ -32,6 +34,18 @@ void log_use_syslog(void)
 	to_syslog = 1;
 }
 
+/* systemd says where the journal's stream is; stderr may have been
+ * redirected since, so it must be that very file. */
+void log_detect_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	to_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+		     fstat(2, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
@@ -45,6 +59,10 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	va_end(ap);
 	if (to_syslog) {
 		syslog(prio[lvl], "%s", msg);
+		return;
+	}
+	if (to_journal) { /* it stamps the time; <N> is the priority */
+		fprintf(stderr, "<%d>%s: %s\n", prio[lvl], names[lvl], msg);
 		return;
 	}
 

@@ -1,8 +1,9 @@
 /*
  * log.h - the one logging module of countfs.
  *
- * Messages go to stderr in the foreground and to syslog once daemonized
- * (log_use_syslog()).  The level is the only global of the daemon: it is
+ * Messages go to stderr in the foreground (or to the journal, with its
+ * priority prefixes, when stderr is systemd's journal stream) and to
+ * syslog once daemonized (log_use_syslog()).  The level is the only global of the daemon: it is
  * checked before any formatting, so a debug line costs one compare when
  * it is off.  Thread-safe: each message is written by one call.
  */
@@ -18,6 +19,10 @@ int log_parse_level(const char *name, enum log_level *out);
 
 /* Send further messages to syslog (ident "countfs") instead of stderr. */
 void log_use_syslog(void);
+
+/* In the foreground under systemd, write the journal's <N> priority
+ * prefixes instead of timestamps. */
+void log_detect_journal(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -17,6 +17,7 @@
 #include "fs.h"
 
 #include "../common/log.h"
+#include "../common/notify.h"
 #include "line.h"
 #include "path.h"
 
@@ -479,6 +480,19 @@ static int parse_one(struct countfs *c, struct open_file *of, const char *s,
 	return 0;
 }
 
+/* Per-type counters, one update per run of events of the same type. */
+static void count_types(struct fs_stats *s, const struct store_event *ev,
+			size_t n)
+{
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && ev[j].type_len == ev[i].type_len &&
+				memcmp(ev[j].type, ev[i].type, ev[i].type_len) == 0;
+		     j++)
+			;
+		stats_count_type(s, ev[i].type, ev[i].type_len, j - i);
+	}
+}
+
 /* Parse and record the complete lines in @s (@len bytes, each ending in
  * '\n' except, with @final, the last).  All or nothing. */
 static int record_lines(struct countfs *c, struct open_file *of, const char *s,
@@ -515,6 +529,7 @@ static int record_lines(struct countfs *c, struct open_file *of, const char *s,
 		log_error("%s: write failed: %s", of->path, strerror(-rc));
 	} else if (rc == 0) {
 		atomic_fetch_add(&c->stats.lines, lines);
+		count_types(&c->stats, b.ev, b.n);
 	}
 	if (b.ev != b.small)
 		free(b.ev);
@@ -725,6 +740,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	log_info("serving, data in %s, %u shards, sync=%s", c->store_cfg.dir,
 		 c->store_cfg.shards,
 		 c->store_cfg.sync == STORE_SYNC_ALWAYS ? "always" : "second");
+	notify_service("READY=1\nSTATUS=serving");
 	return c;
 }
 
@@ -733,6 +749,7 @@ static void fs_destroy(void *private_data)
 	struct countfs *c = private_data;
 	size_t open = 0, unfinished = 0;
 
+	notify_service("STOPPING=1");
 	/* Files still open when a signal ends the session get no release. */
 	while (c->files) {
 		open++;

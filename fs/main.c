@@ -22,14 +22,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define COUNTFS_VERSION "0.1.0"
 
 struct options {
 	char *data, *shards, *sync, *dedup, *log_level, *mapsize;
 	char *host, *mysql, *global_cache;
 	char *keep[STORE_LEVELS];
 	char *retain;
-	int show_help, show_version, foreground;
+	char *arg[3]; /* SOURCE and MOUNTPOINT, in the order given */
+	int nargs, show_help, show_version, foreground;
 };
 
 #define OPTION(t, p)                                                           \
@@ -68,45 +68,40 @@ static const struct fuse_opt option_spec[] = {
     FUSE_OPT_END,
 };
 
-static void usage(const char *prog)
+/* Fits an 80x24 terminal; countfs(8) has the rest. */
+static void usage(void)
 {
-	printf("usage: %s MOUNTPOINT [-f] [-d] [-o opt,[opt...]]\n\n"
-	       "countfs turns a directory into an event counter service.\n\n"
-	       "countfs options:\n"
-	       "    -o data=DIR            where the LMDB shards live "
-	       "(default: ./data)\n"
-	       "    -o shards=N            LMDB shards, 1-256, fixed when "
-	       "DIR is made (default: 4)\n"
-	       "    -o sync=always|second  fsync before acknowledging, or "
-	       "each second (default)\n"
-	       "    -o dedup=DURATION      how long an event #id is "
-	       "remembered (default: 10m)\n"
-	       "    -o keep_seconds=DURATION  per-second buckets kept "
-	       "(default: 1h)\n"
-	       "    -o keep_minutes=DURATION  per-minute buckets kept "
-	       "(default: 7d)\n"
-	       "    -o keep_hours=DURATION    per-hour buckets kept "
-	       "(default: 90d)\n"
-	       "    -o keep_days=DURATION     per-day buckets kept "
-	       "(default: forever)\n"
-	       "    -o retain_interval=DURATION  time between retention "
-	       "passes (default: 10s)\n"
-	       "    -o mapsize=SIZE        initial LMDB map per shard, grows "
-	       "by itself (default: 64M)\n"
-	       "    -o log_level=LEVEL     error, warn, info or debug "
-	       "(default: info)\n"
-	       "    -o mysql=FILE          replicate to the MySQL shards of "
-	       "this option file\n"
-	       "                           ([shard0], [shard1], ...; mode "
-	       "600) and serve /global\n"
-	       "    -o host=NAME           this host's id in MySQL (default: "
-	       "the hostname)\n"
-	       "    -o global_cache=MS     how long a /global answer is "
-	       "reused (default: 1000)\n"
-	       "    -V, --version          print the version\n\n"
-	       "DURATION is N with a unit s, m, h or d (e.g. 90d), or "
-	       "\"forever\"; SIZE is N with K, M or G.\n\n",
-	       prog);
+	fputs("usage: countfs [SOURCE] MOUNTPOINT [-f] [-d] [-o opt,...]\n"
+	      "An event counter service as a filesystem; see countfs(8).\n"
+	      "  -o data=DIR          where the LMDB shards live (default "
+	      "./data)\n"
+	      "  -o shards=N          1-256, fixed when DIR is made (default 4)\n"
+	      "  -o sync=MODE         always (fsync before each ack) or second "
+	      "(default)\n"
+	      "  -o dedup=DUR         how long an #id is remembered (default "
+	      "10m)\n"
+	      "  -o keep_seconds=DUR  per-second buckets kept (default 1h)\n"
+	      "  -o keep_minutes=DUR  per-minute buckets kept (default 7d)\n"
+	      "  -o keep_hours=DUR    per-hour buckets kept (default 90d)\n"
+	      "  -o keep_days=DUR     per-day buckets kept (default forever)\n"
+	      "  -o retain_interval=DUR  between retention passes (default "
+	      "10s)\n"
+	      "  -o mapsize=SIZE      first LMDB map per shard, grows (default "
+	      "64M)\n"
+	      "  -o log_level=LEVEL   error, warn, info (default) or debug\n"
+	      "  -o mysql=FILE        replicate to the [shardN] groups of this "
+	      "mode-600 file\n"
+	      "  -o host=NAME         this host's id in MySQL (default: the "
+	      "hostname)\n"
+	      "  -o global_cache=MS   reuse a /global answer this long "
+	      "(default 1000)\n"
+	      "  -o allow_other       let other users in (file modes apply)\n"
+	      "  -f, -d               stay in the foreground (-d: debug FUSE)\n"
+	      "  -V, --version        print the version\n"
+	      "DUR: N with s, m, h or d, or forever (keep_*); SIZE: N with K, "
+	      "M or G.\n"
+	      "Other FUSE options (max_threads=N, ...) pass to libfuse.\n",
+	      stdout);
 }
 
 static int opt_proc(void *data, const char *arg, int key,
@@ -114,7 +109,14 @@ static int opt_proc(void *data, const char *arg, int key,
 {
 	struct options *o = data;
 
-	(void)arg, (void)outargs;
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		/* Kept aside: mount.fuse3 passes SOURCE MOUNTPOINT. */
+		if (o->nargs < 3)
+			o->arg[o->nargs] = strdup(arg);
+		o->nargs++;
+		return 0;
+	}
 	if (key == KEY_FOREGROUND) {
 		o->foreground = 1;
 		return 1; /* libfuse needs it too */
@@ -272,6 +274,15 @@ static int check_options(struct countfs *c, struct options *o)
 	uint64_t v;
 	int rc;
 
+	/* mount.fuse3 runs "countfs SOURCE MOUNTPOINT": a SOURCE with a
+	 * slash is the data directory, a bare word (countfs) a label. */
+	if (o->nargs > 2) {
+		fprintf(stderr, "countfs: too many arguments: give [SOURCE] "
+				"MOUNTPOINT; see countfs --help\n");
+		return -EINVAL;
+	}
+	if (o->nargs == 2 && !o->data && strchr(o->arg[0], '/'))
+		o->data = strdup(o->arg[0]);
 	/* Absolute, since the daemon leaves the current directory when it
 	 * goes to the background. */
 	const char *dir = o->data ? o->data : sc->dir;
@@ -411,6 +422,8 @@ static void free_options(struct options *o)
 	free(o->host), free(o->mysql), free(o->global_cache);
 	for (int l = 0; l < STORE_LEVELS; l++)
 		free(o->keep[l]);
+	for (int i = 0; i < 3; i++)
+		free(o->arg[i]);
 }
 
 int main(int argc, char *argv[])
@@ -424,6 +437,7 @@ int main(int argc, char *argv[])
 	 * also trims them each second): memory stays bounded however many
 	 * FUSE threads run large writes at once. */
 	mallopt(M_ARENA_MAX, 4);
+	log_detect_journal();
 	store_config_defaults(&c.store_cfg);
 	pthread_mutex_init(&c.files_lock, NULL);
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1)
@@ -433,12 +447,11 @@ int main(int argc, char *argv[])
 		       fuse_pkgversion());
 		rc = 0;
 	} else if (o.show_help) {
-		usage(argv[0]);
-		printf("FUSE options:\n");
-		fuse_cmdline_help();
-		fuse_lib_help(&args);
+		usage();
 		rc = 0;
 	} else if (check_options(&c, &o) == 0) {
+		if (o.nargs)
+			fuse_opt_add_arg(&args, o.arg[o.nargs - 1]);
 		c.started = time(NULL);
 		c.uid = getuid();
 		c.gid = getgid();

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* Upper bounds of the latency buckets, in microseconds. */
@@ -37,6 +38,40 @@ void stats_observe(struct histogram *h, uint64_t ns)
 		i++;
 	atomic_fetch_add_explicit(&h->le[i], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->sum_ns, ns, memory_order_relaxed);
+}
+
+void stats_count_type(struct fs_stats *s, const char *type, size_t len,
+		      uint64_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)type[i]) * 16777619u;
+	for (unsigned k = 0; k < TYPE_SLOTS; k++) {
+		struct type_slot *t = &s->types[(h + k) % TYPE_SLOTS];
+		unsigned st = atomic_load_explicit(&t->state,
+						   memory_order_acquire);
+		if (st == 0) {
+			unsigned free_ = 0;
+			if (atomic_compare_exchange_strong(&t->state, &free_,
+							   1)) {
+				memcpy(t->name, type, len);
+				t->len = (uint8_t)len;
+				atomic_store_explicit(&t->state, 2,
+						      memory_order_release);
+			}
+		}
+		/* Claimed by another thread: its name is a moment away. */
+		while ((st = atomic_load_explicit(
+			    &t->state, memory_order_acquire)) == 1)
+			;
+		if (t->len == len && memcmp(t->name, type, len) == 0) {
+			atomic_fetch_add_explicit(&t->n, n,
+						  memory_order_relaxed);
+			return;
+		}
+	}
+	atomic_fetch_add_explicit(&s->other_types, n, memory_order_relaxed);
 }
 
 struct buf {
@@ -164,6 +199,21 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 	counter(&b, "events_deduplicated_total",
 		"Events acknowledged but not counted: their #id was seen.",
 		ss.deduplicated);
+	out(&b, "# HELP countfs_events_by_type_total Events accepted, by type "
+		"(retries with a seen #id included; past %d types, as "
+		"(other)).\n# TYPE countfs_events_by_type_total counter\n",
+	    TYPE_SLOTS);
+	for (int i = 0; i < TYPE_SLOTS; i++)
+		if (atomic_load_explicit(&s->types[i].state,
+					 memory_order_acquire) == 2)
+			out(&b, "countfs_events_by_type_total{type=\"%.*s\"} "
+				"%llu\n",
+			    (int)s->types[i].len, s->types[i].name,
+			    (unsigned long long)atomic_load(&s->types[i].n));
+	if (atomic_load(&s->other_types))
+		out(&b, "countfs_events_by_type_total{type=\"(other)\"} "
+			"%llu\n",
+		    (unsigned long long)atomic_load(&s->other_types));
 	counter(&b, "lines_total", "Lines received in accepted writes.",
 		atomic_load(&s->lines));
 	counter(&b, "writes_total", "write() calls accepted.",

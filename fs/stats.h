@@ -30,11 +30,28 @@ struct histogram {
 	atomic_uint_fast64_t sum_ns;
 };
 
+/* Events by type: the first TYPE_SLOTS types seen get their own line in
+ * /stats, the rest share one, so the metric's size stays bounded. */
+#define TYPE_SLOTS 64
+
+struct type_slot {
+	atomic_uint state; /* 0 free, 1 being claimed, 2 named */
+	uint8_t len;
+	char name[32];
+	atomic_uint_fast64_t n;
+};
+
 struct fs_stats {
 	atomic_uint_fast64_t refused[REFUSED_KINDS];
 	atomic_uint_fast64_t writes, lines, reads;
 	struct histogram write_latency, read_latency;
+	struct type_slot types[TYPE_SLOTS];
+	atomic_uint_fast64_t other_types;
 };
+
+/* Add @n accepted events of type @type (@len <= 32 bytes). Lock-free. */
+void stats_count_type(struct fs_stats *s, const char *type, size_t len,
+		      uint64_t n);
 
 /* Account one request that took @ns nanoseconds. */
 void stats_observe(struct histogram *h, uint64_t ns);

@@ -33,3 +33,48 @@ setup() {
 	[ "$status" = 0 ]
 	[[ "$output" = *"count is now 3000" ]]
 }
+
+@test "examples/client.js (Node.js) records and reads back" {
+	command -v node >/dev/null || skip "node is not installed"
+	run node "$ROOT/examples/client.js" "$MNT"
+	[ "$status" = 0 ]
+	[ "${lines[0]}" = "views of n1: 3 (a retried event id counts once)" ]
+	[ "${lines[1]}" = "views of n1 in the last minute: 3" ]
+	[ "${lines[2]}" = "watch_ms of n1: count 2, avg 450" ]
+	[ "${lines[3]}" = "batch of 500 events recorded; n2 now has 250 views" ]
+	# The bad value was refused whole: still two events.
+	content_is "$MNT/videos/n1/events/watch_ms/count" $'2\n'
+}
+
+@test "examples/nginx-ingest.sh: an access log becomes views, bytes and errors" {
+	# The sample log, and a live one with this hour's times in two zones.
+	sh "$ROOT/examples/nginx-ingest.sh" "$MNT" "$ROOT/examples/access.log"
+	content_is "$MNT/videos/abc/views" $'3\n'
+	content_is "$MNT/videos/abc/events/bytes/sum" $'99234\n'
+	content_is "$MNT/videos/abc/events/errors/count" $'1\n'
+	content_is "$MNT/videos/xyz/views" $'1\n'
+	[ "$(ls "$MNT/videos" | tr '\n' ' ')" = "abc xyz " ]
+	now=$(date +%s)
+	{
+		TZ=UTC date -d "@$((now - 120))" '+1.2.3.4 - - [%d/%b/%Y:%H:%M:%S +0000] "GET /watch?v=live HTTP/1.1" 200 10 "-" "x"'
+		TZ=Etc/GMT-2 date -d "@$((now - 60))" '+1.2.3.4 - - [%d/%b/%Y:%H:%M:%S +0200] "GET /videos/live/seg1.ts HTTP/1.1" 206 20 "-" "x"'
+	} | sh "$ROOT/examples/nginx-ingest.sh" "$MNT"
+	content_is "$MNT/videos/live/range/$((now - 121))-$((now - 119))" $'1\n'
+	content_is "$MNT/videos/live/range/$((now - 61))-$((now - 59))" $'1\n'
+	content_is "$MNT/videos/live/events/bytes/sum" $'30\n'
+}
+
+@test "examples/plot draws a PNG of a video's views" {
+	command -v gnuplot >/dev/null || skip "gnuplot is not installed"
+	now=$(date +%s)
+	for i in 1 2 3; do echo "@$((now - 600))"; done >>"$MNT/videos/p/views"
+	echo >>"$MNT/videos/p/views"
+	cd "$BATS_TEST_TMPDIR"
+	run "$ROOT/examples/plot" "$MNT" p 3600 60 p.png
+	[ "$status" = 0 ]
+	[ "$output" = "p.png: views of p over the last 3600s, per 60s" ]
+	[ "$(head -c 8 p.png | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ]
+	[ "$(stat -c %s p.png)" -gt 2000 ]
+	run "$ROOT/examples/plot" "$MNT" 'no/such' 60 60
+	[ "$status" = 1 ]
+}

@@ -4,14 +4,14 @@
 
 load helpers/common
 
-@test "--help lists countfs options then libfuse's" {
+@test "--help lists countfs options and points to the man page" {
 	run "$COUNTFS_BIN" --help
 	[ "$status" = 0 ]
 	[[ "$output" = *"-o data=DIR"* ]]
 	[[ "$output" = *"-o shards=N"* ]]
-	[[ "$output" = *"-o sync=always|second"* ]]
+	[[ "$output" = *"-o sync=MODE         always (fsync before each ack) or second"* ]]
 	[[ "$output" = *"-o dedup="* ]]
-	[[ "$output" = *"FUSE options"* ]]
+	[[ "$output" = *"see countfs(8)"* ]]
 }
 
 @test "--version prints the version" {
@@ -24,10 +24,36 @@ load helpers/common
 	mkdir -p "$BATS_TEST_TMPDIR/m"
 	for bad in shards=0 shards=300 shards=x sync=sometimes dedup=0 \
 		dedup=5y keep_seconds=10s keep_hours=1d log_level=loud \
-		mapsize=1K; do
+		mapsize=1K mapsize=64Q keep_days=-1 keep_minutes=forever \
+		retain_interval=0 retain_interval=soon host='a b' \
+		host=$(printf 'h%.0s' {1..65}) global_cache=-5 \
+		global_cache=3600001; do
 		run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "$bad"
 		[[ "$output" = *"is not valid"* ]] || { echo "$bad: $output"; false; }
 	done
+}
+
+@test "a MySQL option file that is missing or readable by others is refused" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "mysql=$BATS_TEST_TMPDIR/none.cnf"
+	[[ "$output" = *"mysql=$BATS_TEST_TMPDIR/none.cnf is not usable: "* ]]
+	printf '[shard0]\nhost=127.0.0.1\nuser=u\npassword=p\ndatabase=d\n' >"$BATS_TEST_TMPDIR/open.cnf"
+	chmod 644 "$BATS_TEST_TMPDIR/open.cnf"
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "mysql=$BATS_TEST_TMPDIR/open.cnf"
+	[[ "$output" = *"is not usable: "* ]]
+}
+
+@test "arguments: SOURCE MOUNTPOINT as mount.fuse3 gives them; no more" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	run -1 "$COUNTFS_BIN" a b c
+	[[ "$output" = *"too many arguments"* ]]
+	run -1 "$COUNTFS_BIN"
+	[[ "$output" = *"no mountpoint given"* ]]
+	# A bare-word SOURCE is a label: data= (or ./data) is used.
+	"$COUNTFS_BIN" countfs "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d1"
+	echo >>"$BATS_TEST_TMPDIR/m/videos/a/views"
+	fusermount3 -u "$BATS_TEST_TMPDIR/m"
+	[ -d "$BATS_TEST_TMPDIR/d1/shard-0" ]
 }
 
 @test "a data directory made with other shards= is refused" {
@@ -77,7 +103,7 @@ load helpers/common
 	COUNTFS_PID=
 }
 
-@test "without -f the daemon goes to the background and logs to syslog" {
+@test "without -f the daemon goes to the background" {
 	mkdir -p "$BATS_TEST_TMPDIR/bg"
 	run "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/bg" -o "data=$BATS_TEST_TMPDIR/bgdata"
 	[ "$status" = 0 ]

@@ -215,3 +215,21 @@ print(n % 2)')
 	[ "$status" = 0 ]
 	[[ "$output" = "abc	3"* ]]
 }
+
+@test "/stats with replication passes promtool; countfs-top shows each shard" {
+	mount_countfs "host=a,mysql=$CNF"
+	write_views "$MNT" topv 500
+	eventually 20 grep -q '^countfs_repl_pending_rows 0$' "$MNT/stats"
+	if command -v promtool >/dev/null; then
+		run promtool check metrics <"$MNT/stats"
+		echo "$output"
+		[ "$status" = 0 ]
+	fi
+	run "$ROOT/countfs-top" -b -n 1 -d 0.2 "$MNT"
+	echo "$output"
+	[ "$status" = 0 ]
+	[[ "$output" = *"replication: 0 rows pending"* ]]
+	echo "$output" | grep -Eq '^0 +yes +[0-9.]+ +[0-9]+ +0 '
+	echo "$output" | grep -Eq '^1 +yes +[0-9.]+ +[0-9]+ +0 '
+	echo "$output" | grep -Eq '^views +[0-9]+ +500 '
+}

@@ -64,3 +64,20 @@ PY
 		sleep 0.2
 	done
 }
+
+@test "/stats passes promtool check metrics, with events by type" {
+	command -v promtool >/dev/null || skip "promtool (prometheus) is not installed"
+	echo >>"$MNT/videos/a/views"
+	printf 'a likes\nb likes\nc shares 5\n' >>"$MNT/ingest"
+	printf 'bad\n' >>"$MNT/videos/a/views" 2>/dev/null || true
+	run promtool check metrics <"$MNT/stats"
+	echo "$output"
+	[ "$status" = 0 ]
+	grep -qx 'countfs_events_by_type_total{type="views"} 1' "$MNT/stats"
+	grep -qx 'countfs_events_by_type_total{type="likes"} 2' "$MNT/stats"
+	grep -qx 'countfs_events_by_type_total{type="shares"} 1' "$MNT/stats"
+	# Past 64 types, the rest share one line.
+	python3 -c 'import sys; sys.stdout.write("".join("v t%d\n" % i for i in range(100)))' >>"$MNT/ingest"
+	[ "$(grep -c '^countfs_events_by_type_total{' "$MNT/stats")" = 65 ]
+	grep -qx 'countfs_events_by_type_total{type="(other)"} 39' "$MNT/stats"
+}

@@ -1,0 +1,248 @@
+#!/usr/bin/env bats
+# What operators run: make install, the man pages, a mount from an fstab
+# line, the systemd unit, syslog and the journal, countfs-top.  The tests
+# that touch /usr/local, /dev or mounts run in a private mount namespace
+# (unshare -m), so the host is left as it was.
+
+load helpers/common
+
+setup_file() {
+	# One staged install for the file: DESTDIR, as a packager would.
+	make -s -C "$ROOT" install DESTDIR="$BATS_FILE_TMPDIR/stage" \
+		PREFIX=/usr/local >/dev/null
+}
+
+teardown() {
+	[ -z "${TOP_SESSION:-}" ] || tmux kill-session -t "$TOP_SESSION" 2>/dev/null || true
+	common_teardown
+}
+
+needs_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root for a private mount namespace"
+}
+
+# Run bash code in a private mount namespace where /usr/local is the
+# staged install; at most 60 s.
+in_ns() {
+	STAGE=$BATS_FILE_TMPDIR/stage timeout 60 unshare -m --propagation private \
+		bash -euc 'mount --bind "$STAGE/usr/local" /usr/local
+'"$1"
+}
+
+# The option names of countfs's fuse_opt table, from the source.
+option_names() {
+	sed -n 's/^    OPTION("\([a-z_]*\)=%s".*/\1/p' "$ROOT/fs/main.c"
+}
+
+@test "--help fits an 80x24 screen and names every option" {
+	run "$COUNTFS_BIN" --help
+	[ "$status" = 0 ]
+	echo "$output"
+	[ "${#lines[@]}" -le 23 ]
+	width=$(printf '%s\n' "$output" | awk '{ if (length > m) m = length } END { print m }')
+	[ "$width" -le 80 ]
+	n=0
+	for o in $(option_names); do
+		[[ "$output" = *"-o $o="* ]] || { echo "--help misses $o"; false; }
+		n=$((n + 1))
+	done
+	[ "$n" -ge 14 ]
+}
+
+@test "--version, the Makefile and the man pages agree" {
+	run "$COUNTFS_BIN" --version
+	[ "$status" = 0 ]
+	version=$(sed -n 's/^VERSION = //p' "$ROOT/Makefile")
+	[[ "$output" = "countfs $version (libfuse 3."* ]]
+	grep -q "^\.TH COUNTFS 8 .* \"countfs $version\"" "$ROOT/man/countfs.8"
+	grep -q "^\.TH COUNTFS-TOP 1 .* \"countfs $version\"" "$ROOT/man/countfs-top.1"
+}
+
+@test "make install puts the daemon, countfs-top, man pages and examples under DESTDIR" {
+	s=$BATS_FILE_TMPDIR/stage/usr/local
+	[ -x "$s/bin/countfs" ] && [ -x "$s/bin/countfs-top" ]
+	"$s/bin/countfs" --version
+	[ -x "$s/share/doc/countfs/examples/plot" ]
+	[ -f "$s/share/doc/countfs/examples/countfs.service" ]
+	for f in "$ROOT"/examples/*; do
+		[ -f "$s/share/doc/countfs/examples/$(basename "$f")" ] ||
+			{ echo "not installed: $f"; false; }
+	done
+	# The man pages render without a warning and cover every option.
+	run groff -man -ww -z "$s/share/man/man8/countfs.8"
+	[ -z "$output" ]
+	page=$(MANWIDTH=100 man -l "$s/share/man/man8/countfs.8" 2>&1)
+	for section in SYNOPSIS "THE TREE" "THE LINE FORMAT" OPTIONS FSTAB EXAMPLES "EXIT STATUS"; do
+		[[ "$page" = *"$section"* ]] || { echo "no $section"; false; }
+	done
+	for o in $(option_names); do
+		[[ "$page" = *"$o="* ]] || { echo "man page misses $o"; false; }
+	done
+	run groff -man -ww -z "$s/share/man/man1/countfs-top.1"
+	[ -z "$output" ]
+	make -s -C "$ROOT" uninstall DESTDIR="$BATS_FILE_TMPDIR/stage" PREFIX=/usr/local
+	[ ! -e "$s/bin/countfs" ] && [ ! -e "$s/share/man/man8/countfs.8" ]
+	make -s -C "$ROOT" install DESTDIR="$BATS_FILE_TMPDIR/stage" PREFIX=/usr/local
+}
+
+@test "an fstab line of type fuse.countfs mounts with mount -a" {
+	needs_root
+	T=$BATS_TEST_TMPDIR
+	mkdir -p "$T/m"
+	printf '# countfs\n%s/data  %s/m  fuse.countfs  sync=always,shards=2,_netdev,nofail  0 0\n' \
+		"$T" "$T" >"$T/fstab"
+	T=$T in_ns '
+		trap "umount $T/m 2>/dev/null || true" EXIT
+		mount -T "$T/fstab" -a
+		mountpoint -q "$T/m"
+		echo >>"$T/m/videos/f/views"
+		echo >>"$T/m/videos/f/views"
+		cat "$T/m/videos/f/views" >"$T/count"
+		findmnt -n -o FSTYPE,SOURCE "$T/m" >"$T/type"
+		umount "$T/m"
+	'
+	[ "$(cat "$T/count")" = 2 ]
+	[ "$(cat "$T/type")" = "fuse.countfs countfs" ]
+	# SOURCE (a path) was the data directory; its shards= was honoured.
+	[ -d "$T/data/shard-1" ] && [ ! -d "$T/data/shard-2" ]
+	# The daemon ends with the unmount, leaving the data directory free.
+	for i in $(seq 100); do
+		pgrep -f "countfs $T/data" >/dev/null || break
+		sleep 0.1
+	done
+	! pgrep -f "countfs $T/data"
+}
+
+@test "the systemd unit verifies, and runs as systemd runs it: READY=1, journal priorities, clean stop" {
+	needs_root
+	unit=$ROOT/examples/countfs.service
+	if command -v systemd-analyze >/dev/null; then
+		run in_ns "systemd-analyze verify '$unit'"
+		echo "$output"
+		[ "$status" = 0 ]
+	fi
+	T=$BATS_TEST_TMPDIR
+	# Its commands, with the paths moved into the test's directory.
+	cmds=$(sed -n 's/^\(ExecStartPre\|ExecStart\|ExecStop\)=-\{0,1\}//p' "$unit" |
+		sed "s|/mnt/counts|$T/mnt|g; s|/var/lib/countfs|$T/data|g; s|^countfs |$COUNTFS_BIN |")
+	echo "$cmds"
+	[ "$(echo "$cmds" | wc -l)" = 4 ]
+	start=$(echo "$cmds" | sed -n 3p)
+	[[ "$start" = "$COUNTFS_BIN $T/mnt -f -o "* ]]
+	echo "$cmds" | sed -n 1p | sh || true
+	echo "$cmds" | sed -n 2p | sh
+	# The journal's stream is the daemon's stderr; systemd listens on
+	# NOTIFY_SOCKET.
+	python3 - "$T/notify" >"$T/notified" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+for _ in range(2):
+    print(s.recv(4096).decode().replace("\n", " "), flush=True)
+PY
+	listener=$!
+	for i in $(seq 50); do [ -S "$T/notify" ] && break; sleep 0.1; done
+	LOG=$T/journal MNT=$T/mnt
+	: >"$LOG"
+	js=$(stat -c '%d:%i' "$LOG")
+	JOURNAL_STREAM=$js NOTIFY_SOCKET=$T/notify $start >>"$LOG" 2>&1 3>&- &
+	COUNTFS_PID=$!
+	for i in $(seq 100); do grep -q READY=1 "$T/notified" && break; sleep 0.1; done
+	grep -q '^READY=1' "$T/notified"
+	mountpoint -q "$T/mnt"
+	echo >>"$T/mnt/videos/s/views"
+	[ "$(cat "$T/mnt/videos/s/views")" = 1 ]
+	echo "$cmds" | sed -n 4p | sh
+	wait_pid "$COUNTFS_PID" 30
+	[ "$WAIT_STATUS" = 0 ]
+	COUNTFS_PID=
+	wait "$listener"
+	cat "$T/notified" "$LOG"
+	grep -q '^STOPPING=1' "$T/notified"
+	grep -q '^<6>info: serving, data in ' "$LOG"
+	grep -q '^<6>info: unmounted; store closed' "$LOG"
+	! grep -q 'countfs info' "$LOG"
+}
+
+@test "in the background the daemon logs to syslog" {
+	needs_root
+	T=$BATS_TEST_TMPDIR
+	mkdir -p "$T/m"
+	BIN=$COUNTFS_BIN T=$T in_ns '
+		# A /dev of our own, with a /dev/log that a small server reads.
+		mount -t tmpfs tmpfs /dev
+		mknod -m 666 /dev/fuse c 10 229
+		mknod -m 666 /dev/null c 1 3
+		python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(\"/dev/log\")
+s.settimeout(20)
+with open(sys.argv[1], \"w\") as out:
+    while True:
+        m = s.recv(4096).decode()
+        out.write(m + \"\\n\"); out.flush()
+        if \"unmounted\" in m:
+            break
+" "$T/syslog" &
+		for i in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
+		"$BIN" "$T/m" -o "data=$T/d,log_level=debug"
+		printf "bad\n" >>"$T/m/videos/a/views" 2>/dev/null || true
+		fusermount3 -u "$T/m"
+		wait
+	'
+	cat "$T/syslog"
+	grep -q 'countfs\[[0-9]*\]: serving, data in ' "$T/syslog"
+	grep -q 'countfs\[[0-9]*\]: .*write refused (EINVAL)' "$T/syslog"
+	grep -q 'countfs\[[0-9]*\]: unmounted; store closed' "$T/syslog"
+	# Facility daemon (3): <24+priority>; warn is 4, info 6.
+	grep -q '^<28>' "$T/syslog" && grep -q '^<30>' "$T/syslog"
+}
+
+@test "countfs-top shows events/s, types and refusals, live, under tmux" {
+	command -v tmux >/dev/null || skip "tmux is not installed"
+	mount_countfs
+	echo >>"$MNT/videos/a/views"
+	TOP_SESSION=countfs-top-$$
+	tmux new-session -d -s "$TOP_SESSION" -x 100 -y 30 \
+		"$ROOT/countfs-top -d 0.5 $MNT; echo countfs-top exited \$?; sleep 30"
+	"$ROOT/bench/load" steady 4 2000 "$MNT" 100 >/dev/null &
+	load=$!
+	for i in 1 2 3 4 5 6; do
+		printf 'v%d likes\nv%d shares\n' "$i" "$i" >>"$MNT/ingest"
+		printf 'x\n' >>"$MNT/videos/a/views" 2>/dev/null || true
+		sleep 0.4
+	done
+	sleep 1 # a frame or two to catch up
+	screen=$(tmux capture-pane -p -t "$TOP_SESSION")
+	wait "$load"
+	echo "$screen"
+	[[ "$screen" = *"countfs-top  $MNT"* ]]
+	# A live rate in the thousands, with its sparkline.
+	echo "$screen" | grep -Eq '^events/s +[0-9.]+k? +[▁▂▃▄▅▆▇█]'
+	rate=$(echo "$screen" | awk '/^events\/s/ { print $2 }')
+	[[ "$rate" = *k ]] || [ "${rate%.*}" -ge 500 ]
+	echo "$screen" | grep -Eq '^views +[0-9.]+k? +[0-9.]+k?'
+	echo "$screen" | grep -Eq '^likes +[0-9]+ +6 '
+	echo "$screen" | grep -Eq '^shares +[0-9]+ +6 '
+	echo "$screen" | grep -Eq '^refused/s +[0-9]+  total 6: line 6$'
+	[[ "$screen" = *"replication: off"* ]]
+	tmux send-keys -t "$TOP_SESSION" q
+	for i in $(seq 50); do
+		tmux capture-pane -p -t "$TOP_SESSION" | grep -q 'countfs-top exited 0' && break
+		sleep 0.1
+	done
+	tmux capture-pane -p -t "$TOP_SESSION" | grep -q 'countfs-top exited 0'
+}
+
+@test "countfs-top refuses bad arguments and a path without /stats" {
+	run "$ROOT/countfs-top"
+	[ "$status" = 2 ]
+	run "$ROOT/countfs-top" -d 0 /tmp
+	[ "$status" = 2 ]
+	[[ "$output" = *"give seconds from 0.1 to 3600"* ]]
+	run "$ROOT/countfs-top" -b -n 1 "$BATS_TEST_TMPDIR"
+	[ "$status" = 1 ]
+	[[ "$output" = *"cannot read $BATS_TEST_TMPDIR/stats"* ]]
+}

@@ -1,0 +1,475 @@
+/*
+ * countfs-top - a live view of a countfs mount, like top(1).
+ *
+ * It reads only MOUNTPOINT/stats (Prometheus text), once per interval,
+ * and shows rates from the difference of two samples: events/s overall
+ * and per type, refusals, write latency, storage, and per MySQL shard the
+ * replication lag, pending rows and errors, each with a sparkline of the
+ * last minute.  Any mount of any version with a /stats file will do.
+ *
+ * usage: countfs-top [-d SECONDS] [-n FRAMES] [-b] MOUNTPOINT
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_METRICS 1024
+#define HISTORY 60 /* samples kept for a sparkline */
+#define MAX_ROWS 64 /* type rows considered; the screen shows what fits */
+
+struct metric {
+	char key[200]; /* name{labels} as written */
+	double v;
+};
+
+struct sample {
+	struct metric m[MAX_METRICS];
+	int n;
+	double t; /* monotonic seconds */
+};
+
+/* A line of the display that has a sparkline: its last HISTORY values. */
+struct series {
+	char key[200];
+	double hist[HISTORY];
+	int len;
+	bool seen; /* in this frame */
+};
+
+static struct series series[MAX_ROWS * 2];
+static int nseries;
+static struct termios saved_tty;
+static bool tty_raw;
+static volatile sig_atomic_t stop;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Read MOUNT/stats into @s; -errno on failure. */
+static int sample_read(const char *path, struct sample *s)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -errno;
+	s->n = 0;
+	s->t = now_s();
+	while (fgets(line, sizeof(line), f) && s->n < MAX_METRICS) {
+		char *sp = strrchr(line, ' ');
+		if (line[0] == '#' || !sp || (size_t)(sp - line) >= 200)
+			continue;
+		struct metric *m = &s->m[s->n++];
+		memcpy(m->key, line, (size_t)(sp - line));
+		m->key[sp - line] = '\0';
+		m->v = strtod(sp + 1, NULL);
+	}
+	int err = ferror(f) ? -EIO : 0;
+	fclose(f);
+	return err;
+}
+
+static const struct metric *find(const struct sample *s, const char *key)
+{
+	for (int i = 0; i < s->n; i++)
+		if (strcmp(s->m[i].key, key) == 0)
+			return &s->m[i];
+	return NULL;
+}
+
+static double value(const struct sample *s, const char *key)
+{
+	const struct metric *m = find(s, key);
+
+	return m ? m->v : 0;
+}
+
+/* Per-second rate of counter @key between @a and @b (0 if new). */
+static double rate(const struct sample *a, const struct sample *b,
+		   const char *key)
+{
+	const struct metric *ma = find(a, key), *mb = find(b, key);
+	double dt = b->t - a->t;
+
+	if (!ma || !mb || dt <= 0 || mb->v < ma->v)
+		return 0;
+	return (mb->v - ma->v) / dt;
+}
+
+/* Remember @v as the newest point of the sparkline of @key. */
+static struct series *track(const char *key, double v)
+{
+	struct series *se = NULL;
+
+	for (int i = 0; i < nseries; i++)
+		if (strcmp(series[i].key, key) == 0)
+			se = &series[i];
+	if (!se) {
+		if (nseries == (int)(sizeof(series) / sizeof(series[0])))
+			return NULL;
+		se = &series[nseries++];
+		snprintf(se->key, sizeof(se->key), "%s", key);
+	}
+	if (se->len == HISTORY)
+		memmove(se->hist, se->hist + 1, sizeof(double) * (HISTORY - 1));
+	else
+		se->len++;
+	se->hist[se->len - 1] = v;
+	se->seen = true;
+	return se;
+}
+
+/* The last @width points of @se, scaled to its own maximum, padded to
+ * @width columns. */
+static void spark(const struct series *se, int width)
+{
+	static const char *const bars[] = {" ", "▁", "▂", "▃", "▄",
+					   "▅", "▆", "▇", "█"};
+	double max = 0;
+	int from = se && se->len > width ? se->len - width : 0;
+
+	for (int i = from; se && i < se->len; i++)
+		max = fmax(max, se->hist[i]);
+	for (int i = 0; se && i < se->len - from; i++) {
+		double v = se->hist[from + i];
+		int k = max > 0 ? (int)ceil(v / max * 8) : 0;
+		fputs(bars[v > 0 && k == 0 ? 1 : k], stdout);
+	}
+	printf("%*s", width - (se ? se->len - from : 0), "");
+}
+
+static void human(char *buf, size_t n, double v)
+{
+	if (v >= 1e9)
+		snprintf(buf, n, "%.2fG", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(buf, n, "%.2fM", v / 1e6);
+	else if (v >= 1e4)
+		snprintf(buf, n, "%.1fk", v / 1e3);
+	else
+		snprintf(buf, n, "%.0f", v);
+}
+
+/* The upper bound of the bucket holding quantile @q of the histogram
+ * @name's observations between @a and @b, in microseconds; -1: none. */
+static double quantile_us(const struct sample *a, const struct sample *b,
+			  const char *name, double q)
+{
+	char prefix[128];
+	double total = 0;
+	size_t plen = (size_t)snprintf(prefix, sizeof(prefix),
+				       "countfs_%s_bucket{le=\"", name);
+
+	for (int i = 0; i < b->n; i++)
+		if (strstr(b->m[i].key, "le=\"+Inf\"") &&
+		    strncmp(b->m[i].key, prefix, plen) == 0)
+			total = b->m[i].v - value(a, b->m[i].key);
+	if (total <= 0)
+		return -1;
+	for (int i = 0; i < b->n; i++) {
+		if (strncmp(b->m[i].key, prefix, plen) != 0)
+			continue;
+		double cum = b->m[i].v - value(a, b->m[i].key);
+		if (cum >= q * total)
+			return strtod(b->m[i].key + plen, NULL) * 1e6;
+	}
+	return -1;
+}
+
+/* The text between label="...", from a metric key, into @out. */
+static bool label(const char *key, const char *name, char *out, size_t n)
+{
+	char pat[40];
+	const char *p, *e;
+
+	snprintf(pat, sizeof(pat), "%s=\"", name);
+	if (!(p = strstr(key, pat)))
+		return false;
+	p += strlen(pat);
+	if (!(e = strchr(p, '"')))
+		return false;
+	snprintf(out, n, "%.*s", (int)(e - p), p);
+	return true;
+}
+
+struct row {
+	const char *key;
+	char type[40];
+	double rate, total;
+};
+
+/* Busiest first, then the largest totals. */
+static int row_cmp(const void *pa, const void *pb)
+{
+	const struct row *a = pa, *b = pb;
+
+	if (a->rate != b->rate)
+		return a->rate < b->rate ? 1 : -1;
+	if (a->total != b->total)
+		return a->total < b->total ? 1 : -1;
+	return strcmp(a->type, b->type);
+}
+
+static void frame(const char *mnt, const struct sample *a,
+		  const struct sample *b, bool batch, int cols, int lines)
+{
+	static struct row rows[MAX_ROWS];
+	int sw = cols - 50; /* sparkline width */
+	char when[32], x[32], y[32];
+	time_t t = time(NULL);
+
+	if (sw > HISTORY)
+		sw = HISTORY;
+	if (sw < 10)
+		sw = 10;
+	for (int i = 0; i < nseries; i++)
+		series[i].seen = false;
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+	if (!batch)
+		fputs("\033[H\033[2J", stdout);
+	printf("countfs-top  %s  %s  (q quits)\n\n", mnt, when);
+
+	double ev = rate(a, b, "countfs_events_total");
+	human(x, sizeof(x), ev);
+	human(y, sizeof(y), value(b, "countfs_events_total"));
+	printf("events/s   %9s  ", x);
+	spark(track("events", ev), sw);
+	printf("  total %s\n", y);
+
+	/* Refusals come in bursts: the rate, and the totals by reason. */
+	double refused = 0, refused_total = 0;
+	char reasons[256] = "";
+	for (int i = 0; i < b->n; i++) {
+		char r[32];
+		if (strncmp(b->m[i].key, "countfs_writes_refused_total{", 29) ||
+		    !label(b->m[i].key, "reason", r, sizeof(r)))
+			continue;
+		refused += rate(a, b, b->m[i].key);
+		refused_total += b->m[i].v;
+		if (b->m[i].v > 0)
+			snprintf(reasons + strlen(reasons),
+				 sizeof(reasons) - strlen(reasons), " %s %.0f",
+				 r, b->m[i].v);
+	}
+	printf("refused/s  %9.0f  total %.0f%s%s\n", refused, refused_total,
+	       *reasons ? ":" : "", reasons);
+	printf("writes/s   %9.0f   reads/s %.0f   fsyncs/s %.1f\n",
+	       rate(a, b, "countfs_writes_total"),
+	       rate(a, b, "countfs_reads_total"),
+	       rate(a, b, "countfs_fsyncs_total"));
+	double p50 = quantile_us(a, b, "write_latency_seconds", 0.5);
+	double p99 = quantile_us(a, b, "write_latency_seconds", 0.99);
+	if (p50 >= 0)
+		printf("write latency  p50 <= %.0f us   p99 <= %.0f us\n", p50,
+		       p99);
+	else
+		printf("write latency  -\n");
+	printf("LMDB       %.1f MiB used of %.1f MiB mapped\n\n",
+	       value(b, "countfs_lmdb_bytes_used") / 1048576,
+	       value(b, "countfs_lmdb_map_bytes") / 1048576);
+
+	int nrows = 0, shards = 0;
+	for (int i = 0; i < b->n; i++) {
+		struct row *r = &rows[nrows];
+		if (!strncmp(b->m[i].key, "countfs_repl_lag_seconds{", 25))
+			shards++;
+		if (nrows == MAX_ROWS ||
+		    strncmp(b->m[i].key, "countfs_events_by_type_total{", 29) ||
+		    !label(b->m[i].key, "type", r->type, sizeof(r->type)))
+			continue;
+		r->key = b->m[i].key;
+		r->rate = rate(a, b, r->key);
+		r->total = b->m[i].v;
+		nrows++;
+	}
+	qsort(rows, (size_t)nrows, sizeof(rows[0]), row_cmp);
+	/* What is left of the screen once the rest is drawn. */
+	int fit = lines - 14 - (shards ? shards + 2 : 1);
+	printf("%-20s %10s %12s  last minute\n", "TYPE", "EVENTS/S", "TOTAL");
+	for (int i = 0; i < nrows; i++) {
+		/* Every type keeps its history, shown or not. */
+		struct series *se = track(rows[i].key, rows[i].rate);
+		if (i >= fit && !batch)
+			continue;
+		human(x, sizeof(x), rows[i].rate);
+		human(y, sizeof(y), rows[i].total);
+		printf("%-20.20s %10s %12s  ", rows[i].type, x, y);
+		spark(se, sw);
+		printf("\n");
+	}
+	if (nrows > fit && !batch)
+		printf("... %d more types\n", nrows - fit);
+
+	if (!find(b, "countfs_repl_pending_rows")) {
+		printf("\nreplication: off (no mysql= option)\n");
+	} else {
+		printf("\nreplication: %.0f rows pending\n",
+		       value(b, "countfs_repl_pending_rows"));
+		printf("%-6s %-5s %8s %9s %7s  lag, last minute\n", "SHARD",
+		       "UP", "LAG s", "ROWS/S", "ERRORS");
+		for (int i = 0; i < b->n; i++) {
+			char sh[16], k[200];
+			if (strncmp(b->m[i].key, "countfs_repl_lag_seconds{",
+				    25) ||
+			    !label(b->m[i].key, "shard", sh, sizeof(sh)))
+				continue;
+			snprintf(k, sizeof(k),
+				 "countfs_repl_connected{shard=\"%s\"}", sh);
+			bool up = value(b, k) > 0;
+			snprintf(k, sizeof(k),
+				 "countfs_repl_push_errors_total{shard=\"%s\"}",
+				 sh);
+			double errs = value(b, k);
+			snprintf(k, sizeof(k),
+				 "countfs_repl_rows_pushed_total{shard=\"%s\"}",
+				 sh);
+			printf("%-6s %-5s %8.1f %9.0f %7.0f  ", sh,
+			       up ? "yes" : "NO", b->m[i].v, rate(a, b, k),
+			       errs);
+			spark(track(b->m[i].key, b->m[i].v), sw);
+			printf("\n");
+		}
+	}
+	if (batch)
+		printf("\n");
+	fflush(stdout);
+}
+
+static void restore_tty(void)
+{
+	if (tty_raw) {
+		tcsetattr(0, TCSANOW, &saved_tty);
+		fputs("\033[?25h\n", stdout); /* cursor back */
+		fflush(stdout);
+		tty_raw = false;
+	}
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* Wait @secs for the next frame; true when the user asked to quit. */
+static bool wait_key(double secs)
+{
+	struct pollfd p = {.fd = 0, .events = POLLIN};
+	char c;
+
+	if (!tty_raw) {
+		struct timespec ts = {(time_t)secs,
+				      (long)((secs - floor(secs)) * 1e9)};
+		while (nanosleep(&ts, &ts) && errno == EINTR && !stop)
+			;
+		return stop;
+	}
+	if (poll(&p, 1, (int)(secs * 1000)) > 0 && read(0, &c, 1) == 1)
+		return c == 'q' || c == 'Q' || c == 3;
+	return stop;
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: countfs-top [-d SECONDS] [-n FRAMES] [-b] "
+		"MOUNTPOINT\n"
+		"  -d SECONDS  time between frames (default 1)\n"
+		"  -n FRAMES   stop after this many frames\n"
+		"  -b          batch: no screen control, frames one after "
+		"another\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static struct sample s[2];
+	double delay = 1;
+	long frames = -1;
+	bool batch = false;
+	char path[4096];
+	int opt;
+
+	while ((opt = getopt(argc, argv, "d:n:bh")) != -1) {
+		char *end;
+		switch (opt) {
+		case 'd':
+			delay = strtod(optarg, &end);
+			if (*end || !(delay >= 0.1 && delay <= 3600)) {
+				fprintf(stderr, "countfs-top: -d %s: give "
+						"seconds from 0.1 to 3600\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'n':
+			frames = strtol(optarg, &end, 10);
+			if (*end || frames < 1) {
+				fprintf(stderr, "countfs-top: -n %s: give a "
+						"number of frames, 1 or more\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'b':
+			batch = true;
+			break;
+		default:
+			return usage();
+		}
+	}
+	if (optind + 1 != argc)
+		return usage();
+	snprintf(path, sizeof(path), "%s/stats", argv[optind]);
+	int rc = sample_read(path, &s[0]);
+	if (rc) {
+		fprintf(stderr, "countfs-top: cannot read %s: %s\n", path,
+			strerror(-rc));
+		return 1;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (!batch && isatty(0) && tcgetattr(0, &saved_tty) == 0) {
+		struct termios raw = saved_tty;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		tcsetattr(0, TCSANOW, &raw);
+		tty_raw = true;
+		fputs("\033[?25l", stdout); /* hide the cursor */
+	}
+	int cur = 0;
+	for (long f = 0; frames < 0 || f < frames; f++) {
+		if (wait_key(delay))
+			break;
+		struct winsize ws = {0};
+		ioctl(1, TIOCGWINSZ, &ws);
+		int cols = ws.ws_col ? ws.ws_col : 80;
+		int lines = ws.ws_row ? ws.ws_row : 24;
+		if ((rc = sample_read(path, &s[!cur]))) {
+			restore_tty();
+			fprintf(stderr, "countfs-top: cannot read %s: %s\n",
+				path, strerror(-rc));
+			return 1;
+		}
+		frame(argv[optind], &s[cur], &s[!cur], batch, cols, lines);
+		cur = !cur;
+	}
+	restore_tty();
+	return 0;
+}
