@@ -14,7 +14,7 @@ if [ "${SANITIZE:-0}" = 1 ]; then
 	export UBSAN_OPTIONS=print_stacktrace=1
 fi
 echo "== make torture: $(basename "$bin"), KILLS=${KILLS:-50}, SOAK_SECONDS=${SOAK_SECONDS:-600}"
-TORTURE_REPORT=$report COUNTFS_BIN=$bin bats tests/torture/torture.bats
+TORTURE_REPORT=$report COUNTFS_BIN=$bin bats --timing tests/torture/torture.bats
 rc=$?
 echo
 printf '| scenario | acknowledged | counted | lost | in flight | recover s |\n'
