@@ -57,7 +57,7 @@ deps:
 deps-build:
 	@sh tests/helpers/deps.sh build
 
-run: deps-build countfs
+run: deps-build countfs countfs-top
 	@mkdir -p mnt data
 	@echo "countfs: mounted at ./mnt, data in ./data; Ctrl-C unmounts"
 	./countfs mnt -f -o data=data
