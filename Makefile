@@ -62,7 +62,7 @@ run: deps-build countfs countfs-top
 	@echo "countfs: mounted at ./mnt, data in ./data; Ctrl-C unmounts"
 	./countfs mnt -f -o data=data
 
-test: deps countfs countfs-top countfs-asan store/test_store fs/test_line
+test: deps countfs countfs-top countfs-asan store/test_store fs/test_line bench/load
 	@sh tests/run.sh
 
 bench/nullfs: bench/nullfs.c
