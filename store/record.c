@@ -348,16 +348,52 @@ static int fold_events(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 	return rc;
 }
 
-/* Key order of buckets: (id, level, time). */
-static int entry_cmp(const void *pa, const void *pb)
-{
-	const struct fold_entry *a = pa, *b = pb;
+/*
+ * The key order of the folded buckets, (id, level, time), by an LSD radix
+ * sort of 16-byte keys: hi is the series id, lo the level (8 bits), the
+ * time (32) and the entry's index in the fold table (24).  One pass counts
+ * every byte; a byte that all keys share (most of them: ids are small, a
+ * batch has a few times) costs no pass.  Several times faster than qsort
+ * of the 40-byte entries, which was a fifth of the /ingest profile.
+ */
+struct order {
+	uint64_t hi, lo;
+};
 
-	if (a->id != b->id)
-		return a->id < b->id ? -1 : 1;
-	if (a->level != b->level)
-		return a->level < b->level ? -1 : 1;
-	return a->t < b->t ? -1 : a->t > b->t;
+#define ORDER_INDEX_BITS 24
+#define ORDER_BYTES 13 /* lo's bytes 3..7, then hi's 0..7 */
+
+static inline unsigned order_byte(const struct order *o, int b)
+{
+	return b < 5 ? (unsigned)(o->lo >> (8 * (b + 3))) & 0xff
+		     : (unsigned)(o->hi >> (8 * (b - 5))) & 0xff;
+}
+
+/* Sort @a (@n keys) with @tmp beside it; returns the one sorted. */
+static struct order *order_sort(struct order *a, struct order *tmp, size_t n)
+{
+	static _Thread_local uint32_t count[ORDER_BYTES][256];
+
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < n; i++)
+		for (int b = 0; b < ORDER_BYTES; b++)
+			count[b][order_byte(&a[i], b)]++;
+	for (int b = 0; b < ORDER_BYTES && n > 1; b++) {
+		if (count[b][order_byte(&a[0], b)] == n)
+			continue;
+		uint32_t sum = 0;
+		for (int v = 0; v < 256; v++) {
+			uint32_t c = count[b][v];
+			count[b][v] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[count[b][order_byte(&a[i], b)]++] = a[i];
+		struct order *t = a;
+		a = tmp;
+		tmp = t;
+	}
+	return a;
 }
 
 int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req)
@@ -375,13 +411,31 @@ int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req)
 		goto out;
 	/* Merge in key order: LMDB finds a key next to the cursor's page
 	 * without a search from the root, and pages are dirtied once. */
+	if (f.mask >= (1u << ORDER_INDEX_BITS)) {
+		/* Millions of distinct buckets: more than a FUSE write of
+		 * 1 MiB can name. */
+		rc = -ENOMEM;
+		goto out;
+	}
+	struct order *ord = malloc(2 * f.used * sizeof(*ord) + 1), *sorted;
 	size_t n = 0;
+	if (!ord) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i <= f.mask; i++)
 		if (f.e[i].used)
-			f.e[n++] = f.e[i];
-	qsort(f.e, n, sizeof(*f.e), entry_cmp);
+			ord[n++] = (struct order){
+			    f.e[i].id, (uint64_t)f.e[i].level << 56 |
+					   (uint64_t)f.e[i].t << ORDER_INDEX_BITS |
+					   i};
+	sorted = order_sort(ord, ord + n, n);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = bucket_merge(sh, txn, c, &f.e[i], req->now);
+		rc = bucket_merge(
+		    sh, txn, c,
+		    &f.e[sorted[i].lo & ((1u << ORDER_INDEX_BITS) - 1)],
+		    req->now);
+	free(ord);
 	mdb_cursor_close(c);
 out:
 	fold_free(&f);

@@ -219,6 +219,18 @@ static void test_dedup_overflow(void)
 	       "a sum past 64 bits is refused");
 	store_total(st, "o", 1, "t", 1, &a);
 	is_int(a.count, 1, "a refused overflow records nothing");
+
+	/* A new series made by a refused request is rolled back: the id it
+	 * had must not stick to it (the next new series gets that id). */
+	struct store_event two[2] = {ev("n1", "t", 1, now), ev("o", "t", 1, now)};
+	is_int(store_record(st, two, 2, now, NULL), -EOVERFLOW,
+	       "a request with an overflow is refused whole");
+	rec(st, "n2", "t", 5, now, now);
+	rec(st, "n1", "t", 7, now, now);
+	store_total(st, "n1", 2, "t", 1, &a);
+	is_int(a.sum, 7, "a series whose first request was refused counts alone");
+	store_total(st, "n2", 2, "t", 1, &a);
+	is_int(a.sum, 5, "the series made after it keeps its own id");
 	store_close(st);
 	rmrf(dir);
 	free(dir);
