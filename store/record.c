@@ -21,17 +21,21 @@ struct fold_entry {
 	uint32_t t;
 	uint8_t level;
 	uint8_t repl; /* replication shard of the series' video */
-	bool used;
 	struct store_agg agg;
 };
 
+/* The folded buckets, dense in arrival order, and an open-addressing
+ * index over them (entry number + 1; 0 is a free slot).  Half full at
+ * most: the entries have room for half the slots. */
 struct fold {
 	struct fold_entry *e;
-	size_t mask, used;
-	struct fold_entry small[32];
+	uint32_t *slot;
+	size_t n, mask;
+	struct fold_entry small_e[16];
+	uint32_t small_slot[32];
 };
 
-/* A table sized for the request, at most FOLD_START entries to begin
+/* A table sized for the request, at most FOLD_START slots to begin
  * with: it doubles as it fills, so memory follows the distinct buckets
  * (few, for a skewed batch), not the events. */
 #define FOLD_START 4096
@@ -42,23 +46,33 @@ static int fold_init(struct fold *f, size_t events)
 
 	while (cap < want && cap < FOLD_START)
 		cap *= 2;
-	f->used = 0;
+	f->n = 0;
+	f->mask = cap - 1;
 	if (cap == 32) {
-		memset(f->small, 0, sizeof(f->small));
-		f->e = f->small;
-	} else if (!(f->e = calloc(cap, sizeof(*f->e)))) {
+		memset(f->small_slot, 0, sizeof(f->small_slot));
+		f->e = f->small_e;
+		f->slot = f->small_slot;
+		return 0;
+	}
+	f->slot = calloc(cap, sizeof(*f->slot));
+	f->e = malloc(cap / 2 * sizeof(*f->e));
+	if (!f->slot || !f->e) {
+		free(f->slot);
+		free(f->e);
 		return -ENOMEM;
 	}
-	f->mask = cap - 1;
 	return 0;
 }
 
 static void fold_free(struct fold *f)
 {
-	if (f->e != f->small)
+	if (f->e != f->small_e) {
 		free(f->e);
+		free(f->slot);
+	}
 }
 
+/* The slot of bucket (id, level, t): its entry's, or the free one. */
 static size_t fold_slot(const struct fold *f, uint64_t id, unsigned level,
 			uint32_t t)
 {
@@ -67,48 +81,53 @@ static size_t fold_slot(const struct fold *f, uint64_t id, unsigned level,
 
 	h ^= h >> 29;
 	for (i = h & f->mask;; i = (i + 1) & f->mask) {
-		const struct fold_entry *e = &f->e[i];
-		if (!e->used || (e->id == id && e->t == t && e->level == level))
+		uint32_t k = f->slot[i];
+		if (!k)
+			return i;
+		const struct fold_entry *e = &f->e[k - 1];
+		if (e->id == id && e->t == t && e->level == level)
 			return i;
 	}
 }
 
-/* Double the table when half full. */
+/* Double the index and the room for entries. */
 static int fold_grow(struct fold *f)
 {
 	size_t cap = (f->mask + 1) * 2;
-	struct fold_entry *old = f->e, *e = calloc(cap, sizeof(*e));
-	size_t oldcap = f->mask + 1;
+	uint32_t *slot = calloc(cap, sizeof(*slot));
+	struct fold_entry *e = malloc(cap / 2 * sizeof(*e));
 
-	if (!e)
+	if (!slot || !e || cap / 2 > UINT32_MAX) {
+		free(slot);
+		free(e);
 		return -ENOMEM;
+	}
+	memcpy(e, f->e, f->n * sizeof(*e));
+	fold_free(f);
 	f->e = e;
+	f->slot = slot;
 	f->mask = cap - 1;
-	for (size_t i = 0; i < oldcap; i++)
-		if (old[i].used)
-			f->e[fold_slot(f, old[i].id, old[i].level, old[i].t)] =
-			    old[i];
-	if (old != f->small)
-		free(old);
+	for (size_t k = 0; k < f->n; k++)
+		f->slot[fold_slot(f, e[k].id, e[k].level, e[k].t)] =
+		    (uint32_t)k + 1;
 	return 0;
 }
 
 static int fold_add(struct fold *f, uint64_t id, unsigned level, uint32_t t,
 		    unsigned repl, const struct store_agg *a)
 {
-	if ((f->used + 1) * 2 > f->mask + 1 && fold_grow(f))
+	if ((f->n + 1) * 2 > f->mask + 1 && fold_grow(f))
 		return -ENOMEM;
 
-	struct fold_entry *e = &f->e[fold_slot(f, id, level, t)];
-	if (e->used)
-		return agg_merge(&e->agg, a);
-	*e = (struct fold_entry){.id = id,
-				 .t = t,
-				 .level = (uint8_t)level,
-				 .repl = (uint8_t)repl,
-				 .used = true,
-				 .agg = *a};
-	f->used++;
+	size_t i = fold_slot(f, id, level, t);
+	if (f->slot[i])
+		return agg_merge(&f->e[f->slot[i] - 1].agg, a);
+	f->e[f->n] = (struct fold_entry){.id = id,
+					 .t = t,
+					 .level = (uint8_t)level,
+					 .repl = (uint8_t)repl,
+					 .agg = *a};
+	f->slot[i] = (uint32_t)++f->n;
 	return 0;
 }
 
@@ -372,23 +391,29 @@ static inline unsigned order_byte(const struct order *o, int b)
 /* Sort @a (@n keys) with @tmp beside it; returns the one sorted. */
 static struct order *order_sort(struct order *a, struct order *tmp, size_t n)
 {
-	static _Thread_local uint32_t count[ORDER_BYTES][256];
+	struct order any = {0, 0}, all = {~0ULL, ~0ULL}, diff;
+	uint32_t count[256];
 
-	memset(count, 0, sizeof(count));
-	for (size_t i = 0; i < n; i++)
-		for (int b = 0; b < ORDER_BYTES; b++)
-			count[b][order_byte(&a[i], b)]++;
+	/* The bytes that differ between keys: the only ones to sort on. */
+	for (size_t i = 0; i < n; i++) {
+		any.hi |= a[i].hi, any.lo |= a[i].lo;
+		all.hi &= a[i].hi, all.lo &= a[i].lo;
+	}
+	diff = (struct order){any.hi ^ all.hi, any.lo ^ all.lo};
 	for (int b = 0; b < ORDER_BYTES && n > 1; b++) {
-		if (count[b][order_byte(&a[0], b)] == n)
+		if (!order_byte(&diff, b))
 			continue;
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[order_byte(&a[i], b)]++;
 		uint32_t sum = 0;
 		for (int v = 0; v < 256; v++) {
-			uint32_t c = count[b][v];
-			count[b][v] = sum;
+			uint32_t c = count[v];
+			count[v] = sum;
 			sum += c;
 		}
 		for (size_t i = 0; i < n; i++)
-			tmp[count[b][order_byte(&a[i], b)]++] = a[i];
+			tmp[count[order_byte(&a[i], b)]++] = a[i];
 		struct order *t = a;
 		a = tmp;
 		tmp = t;
@@ -411,24 +436,24 @@ int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req)
 		goto out;
 	/* Merge in key order: LMDB finds a key next to the cursor's page
 	 * without a search from the root, and pages are dirtied once. */
-	if (f.mask >= (1u << ORDER_INDEX_BITS)) {
+	size_t n = f.n;
+	if (n >= (1u << ORDER_INDEX_BITS)) {
 		/* Millions of distinct buckets: more than a FUSE write of
 		 * 1 MiB can name. */
 		rc = -ENOMEM;
 		goto out;
 	}
-	struct order *ord = malloc(2 * f.used * sizeof(*ord) + 1), *sorted;
-	size_t n = 0;
+	struct order *ord = malloc(2 * n * sizeof(*ord) + 1), *sorted;
 	if (!ord) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i <= f.mask; i++)
-		if (f.e[i].used)
-			ord[n++] = (struct order){
-			    f.e[i].id, (uint64_t)f.e[i].level << 56 |
-					   (uint64_t)f.e[i].t << ORDER_INDEX_BITS |
-					   i};
+	for (size_t i = 0; i < n; i++)
+		ord[i] = (struct order){f.e[i].id,
+					(uint64_t)f.e[i].level << 56 |
+					    (uint64_t)f.e[i].t
+						<< ORDER_INDEX_BITS |
+					    i};
 	sorted = order_sort(ord, ord + n, n);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = bucket_merge(
