@@ -1,5 +1,5 @@
 /*
- * main.c - countfs's command line: options, checks, then fuse_main().
+ * main.c - countfs's command line: options, checks, then the mount loop.
  *
  * Options are parsed with a fuse_opt table into struct options, checked
  * (a bad value exits 1 with a sentence saying what is allowed), turned
@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
 
 struct options {
 	char *data, *shards, *sync, *dedup, *log_level, *mapsize;

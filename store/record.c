@@ -94,10 +94,13 @@ static size_t fold_slot(const struct fold *f, uint64_t id, unsigned level,
 static int fold_grow(struct fold *f)
 {
 	size_t cap = (f->mask + 1) * 2;
+
+	if (cap / 2 > UINT32_MAX) /* entry numbers are 32-bit */
+		return -ENOMEM;
 	uint32_t *slot = calloc(cap, sizeof(*slot));
 	struct fold_entry *e = malloc(cap / 2 * sizeof(*e));
 
-	if (!slot || !e || cap / 2 > UINT32_MAX) {
+	if (!slot || !e) {
 		free(slot);
 		free(e);
 		return -ENOMEM;
