@@ -2,7 +2,8 @@
 # bench/run.sh - `make bench`: every workload against the do-nothing FUSE
 # filesystem, countfs, Redis and MariaDB, side by side in one run.  Each
 # figure is the median of 3 runs (QUICK=1: one run of about a second, to
-# keep the harness from rotting).  Prints a markdown table and writes it,
+# keep the harness from rotting); a countfs figure and its do-nothing FUSE
+# reference are run by turns.  Prints a markdown table and writes it,
 # with the machine's facts, to bench/results.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,13 +45,28 @@ mount_fs() {
 	exit 1
 }
 
+# The median of the numbers on stdin, one per line.
+med() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
 # median KEY CMD...: run CMD $RUNS times, print the median of KEY=.
 median() {
 	local key=$1
 	shift
 	for _ in $(seq "$RUNS"); do
 		"$@" | tr ' ' '\n' | sed -n "s/^$key=//p"
-	done | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+	done | med
+}
+
+# paired KEY A B: run the commands A and B (strings) by turns, $RUNS
+# times each, so that the slow drifts of a noisy machine fall on both
+# alike; prints "MEDIAN_A MEDIAN_B" of KEY=.
+paired() {
+	local key=$1 a=$2 b=$3 ra="" rb=""
+	for _ in $(seq "$RUNS"); do
+		ra+="$($a | tr ' ' '\n' | sed -n "s/^$key=//p")"$'\n'
+		rb+="$($b | tr ' ' '\n' | sed -n "s/^$key=//p")"$'\n'
+	done
+	echo "$(printf '%s' "$ra" | med) $(printf '%s' "$rb" | med)"
 }
 
 # row WORKLOAD SYSTEM METRIC VALUE [REFERENCE REF_VALUE TARGET]
@@ -83,19 +99,17 @@ until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.05; done
 
 N=$T/null/videos C=$T/cfs/videos
 echo "== appends"
-n1=$(median rate $LOAD append "$SECS" 1 "$N/a/views")
-c1=$(median rate $LOAD append "$SECS" 1 "$C/a/views")
+read -r n1 c1 < <(paired rate "$LOAD append $SECS 1 $N/a/views" "$LOAD append $SECS 1 $C/a/views")
 r1=$(median rate redis_incr 1 1 $((SECS * 20000)))
 row "appends, 1 writer, persistent fd" "do-nothing FUSE" "writes/s" "$n1"
 row "appends, 1 writer, persistent fd" "Redis INCR, 1 client" "writes/s" "$r1"
 row "appends, 1 writer, persistent fd" "countfs" "writes/s" "$c1" "do-nothing FUSE" "$(ratio "$c1" "$n1")" ">= 0.85"
 row "appends, 1 writer, persistent fd" "countfs" "writes/s" "$c1" "Redis INCR" "$(ratio "$c1" "$r1")" ">= 1.5"
-n4=$(median rate $LOAD append "$SECS" 4 "$N/a/views" "$N/b/views" "$N/c/views" "$N/d/views")
-c4=$(median rate $LOAD append "$SECS" 4 "$C/a/views" "$C/b/views" "$C/c/views" "$C/d/views")
+read -r n4 c4 < <(paired rate "$LOAD append $SECS 4 $N/a/views $N/b/views $N/c/views $N/d/views" \
+	"$LOAD append $SECS 4 $C/a/views $C/b/views $C/c/views $C/d/views")
 row "appends, 4 writers on 4 videos" "do-nothing FUSE" "writes/s" "$n4"
 row "appends, 4 writers on 4 videos" "countfs" "writes/s" "$c4" "do-nothing FUSE" "$(ratio "$c4" "$n4")" ">= 0.80"
-n41=$(median rate $LOAD append "$SECS" 4 "$N/a/views")
-c41=$(median rate $LOAD append "$SECS" 4 "$C/a/views")
+read -r n41 c41 < <(paired rate "$LOAD append $SECS 4 $N/a/views" "$LOAD append $SECS 4 $C/a/views")
 row "appends, 4 writers on 1 video" "do-nothing FUSE" "writes/s" "$n41"
 row "appends, 4 writers on 1 video" "countfs" "writes/s" "$c41" "do-nothing FUSE" "$(ratio "$c41" "$n41")" ">= 0.80"
 
@@ -107,14 +121,12 @@ echo_loop() {
 	t1=$(date +%s.%N)
 	awk -v n="$ECHOS" -v a="$t0" -v b="$t1" 'BEGIN { printf "rate=%.0f\n", n / (b - a) }'
 }
-ne=$(median rate echo_loop "$N/e/views")
-ce=$(median rate echo_loop "$C/e/views")
+read -r ne ce < <(paired rate "echo_loop $N/e/views" "echo_loop $C/e/views")
 row "shell echo >> views, $ECHOS views" "do-nothing FUSE" "views/s" "$ne"
 row "shell echo >> views, $ECHOS views" "countfs" "views/s" "$ce" "do-nothing FUSE" "$(ratio "$ce" "$ne")" ">= 0.90"
 
 echo "== /ingest"
-ci=$(median rate $LOAD ingest "$SECS" "$T/cfs" 100000 1.1)
-rp=$(median rate redis_incr 50 16 $((SECS * 400000)))
+read -r ci rp < <(paired rate "$LOAD ingest $SECS $T/cfs 100000 1.1" "redis_incr 50 16 $((SECS * 400000))")
 row "/ingest 64 KiB writes, Zipf(1.1), 100k videos" "Redis INCR -P 16, 50 clients" "events/s" "$rp"
 row "/ingest 64 KiB writes, Zipf(1.1), 100k videos" "countfs" "events/s" "$ci" "2,000,000/s" "$(ratio "$ci" 2000000)" ">= 1"
 row "/ingest 64 KiB writes, Zipf(1.1), 100k videos" "countfs" "events/s" "$ci" "Redis pipelined" "$(ratio "$ci" "$rp")" ">= 3"
@@ -132,10 +144,8 @@ row "sync=always, 8 concurrent writers" "countfs sync=always" "writes/s" "$a8" "
 
 echo "== reads"
 echo >>"$C/a/views"
-nr=$(median rate $LOAD read "$SECS" "$N/a/views")
-np=$(median p99 $LOAD read "$SECS" "$N/a/views")
-cr=$(median rate $LOAD read "$SECS" "$C/a/views")
-cp=$(median p99 $LOAD read "$SECS" "$C/a/views")
+read -r nr cr < <(paired rate "$LOAD read $SECS $N/a/views" "$LOAD read $SECS $C/a/views")
+read -r np cp < <(paired p99 "$LOAD read $SECS $N/a/views" "$LOAD read $SECS $C/a/views")
 row "read views, pread on a persistent fd" "do-nothing FUSE" "reads/s" "$nr"
 row "read views, pread on a persistent fd" "countfs" "reads/s" "$cr" "do-nothing FUSE" "$(ratio "$cr" "$nr")" ">= 0.85"
 row "read views, pread on a persistent fd" "do-nothing FUSE" "p99 us" "$np"
