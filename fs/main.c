@@ -35,7 +35,7 @@ struct options {
 	{                                                                      \
 		t, offsetof(struct options, p), 1                              \
 	}
-enum { KEY_FOREGROUND, KEY_IGNORE };
+enum { KEY_FOREGROUND, KEY_IGNORE, KEY_SYNC_FLAG };
 
 static const struct fuse_opt option_spec[] = {
     OPTION("data=%s", data),
@@ -59,6 +59,7 @@ static const struct fuse_opt option_spec[] = {
     FUSE_OPT_KEY("-f", KEY_FOREGROUND),
     FUSE_OPT_KEY("-d", KEY_FOREGROUND),
     FUSE_OPT_KEY("debug", KEY_FOREGROUND),
+    FUSE_OPT_KEY("sync", KEY_SYNC_FLAG),
     FUSE_OPT_KEY("_netdev", KEY_IGNORE),
     FUSE_OPT_KEY("nofail", KEY_IGNORE),
     FUSE_OPT_KEY("noauto", KEY_IGNORE),
@@ -119,6 +120,13 @@ static int opt_proc(void *data, const char *arg, int key,
 	if (key == KEY_FOREGROUND) {
 		o->foreground = 1;
 		return 1; /* libfuse needs it too */
+	}
+	if (key == KEY_SYNC_FLAG) {
+		/* The kernel's synchronous-mount flag would mount silently
+		 * and mean nothing here: the user meant sync=always. */
+		fprintf(stderr, "countfs: sync is not valid without a value: "
+				"use sync=always or sync=second\n");
+		return -1;
 	}
 	return key == KEY_IGNORE ? 0 : 1;
 }
@@ -383,8 +391,10 @@ static int serve(struct fuse_args *args, struct countfs *c)
 	}
 	c->foreground = opts.foreground;
 	fuse = fuse_new(args, &countfs_ops, sizeof(countfs_ops), c);
-	if (!fuse)
+	if (!fuse) {
+		fprintf(stderr, "countfs: see countfs --help for the options\n");
 		goto out;
+	}
 	if (fuse_mount(fuse, opts.mountpoint))
 		goto out_destroy;
 	if (fuse_daemonize(opts.foreground))

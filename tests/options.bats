@@ -33,6 +33,16 @@ load helpers/common
 	done
 }
 
+@test "sync without a value and unknown options are refused, not mounted" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,sync"
+	[[ "$output" = *"sync is not valid without a value: use sync=always or sync=second"* ]]
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,colour=blue"
+	[[ "$output" = *"unknown option"*"colour=blue"* ]]
+	[[ "$output" = *"see countfs --help"* ]]
+	! mountpoint -q "$BATS_TEST_TMPDIR/m"
+}
+
 @test "a MySQL option file that is missing or readable by others is refused" {
 	mkdir -p "$BATS_TEST_TMPDIR/m"
 	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "mysql=$BATS_TEST_TMPDIR/none.cnf"
