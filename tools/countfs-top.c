@@ -190,6 +190,11 @@ static double quantile_us(const struct sample *a, const struct sample *b,
 	return -1;
 }
 
+static bool starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 /* The text between label="...", from a metric key, into @out. */
 static bool label(const char *key, const char *name, char *out, size_t n)
 {
@@ -255,7 +260,7 @@ static void frame(const char *mnt, const struct sample *a,
 	char reasons[256] = "";
 	for (int i = 0; i < b->n; i++) {
 		char r[32];
-		if (strncmp(b->m[i].key, "countfs_writes_refused_total{", 29) ||
+		if (!starts(b->m[i].key, "countfs_writes_refused_total{") ||
 		    !label(b->m[i].key, "reason", r, sizeof(r)))
 			continue;
 		refused += rate(a, b, b->m[i].key);
@@ -285,10 +290,10 @@ static void frame(const char *mnt, const struct sample *a,
 	int nrows = 0, shards = 0;
 	for (int i = 0; i < b->n; i++) {
 		struct row *r = &rows[nrows];
-		if (!strncmp(b->m[i].key, "countfs_repl_lag_seconds{", 25))
+		if (starts(b->m[i].key, "countfs_repl_lag_seconds{"))
 			shards++;
 		if (nrows == MAX_ROWS ||
-		    strncmp(b->m[i].key, "countfs_events_by_type_total{", 29) ||
+		    !starts(b->m[i].key, "countfs_events_by_type_total{") ||
 		    !label(b->m[i].key, "type", r->type, sizeof(r->type)))
 			continue;
 		r->key = b->m[i].key;
@@ -323,8 +328,7 @@ static void frame(const char *mnt, const struct sample *a,
 		       "UP", "LAG s", "ROWS/S", "ERRORS");
 		for (int i = 0; i < b->n; i++) {
 			char sh[16], k[200];
-			if (strncmp(b->m[i].key, "countfs_repl_lag_seconds{",
-				    25) ||
+			if (!starts(b->m[i].key, "countfs_repl_lag_seconds{") ||
 			    !label(b->m[i].key, "shard", sh, sizeof(sh)))
 				continue;
 			snprintf(k, sizeof(k),
