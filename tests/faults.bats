@@ -1,14 +1,30 @@
 #!/usr/bin/env bats
 # Faults and abuse, the short pass: disk full, permissions, retries with
-# #id, unmount under load.  `make torture` (not built yet) runs the long
-# versions.
+# #id, unmount under load.  `make torture` runs the long versions.
 
 load helpers/common
 
 teardown() {
 	common_teardown
 	[ -z "${SMALL:-}" ] || umount "$SMALL" 2>/dev/null || umount -l "$SMALL" 2>/dev/null || true
+	if [ -n "${PERM:-}" ]; then
+		fusermount3 -u "$PERM/m" 2>/dev/null || fusermount3 -uz "$PERM/m" 2>/dev/null || true
+		rm -rf "$PERM"
+	fi
 }
+
+# mount_shared [OPTS]: a mount in a directory every uid may enter, with
+# one view of video a; teardown unmounts it.
+mount_shared() {
+	PERM=$(mktemp -d /tmp/countfs-perm.XXXXXX)
+	chmod 755 "$PERM"
+	mkdir -p "$PERM/m"
+	"$COUNTFS_BIN" "$PERM/m" -o "data=$PERM/d${1:+,$1}"
+	echo >>"$PERM/m/videos/a/views"
+}
+
+# Run a command as another user (nobody).
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 
 @test "disk full: ENOSPC, nothing half-recorded, reads work, service resumes by itself" {
 	[ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
@@ -46,34 +62,19 @@ PY
 }
 
 @test "without allow_other another uid is refused" {
-	PERM=$(mktemp -d /tmp/countfs-perm.XXXXXX)
-	chmod 755 "$PERM"
-	mkdir -p "$PERM/m"
-	"$COUNTFS_BIN" "$PERM/m" -o "data=$PERM/d"
-	echo >>"$PERM/m/videos/a/views"
-	run setpriv --reuid=65534 --regid=65534 --clear-groups cat "$PERM/m/videos/a/views"
-	fusermount3 -u "$PERM/m"
-	rm -rf "$PERM"
+	mount_shared
+	run as_nobody cat "$PERM/m/videos/a/views"
 	[ "$status" -ne 0 ]
 	[[ "$output" = *"Permission denied"* ]]
 }
 
 @test "with allow_other the files' modes are honoured" {
-	PERM=$(mktemp -d /tmp/countfs-perm.XXXXXX)
-	chmod 755 "$PERM"
-	mkdir -p "$PERM/m"
-	"$COUNTFS_BIN" "$PERM/m" -o "data=$PERM/d,allow_other"
-	echo >>"$PERM/m/videos/a/views"
-	run setpriv --reuid=65534 --regid=65534 --clear-groups cat "$PERM/m/videos/a/views"
-	read_status=$status read_output=$output
-	run setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "echo >> $PERM/m/videos/a/views"
-	write_status=$status
-	count=$(cat "$PERM/m/videos/a/views")
-	fusermount3 -u "$PERM/m"
-	rm -rf "$PERM"
-	[ "$read_status" = 0 ] && [ "$read_output" = 1 ]
-	[ "$write_status" -ne 0 ]
-	[ "$count" = 1 ]
+	mount_shared allow_other
+	run as_nobody cat "$PERM/m/videos/a/views"
+	[ "$status" = 0 ] && [ "$output" = 1 ]
+	run as_nobody sh -c "echo >> $PERM/m/videos/a/views"
+	[ "$status" -ne 0 ]
+	[ "$(cat "$PERM/m/videos/a/views")" = 1 ]
 }
 
 @test "a client that sends every write twice with #id counts the same" {
