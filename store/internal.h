@@ -43,6 +43,29 @@ struct commit_req {
 	struct commit_req *next;
 };
 
+/* A shard's journal (journal.c): sync=second writes wait here, already
+ * acknowledged, until a leader applies them to LMDB in one batch. */
+struct journal {
+	pthread_mutex_t lock; /* guards all but unapplied */
+	int fd[2];	      /* DIR/shard-K/journal-0 and -1 */
+	uint64_t size[2];     /* bytes in each */
+	unsigned active;      /* the one appended to */
+	unsigned char *buf;   /* records not yet taken by a leader */
+	size_t len, cap, events;
+	unsigned char *spare; /* an empty buffer to swap in */
+	size_t spare_cap;
+	uint64_t seq;		  /* of the last record written */
+	atomic_size_t unapplied;  /* acknowledged, not yet committed */
+	bool opened;
+};
+
+/* Events a journal holds before a helper is asked to apply them; at four
+ * times this, writers wait for the apply. */
+#define JOURNAL_BATCH 65536
+#define JOURNAL_SPARE_MAX (8u << 20)
+/* A sum beyond this marks its shard "big": no more journal batches. */
+#define SUM_BIG (INT64_C(1) << 62)
+
 struct shard {
 	struct store *st;
 	unsigned index;
@@ -62,6 +85,10 @@ struct shard {
 	bool leading, gathering;
 
 	atomic_bool dirty; /* committed since the last fsync */
+	atomic_bool big;   /* a sum passed SUM_BIG (meta "big") */
+	unsigned psize;	   /* LMDB page size */
+	bool flush_queued; /* a helper will apply the journal; job_lock */
+	struct journal j;
 };
 
 struct store {
@@ -81,6 +108,7 @@ struct store {
 	pthread_cond_t job_cond;  /* a job was queued, or stop */
 	pthread_cond_t job_done;  /* a job finished */
 	struct shard_job *jobs, **jobs_tail;
+	struct shard_job *flush_jobs; /* one per shard */
 	pthread_t *helpers;
 	unsigned nhelpers;
 	bool helpers_stop;
@@ -98,12 +126,59 @@ int shard_txn_begin(struct shard *sh, unsigned flags, MDB_txn **txn);
 int shard_txn_commit(struct shard *sh, MDB_txn *txn);
 void shard_txn_abort(struct shard *sh, MDB_txn *txn);
 
+/* Queue @req on @sh and return once a leader (maybe this thread) ran it;
+ * a leader first applies the shard's journal.  A request of no events
+ * only waits for that. */
+int shard_commit(struct shard *sh, struct commit_req *req);
+
+/* Have a helper thread apply the journal of @sh soon. */
+void shard_flush_async(struct shard *sh);
+
+/* Sync @sh to disk if it changed since the last sync (retain.c). */
+int shard_sync(struct shard *sh);
+
+/* Read or write a small value of the meta database; a missing value
+ * reads as zeroes. */
+int meta_get(struct shard *sh, const char *name, void *v, size_t len);
+int meta_put(struct shard *sh, MDB_txn *txn, const char *name, const void *v,
+	     size_t len);
+
+/* Does this request qualify for the journal (journal.c)? */
+bool journal_eligible(const struct store *st, const struct store_event *ev,
+		      size_t n);
+
+/* Open the journal files in @dir and apply what they hold beyond what
+ * LMDB has; the shard's databases are open. */
+int journal_open(struct shard *sh, const char *dir);
+
+/* Close the files, emptied when @applied_all (and LMDB synced). */
+void journal_close(struct shard *sh, bool applied_all);
+
+/* Write the events of one shard to its journal: 0 once they are there
+ * (acknowledged), a negative errno, or 1 when they must go the direct
+ * way instead (the shard is "big" or its map cannot grow). */
+int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
+		   uint32_t now);
+
+/* Apply what the journal holds; only a leader (or open/close) calls it. */
+int journal_apply(struct shard *sh);
+
+/* Make every acknowledged write of @sh visible to reads. */
+int journal_settle(struct shard *sh);
+
+/* Each second: switch files, apply, sync, empty the old file. */
+void journal_rotate(struct shard *sh);
+
+/* A read-only transaction that sees every acknowledged write. */
+int shard_read_begin(struct shard *sh, MDB_txn **txn);
+
 /* Double the map of @sh (after MDB_MAP_FULL); no transaction may be held. */
 int shard_grow(struct shard *sh);
 
-/* Apply one request inside @txn (record.c).  Returns 0, a negative errno
+/* Apply @nreq requests inside @txn (record.c), folded together.  Returns 0, a negative errno
  * that concerns this request alone (-EOVERFLOW), or an LMDB code. */
-int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req);
+int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
+		size_t nreq);
 
 /* Look up a series id; MDB_NOTFOUND when the pair was never recorded. */
 int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,

@@ -97,7 +97,7 @@ int store_range(struct store *st, const char *video, size_t vlen,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = shard_txn_begin(sh, MDB_RDONLY, &txn)))
+	if ((rc = shard_read_begin(sh, &txn)))
 		return store_errno(rc, "reading a range");
 	rc = series_lookup(sh, txn, video, vlen, type, tlen, &q.id);
 	if (rc == 0)
@@ -123,7 +123,7 @@ int store_total(struct store *st, const char *video, size_t vlen,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = shard_txn_begin(sh, MDB_RDONLY, &txn)))
+	if ((rc = shard_read_begin(sh, &txn)))
 		return store_errno(rc, "reading a total");
 	rc = series_lookup(sh, txn, video, vlen, type, tlen, &id);
 	if (rc == 0) {
@@ -156,7 +156,7 @@ static int walk_series(struct shard *sh, const char *start, size_t slen,
 	MDB_cursor *c;
 	int rc, op = slen ? MDB_SET_RANGE : MDB_FIRST;
 
-	if ((rc = shard_txn_begin(sh, MDB_RDONLY, &txn)))
+	if ((rc = shard_read_begin(sh, &txn)))
 		return rc;
 	if ((rc = mdb_cursor_open(txn, sh->series, &c))) {
 		shard_txn_abort(sh, txn);

@@ -13,6 +13,8 @@
  */
 #include "internal.h"
 
+#include "../common/log.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,6 +218,19 @@ static int dedup_seen(struct shard *sh, MDB_txn *txn, uint64_t id,
 	return mdb_put(txn, sh->dedupx, &xk, &empty, 0);
 }
 
+/* Note, once and for good, that a sum of @sh came near the limits of
+ * 64 bits: the journal's batches then stop (see journal.c). */
+static int watch_big(struct shard *sh, MDB_txn *txn, const struct store_agg *a)
+{
+	if (a->sum > -SUM_BIG && a->sum < SUM_BIG)
+		return 0;
+	if (atomic_exchange(&sh->big, true))
+		return 0;
+	log_info("shard %u: a sum passed 2^62; its writes are applied one "
+		 "by one from now on", sh->index);
+	return meta_put(sh, txn, "big", &(uint32_t){1}, sizeof(uint32_t));
+}
+
 /* Merge one folded bucket into LMDB; new buckets of kept-for-a-while
  * levels are also listed in the expiry database. */
 static int bucket_merge(struct shard *sh, MDB_txn *txn, MDB_cursor *c,
@@ -236,12 +251,13 @@ static int bucket_merge(struct shard *sh, MDB_txn *txn, MDB_cursor *c,
 		if (v.mv_size != sizeof(cur))
 			return MDB_CORRUPTED;
 		memcpy(&cur, v.mv_data, sizeof(cur));
-		if ((rc = agg_merge(&cur, &e->agg)))
+		if ((rc = agg_merge(&cur, &e->agg)) ||
+		    (rc = watch_big(sh, txn, &cur)))
 			return rc;
 		v = (MDB_val){sizeof(cur), &cur};
 		return mdb_cursor_put(c, &k, &v, MDB_CURRENT);
 	}
-	if (rc != MDB_NOTFOUND)
+	if (rc != MDB_NOTFOUND || (rc = watch_big(sh, txn, &e->agg)))
 		return rc;
 	v = (MDB_val){sizeof(e->agg), (void *)&e->agg};
 	k = (MDB_val){BUCKET_KEY_LEN, key};
@@ -258,15 +274,16 @@ static int bucket_merge(struct shard *sh, MDB_txn *txn, MDB_cursor *c,
 	return mdb_put(txn, sh->expiry, &xk, &empty, 0);
 }
 
-/* Series ids already looked up in this request, by (video, type).  Only
- * for large requests: a small one just remembers the previous event. */
+/* Series ids already looked up in this apply, by (video, type): an
+ * open-addressing table that doubles at half full, so it follows the
+ * distinct series of the batch, not its events. */
 struct series_cache {
 	struct series_slot {
 		uint64_t hash, id;
 		const struct store_event *ev;
 		unsigned repl;
 	} *slot;
-	size_t mask;
+	size_t mask, n;
 };
 
 static uint64_t series_hash(const struct store_event *e)
@@ -278,7 +295,7 @@ static uint64_t series_hash(const struct store_event *e)
 	h = (h ^ 0xff) * 0x100000001b3ULL;
 	for (size_t i = 0; i < e->type_len; i++)
 		h = (h ^ (unsigned char)e->type[i]) * 0x100000001b3ULL;
-	return h;
+	return h ^ h >> 31;
 }
 
 static bool same_series(const struct store_event *a,
@@ -289,6 +306,37 @@ static bool same_series(const struct store_event *a,
 	       memcmp(a->type, b->type, a->type_len) == 0;
 }
 
+static struct series_slot *cache_slot(struct series_cache *sc, uint64_t h,
+				      const struct store_event *e)
+{
+	for (size_t i = h & sc->mask;; i = (i + 1) & sc->mask) {
+		struct series_slot *s = &sc->slot[i];
+		if (!s->ev || (s->hash == h && same_series(s->ev, e)))
+			return s;
+	}
+}
+
+/* Make room for one more series; false when memory is short (the
+ * lookup then goes to LMDB uncached). */
+static bool cache_reserve(struct series_cache *sc)
+{
+	if (sc->slot && (sc->n + 1) * 2 <= sc->mask + 1)
+		return true;
+	size_t cap = sc->slot ? (sc->mask + 1) * 2 : 256;
+	struct series_slot *old = sc->slot, *slot = calloc(cap, sizeof(*slot));
+	size_t oldcap = sc->slot ? sc->mask + 1 : 0;
+
+	if (!slot)
+		return false;
+	sc->slot = slot;
+	sc->mask = cap - 1;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].ev)
+			*cache_slot(sc, old[i].hash, old[i].ev) = old[i];
+	free(old);
+	return true;
+}
+
 /* The id and replication shard of @e's series, from the cache or LMDB. */
 static int series_find(struct shard *sh, MDB_txn *txn, struct series_cache *sc,
 		       const struct store_event *e, uint64_t *id,
@@ -296,20 +344,15 @@ static int series_find(struct shard *sh, MDB_txn *txn, struct series_cache *sc,
 {
 	const struct store_config *cfg = &sh->st->cfg;
 	struct series_slot *slot = NULL;
-	uint64_t h = 0;
+	uint64_t h = series_hash(e);
 	int rc;
 
-	if (sc->slot) {
-		h = series_hash(e);
-		for (size_t i = h & sc->mask;; i = (i + 1) & sc->mask) {
-			slot = &sc->slot[i];
-			if (!slot->ev)
-				break;
-			if (slot->hash == h && same_series(slot->ev, e)) {
-				*id = slot->id;
-				*repl = slot->repl;
-				return 0;
-			}
+	if (cache_reserve(sc)) {
+		slot = cache_slot(sc, h, e);
+		if (slot->ev) {
+			*id = slot->id;
+			*repl = slot->repl;
+			return 0;
 		}
 	}
 	if ((rc = series_get(sh, txn, e, id)))
@@ -317,34 +360,28 @@ static int series_find(struct shard *sh, MDB_txn *txn, struct series_cache *sc,
 	*repl = cfg->repl_shards ? store_hash_shard(e->video, e->video_len,
 						    cfg->repl_shards)
 				 : 0;
-	if (slot)
+	if (slot) {
 		*slot = (struct series_slot){h, *id, e, *repl};
+		sc->n++;
+	}
 	return 0;
 }
 
 /* Fold the events of @req into @f, skipping duplicates. */
 static int fold_events(struct shard *sh, MDB_txn *txn, struct commit_req *req,
-		       struct fold *f)
+		       struct series_cache *sc, struct fold *f)
 {
 	const struct store_config *cfg = &sh->st->cfg;
 	const struct store_event *prev = NULL;
-	struct series_cache sc = {NULL, 0};
 	uint64_t id = 0;
 	unsigned repl = 0;
 	int rc = 0;
 
-	if (req->n > 8) {
-		size_t cap = 16;
-		while (cap < req->n * 2)
-			cap *= 2;
-		if ((sc.slot = calloc(cap, sizeof(*sc.slot))))
-			sc.mask = cap - 1;
-	}
 	for (size_t i = 0; i < req->n && rc == 0; i++) {
 		const struct store_event *e = &req->ev[i];
 
 		if (!prev || !same_series(prev, e)) {
-			if ((rc = series_find(sh, txn, &sc, e, &id, &repl)))
+			if ((rc = series_find(sh, txn, sc, e, &id, &repl)))
 				break;
 			prev = e;
 		}
@@ -366,7 +403,6 @@ static int fold_events(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 		if (rc == 0)
 			rc = fold_add(f, id, LEVEL_TOTAL, 0, repl, &a);
 	}
-	free(sc.slot);
 	return rc;
 }
 
@@ -424,16 +460,28 @@ static struct order *order_sort(struct order *a, struct order *tmp, size_t n)
 	return a;
 }
 
-int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req)
+int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
+		size_t nreq)
 {
+	struct series_cache sc = {NULL, 0, 0};
 	struct fold f;
 	MDB_cursor *c = NULL;
+	size_t events = 0;
+	uint32_t now = 0;
 	int rc;
 
-	req->deduped = 0;
-	if ((rc = fold_init(&f, req->n)))
+	for (size_t r = 0; r < nreq; r++) {
+		req[r].deduped = 0;
+		events += req[r].n;
+		if (req[r].now > now)
+			now = req[r].now;
+	}
+	if ((rc = fold_init(&f, events)))
 		return rc;
-	if ((rc = fold_events(sh, txn, req, &f)))
+	for (size_t r = 0; r < nreq && rc == 0; r++)
+		rc = fold_events(sh, txn, &req[r], &sc, &f);
+	free(sc.slot);
+	if (rc)
 		goto out;
 	if ((rc = mdb_cursor_open(txn, sh->buckets, &c)))
 		goto out;
@@ -442,7 +490,7 @@ int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req)
 	size_t n = f.n;
 	if (n >= (1u << ORDER_INDEX_BITS)) {
 		/* Millions of distinct buckets: more than a FUSE write of
-		 * 1 MiB can name. */
+		 * 1 MiB can name, or a journal batch holds. */
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -461,8 +509,7 @@ int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req)
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = bucket_merge(
 		    sh, txn, c,
-		    &f.e[sorted[i].lo & ((1u << ORDER_INDEX_BITS) - 1)],
-		    req->now);
+		    &f.e[sorted[i].lo & ((1u << ORDER_INDEX_BITS) - 1)], now);
 	free(ord);
 	mdb_cursor_close(c);
 out:

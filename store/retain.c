@@ -1,5 +1,6 @@
 /*
- * retain.c - the store's background thread: fsync each second, retention.
+ * retain.c - the store's background thread: journals applied every 100 ms,
+ * fsync each second, retention.
  *
  * Retention never scans the buckets: each bucket of a level with a limit
  * was listed in the expiry database when it was made, ordered by
@@ -140,42 +141,50 @@ int store_expire(struct store *st, uint32_t now)
 	return 0;
 }
 
-static void sync_dirty(struct store *st)
+int shard_sync(struct shard *sh)
 {
-	for (unsigned i = 0; i < st->nshards; i++) {
-		struct shard *sh = &st->shards[i];
-		if (!atomic_exchange(&sh->dirty, false))
-			continue;
-		pthread_rwlock_rdlock(&sh->resize);
-		int rc = mdb_env_sync(sh->env, 1);
-		pthread_rwlock_unlock(&sh->resize);
-		atomic_fetch_add(&st->fsyncs, 1);
-		if (rc) {
-			store_errno(rc, "fsync of a shard");
-			atomic_store(&sh->dirty, true);
-		}
+	if (!atomic_exchange(&sh->dirty, false))
+		return 0;
+	pthread_rwlock_rdlock(&sh->resize);
+	int rc = mdb_env_sync(sh->env, 1);
+	pthread_rwlock_unlock(&sh->resize);
+	atomic_fetch_add(&sh->st->fsyncs, 1);
+	if (rc) {
+		atomic_store(&sh->dirty, true);
+		return store_errno(rc, "fsync of a shard");
 	}
+	return 0;
 }
+
+#define TICK_NS 100000000u /* journals are applied at least this often */
 
 void *store_background(void *arg)
 {
 	struct store *st = arg;
 	time_t last_expire = 0;
+	unsigned tick = 0;
 
 	pthread_mutex_lock(&st->bg_lock);
 	while (!st->bg_stop) {
-		struct timespec until = mono_deadline(1000000000u);
+		struct timespec until = mono_deadline(TICK_NS);
 		pthread_cond_timedwait(&st->bg_cond, &st->bg_lock, &until);
 		if (st->bg_stop)
 			break;
 		pthread_mutex_unlock(&st->bg_lock);
 
-		sync_dirty(st);
-		malloc_trim(0); /* give back what large writes left free */
-		time_t now = time(NULL);
-		if (now - last_expire >= (time_t)st->cfg.retain_interval) {
-			store_expire(st, (uint32_t)now);
-			last_expire = now;
+		for (unsigned i = 0; i < st->nshards; i++)
+			journal_settle(&st->shards[i]);
+		if (++tick % (1000000000u / TICK_NS) == 0) {
+			for (unsigned i = 0; i < st->nshards; i++) {
+				journal_rotate(&st->shards[i]);
+				shard_sync(&st->shards[i]);
+			}
+			malloc_trim(0); /* give back what large writes left */
+			time_t now = time(NULL);
+			if (now - last_expire >= (time_t)st->cfg.retain_interval) {
+				store_expire(st, (uint32_t)now);
+				last_expire = now;
+			}
 		}
 		pthread_mutex_lock(&st->bg_lock);
 	}

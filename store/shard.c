@@ -165,7 +165,12 @@ static void run_batch(struct shard *sh, struct commit_req *batch)
 	struct store *st = sh->st;
 	MDB_txn *txn;
 	int rc;
+	bool any = false;
 
+	for (struct commit_req *r = batch; r; r = r->next)
+		any |= r->n > 0;
+	if (!any)
+		return;
 	for (int attempt = 0; attempt < 64; attempt++) {
 		bool again = false;
 
@@ -173,9 +178,9 @@ static void run_batch(struct shard *sh, struct commit_req *batch)
 		if (rc)
 			goto fail;
 		for (struct commit_req *r = batch; r && !again; r = r->next) {
-			if (r->rc)
+			if (r->rc || r->n == 0)
 				continue;
-			rc = shard_apply(sh, txn, r);
+			rc = shard_apply(sh, txn, r, 1);
 			if (rc == 0)
 				continue;
 			shard_txn_abort(sh, txn);
@@ -241,8 +246,7 @@ static void gather(struct shard *sh)
 	sh->gathering = false;
 }
 
-/* Queue @req on @sh and return once a leader (maybe this thread) ran it. */
-static int shard_commit(struct shard *sh, struct commit_req *req)
+int shard_commit(struct shard *sh, struct commit_req *req)
 {
 	pthread_mutex_lock(&sh->qlock);
 	req->next = NULL;
@@ -265,7 +269,13 @@ static int shard_commit(struct shard *sh, struct commit_req *req)
 		sh->queued = 0;
 		pthread_mutex_unlock(&sh->qlock);
 
-		run_batch(sh, batch);
+		/* What the journal acknowledged comes first; if it cannot
+		 * be applied, nothing after it is. */
+		int jrc = journal_apply(sh);
+		if (jrc)
+			fail_all(batch, jrc);
+		else
+			run_batch(sh, batch);
 
 		pthread_mutex_lock(&sh->qlock);
 		for (struct commit_req *r = batch, *next; r; r = next) {
@@ -289,6 +299,7 @@ struct shard_job {
 	struct shard *sh;
 	struct commit_req req;
 	bool done;
+	bool flush; /* only apply the journal (st->flush_jobs) */
 	struct shard_job *next;
 };
 
@@ -311,8 +322,32 @@ static void job_run(struct store *st, struct shard_job *j)
 	pthread_mutex_unlock(&st->job_lock);
 	shard_commit(j->sh, &j->req);
 	pthread_mutex_lock(&st->job_lock);
+	if (j->flush) {
+		j->sh->flush_queued = false;
+		return;
+	}
 	j->done = true;
 	pthread_cond_broadcast(&st->job_done);
+}
+
+void shard_flush_async(struct shard *sh)
+{
+	struct store *st = sh->st;
+
+	if (st->nhelpers == 0) {
+		journal_settle(sh);
+		return;
+	}
+	pthread_mutex_lock(&st->job_lock);
+	if (!sh->flush_queued) {
+		struct shard_job *j = &st->flush_jobs[sh->index];
+		*j = (struct shard_job){.sh = sh, .flush = true};
+		sh->flush_queued = true;
+		*st->jobs_tail = j;
+		st->jobs_tail = &j->next;
+		pthread_cond_signal(&st->job_cond);
+	}
+	pthread_mutex_unlock(&st->job_lock);
 }
 
 static void *helper_main(void *arg)
@@ -334,19 +369,22 @@ static void *helper_main(void *arg)
 	return NULL;
 }
 
-static int record_sharded(struct store *st, const struct store_event *ev,
-			  size_t n, uint32_t now, size_t *deduped)
+/* The events of @ev in shard order, keeping their order within a shard
+ * (a counting sort); shard s has part[start[s] .. start[s + 1]). */
+static struct store_event *split(struct store *st, const struct store_event *ev,
+				 size_t n, size_t *start)
 {
 	unsigned ns = st->nshards;
-	size_t *start = calloc(ns + 1, sizeof(*start));
 	unsigned char *shard_of = malloc(n);
+	size_t *fill = calloc(ns, sizeof(*fill));
 	struct store_event *part = malloc(n * sizeof(*part));
-	struct shard_job *jobs = calloc(ns, sizeof(*jobs)), *mine = NULL;
-	int rc = -ENOMEM;
 
-	if (!start || !shard_of || !part || !jobs)
+	if (!shard_of || !fill || !part) {
+		free(part);
+		part = NULL;
 		goto out;
-	/* Counting sort of the events by shard, keeping their order. */
+	}
+	memset(start, 0, (ns + 1) * sizeof(*start));
 	for (size_t i = 0; i < n; i++) {
 		shard_of[i] = (unsigned char)store_shard_of(st, ev[i].video,
 							    ev[i].video_len);
@@ -354,13 +392,25 @@ static int record_sharded(struct store *st, const struct store_event *ev,
 	}
 	for (unsigned s = 0; s < ns; s++)
 		start[s + 1] += start[s];
-	size_t *fill = calloc(ns, sizeof(*fill));
-	if (!fill)
-		goto out;
 	for (size_t i = 0; i < n; i++)
 		part[start[shard_of[i]] + fill[shard_of[i]]++] = ev[i];
+out:
+	free(shard_of);
 	free(fill);
+	return part;
+}
 
+static int record_sharded(struct store *st, const struct store_event *ev,
+			  size_t n, uint32_t now, size_t *deduped)
+{
+	unsigned ns = st->nshards;
+	size_t *start = malloc((ns + 1) * sizeof(*start));
+	struct shard_job *jobs = calloc(ns, sizeof(*jobs)), *mine = NULL;
+	struct store_event *part = NULL;
+	int rc = -ENOMEM;
+
+	if (!start || !jobs || !(part = split(st, ev, n, start)))
+		goto out;
 	pthread_mutex_lock(&st->job_lock);
 	for (unsigned s = 0; s < ns; s++) {
 		size_t k = start[s + 1] - start[s];
@@ -398,9 +448,48 @@ static int record_sharded(struct store *st, const struct store_event *ev,
 	}
 out:
 	free(start);
-	free(shard_of);
 	free(part);
 	free(jobs);
+	return rc;
+}
+
+/* One shard's events by its journal, or directly when they cannot. */
+static int journal_or_commit(struct shard *sh, const struct store_event *ev,
+			     size_t n, uint32_t now)
+{
+	int rc = journal_append(sh, ev, n, now);
+
+	if (rc == 1) {
+		struct commit_req req = {.ev = ev, .n = n, .now = now};
+		rc = shard_commit(sh, &req);
+	}
+	return rc;
+}
+
+/* The journal's way: appending is cheap, so the caller does every shard
+ * itself; helpers apply the batches. */
+static int record_journal(struct store *st, const struct store_event *ev,
+			  size_t n, uint32_t now)
+{
+	unsigned ns = st->nshards;
+	size_t *start = malloc((ns + 1) * sizeof(*start));
+	struct store_event *part = NULL;
+	int rc = -ENOMEM;
+
+	if (!start || !(part = split(st, ev, n, start)))
+		goto out;
+	rc = 0;
+	for (unsigned s = 0; s < ns; s++) {
+		size_t k = start[s + 1] - start[s];
+		int src = k ? journal_or_commit(&st->shards[s],
+						part + start[s], k, now)
+			    : 0;
+		if (src && rc == 0)
+			rc = src;
+	}
+out:
+	free(start);
+	free(part);
 	return rc;
 }
 
@@ -408,6 +497,7 @@ int store_record(struct store *st, const struct store_event *ev, size_t n,
 		 uint32_t now, size_t *deduped)
 {
 	struct commit_req req = {.ev = ev, .n = n, .now = now};
+	bool journal = journal_eligible(st, ev, n);
 	size_t dd = 0, i;
 	int rc = 0;
 
@@ -418,16 +508,25 @@ int store_record(struct store *st, const struct store_event *ev, size_t n,
 			if (store_shard_of(st, ev[i].video, ev[i].video_len) !=
 			    first)
 				break;
-		if (i == n) { /* the common case: one shard, no copy */
-			rc = shard_commit(&st->shards[first], &req);
+		struct shard *sh = &st->shards[first];
+		if (i < n) /* several shards */
+			rc = journal ? record_journal(st, ev, n, now)
+				     : record_sharded(st, ev, n, now, &dd);
+		else if (journal) /* the common case: one shard, no copy */
+			rc = journal_or_commit(sh, ev, n, now);
+		else if ((rc = shard_commit(sh, &req)) == 0)
 			dd = req.deduped;
-		} else {
-			rc = record_sharded(st, ev, n, now, &dd);
-		}
 	}
 	if (deduped)
 		*deduped = dd;
 	return rc;
+}
+
+int shard_read_begin(struct shard *sh, MDB_txn **txn)
+{
+	int rc = journal_settle(sh);
+
+	return rc ? rc : shard_txn_begin(sh, MDB_RDONLY, txn);
 }
 
 static int helpers_start(struct store *st)
@@ -470,6 +569,32 @@ int store_check_ts(const struct store *st, int64_t ts, uint32_t now)
 		if (bucket_kept(&st->cfg, l, (uint32_t)ts, now))
 			return 0;
 	return -ERANGE;
+}
+
+int meta_get(struct shard *sh, const char *name, void *out, size_t len)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+	MDB_txn *txn;
+	int rc;
+
+	memset(out, 0, len);
+	if ((rc = shard_txn_begin(sh, MDB_RDONLY, &txn)))
+		return store_errno(rc, "reading meta");
+	rc = mdb_get(txn, sh->meta, &k, &v);
+	if (rc == 0 && v.mv_size == len)
+		memcpy(out, v.mv_data, len);
+	else if (rc == 0)
+		rc = MDB_CORRUPTED;
+	shard_txn_abort(sh, txn);
+	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading meta");
+}
+
+int meta_put(struct shard *sh, MDB_txn *txn, const char *name, const void *v,
+	     size_t len)
+{
+	MDB_val k = {strlen(name), (void *)name}, d = {len, (void *)v};
+
+	return mdb_put(txn, sh->meta, &k, &d, 0);
 }
 
 /* Read or initialise a u32 in the meta database. */
@@ -614,6 +739,11 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 		goto fail;
 	if ((rc = shard_open_dbs(sh)))
 		goto fail;
+	MDB_stat ms;
+	mdb_env_stat(sh->env, &ms);
+	sh->psize = ms.ms_psize;
+	if ((rc = journal_open(sh, path)))
+		return rc;
 	return 0;
 fail:
 	if (rc > 0)
@@ -627,6 +757,10 @@ fail:
 
 static void shard_close(struct shard *sh)
 {
+	/* Nothing else runs now: apply the journal, sync, then empty it. */
+	bool applied = sh->env && sh->j.opened && journal_apply(sh) == 0 &&
+		       shard_sync(sh) == 0;
+	journal_close(sh, applied);
 	if (sh->env) {
 		mdb_env_sync(sh->env, 1);
 		mdb_env_close(sh->env);
@@ -694,7 +828,8 @@ int store_open(const struct store_config *cfg, struct store **out)
 	pthread_cond_init(&st->job_cond, NULL);
 	pthread_cond_init(&st->job_done, NULL);
 	st->jobs_tail = &st->jobs;
-	if (!st->dir || !st->shards) {
+	st->flush_jobs = calloc(cfg->shards, sizeof(*st->flush_jobs));
+	if (!st->dir || !st->shards || !st->flush_jobs) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -742,6 +877,7 @@ void store_close(struct store *st)
 	pthread_cond_destroy(&st->job_cond);
 	pthread_cond_destroy(&st->job_done);
 	free(st->shards);
+	free(st->flush_jobs);
 	free(st->dir);
 	free(st);
 }

@@ -1,0 +1,545 @@
+/*
+ * journal.c - with sync=second, a write is acknowledged once it is in the
+ * shard's journal; LMDB gets it a little later, in batches.
+ *
+ * Why: a 64 KiB /ingest write names ~2,000 distinct videos, and applying
+ * it alone costs ~12,000 B-tree updates (each video's second, minute,
+ * hour, day and total).  A batch of ~100 ms of writes names far fewer
+ * distinct videos per event (Zipf traffic repeats itself), so the same
+ * events cost a third of the B-tree work, and the writer no longer waits
+ * for it: parsing the next write overlaps applying the last batch.
+ *
+ * How it stays safe:
+ *   - kill -9: a record is write()n to DIR/shard-K/journal-N before the
+ *     caller is answered, so it is in the page cache; at open, records
+ *     newer than the sequence number LMDB last applied (meta "journal",
+ *     written in the same transaction as the buckets) are applied again.
+ *   - power loss: the contract is "fsynced at least once a second".  Each
+ *     second the background thread switches appends to the other file,
+ *     applies everything, syncs LMDB, and only then empties the file it
+ *     left.  So a record's bytes live on in a journal file until LMDB has
+ *     them on disk; the journal itself is never fsynced.
+ *   - reads: every read of a shard first applies what its journal holds
+ *     (journal_settle), so a successful write is visible to any later read.
+ *   - disk full: a record is taken only while the shard's map has 64 times
+ *     the journal's size free (growing it if it can), so an apply does not
+ *     run out of room for what was already acknowledged.  When the map
+ *     cannot grow, writes take the direct path and get ENOSPC there.
+ *   - overflow: only events of |value| <= 2^32 and no #id take this path,
+ *     and only while every sum of the shard stays within 2^62 (meta "big"
+ *     records when one did not), so a batch cannot overflow a sum; a write
+ *     with an #id is deduplicated on the direct path, as before.
+ *
+ * A record: struct jrec_head, then per event a struct jrec_event and the
+ * video and type bytes.  The check covers everything after itself, so a
+ * torn tail (power loss) ends the replay of a file.
+ */
+#include "internal.h"
+
+#include "../common/log.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct jrec_head {
+	uint32_t len; /* of the whole record */
+	uint32_t check;
+	uint64_t seq;
+	uint32_t now;
+	uint32_t n;
+};
+
+struct jrec_event {
+	int64_t value;
+	uint32_t ts;
+	uint8_t vlen, tlen;
+} __attribute__((packed));
+
+#define JOURNAL_VALUE_MAX (INT64_C(1) << 32)
+#define JOURNAL_ROOM 64 /* free map bytes wanted per journal byte */
+
+static uint32_t jrec_check(const unsigned char *p, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	for (; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	h ^= h >> 29;
+	return (uint32_t)(h ^ h >> 32);
+}
+
+#define CHECKED_FROM offsetof(struct jrec_head, seq)
+
+bool journal_eligible(const struct store *st, const struct store_event *ev,
+		      size_t n)
+{
+	if (st->cfg.sync != STORE_SYNC_SECOND)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].id || ev[i].value > JOURNAL_VALUE_MAX ||
+		    ev[i].value < -JOURNAL_VALUE_MAX)
+			return false;
+	return true;
+}
+
+/* Is there room in the map for what the journal would hold with @more
+ * bytes?  Grows the map when it can; false when the disk is full. */
+static bool journal_room(struct shard *sh, size_t more)
+{
+	for (;;) {
+		MDB_envinfo info;
+		pthread_rwlock_rdlock(&sh->resize);
+		mdb_env_info(sh->env, &info);
+		uint64_t used = (uint64_t)(info.me_last_pgno + 1) * sh->psize;
+		uint64_t want = used + (sh->j.len + more) * JOURNAL_ROOM;
+		bool ok = want <= sh->map_size;
+		pthread_rwlock_unlock(&sh->resize);
+		if (ok)
+			return true;
+		if (shard_grow(sh))
+			return false;
+	}
+}
+
+static int buf_reserve(unsigned char **buf, size_t *cap, size_t want)
+{
+	if (want <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 65536;
+	while (c < want)
+		c *= 2;
+	unsigned char *b = realloc(*buf, c);
+	if (!b)
+		return -ENOMEM;
+	*buf = b;
+	*cap = c;
+	return 0;
+}
+
+int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
+		   uint32_t now)
+{
+	struct journal *j = &sh->j;
+	size_t bytes = sizeof(struct jrec_head);
+	int rc;
+
+	if (atomic_load(&sh->big))
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		bytes += sizeof(struct jrec_event) + ev[i].video_len +
+			 ev[i].type_len;
+	if (bytes > UINT32_MAX)
+		return 1;
+
+	pthread_mutex_lock(&j->lock);
+	if (!journal_room(sh, bytes)) {
+		pthread_mutex_unlock(&j->lock);
+		return 1;
+	}
+	if ((rc = buf_reserve(&j->buf, &j->cap, j->len + bytes))) {
+		pthread_mutex_unlock(&j->lock);
+		return rc;
+	}
+	unsigned char *rec = j->buf + j->len, *p = rec + sizeof(struct jrec_head);
+	struct jrec_head h = {(uint32_t)bytes, 0, j->seq + 1, now, (uint32_t)n};
+	for (size_t i = 0; i < n; i++) {
+		struct jrec_event e = {ev[i].value, ev[i].ts, ev[i].video_len,
+				       ev[i].type_len};
+		memcpy(p, &e, sizeof(e));
+		p += sizeof(e);
+		memcpy(p, ev[i].video, ev[i].video_len);
+		p += ev[i].video_len;
+		memcpy(p, ev[i].type, ev[i].type_len);
+		p += ev[i].type_len;
+	}
+	memcpy(rec, &h, sizeof(h));
+	h.check = jrec_check(rec + CHECKED_FROM, bytes - CHECKED_FROM);
+	memcpy(rec, &h, sizeof(h));
+
+	int fd = j->fd[j->active];
+	ssize_t w = write(fd, rec, bytes);
+	if (w != (ssize_t)bytes) {
+		rc = w < 0 ? -errno : -ENOSPC;
+		/* Take back a partial record: a torn one would end the
+		 * replay of this file before the records after it. */
+		if (w > 0 && ftruncate(fd, (off_t)j->size[j->active]))
+			log_error("shard %u: cannot cut the journal back: %s",
+				  sh->index, strerror(errno));
+		pthread_mutex_unlock(&j->lock);
+		log_error("shard %u: writing the journal: %s", sh->index,
+			  strerror(-rc));
+		return rc;
+	}
+	j->seq++;
+	j->size[j->active] += bytes;
+	j->len += bytes;
+	j->events += n;
+	atomic_fetch_add(&j->unapplied, n);
+	size_t held = j->events;
+	pthread_mutex_unlock(&j->lock);
+
+	atomic_fetch_add(&sh->st->events, n);
+	if (held >= 4 * JOURNAL_BATCH)
+		journal_settle(sh); /* the appliers fell behind: wait */
+	else if (held >= JOURNAL_BATCH)
+		shard_flush_async(sh);
+	return 0;
+}
+
+/* The records of @buf (@len bytes, all whole) as requests over @ev. */
+static size_t decode(unsigned char *buf, size_t len, struct commit_req *req,
+		     struct store_event *ev)
+{
+	size_t nreq = 0, k = 0;
+
+	for (size_t off = 0; off < len;) {
+		struct jrec_head h;
+		memcpy(&h, buf + off, sizeof(h));
+		const unsigned char *p = buf + off + sizeof(h);
+		req[nreq] = (struct commit_req){.ev = ev + k, .n = h.n,
+						.now = h.now};
+		for (uint32_t i = 0; i < h.n; i++, k++) {
+			struct jrec_event e;
+			memcpy(&e, p, sizeof(e));
+			p += sizeof(e);
+			ev[k] = (struct store_event){
+			    .video = (const char *)p,
+			    .video_len = e.vlen,
+			    .type = (const char *)p + e.vlen,
+			    .type_len = e.tlen,
+			    .value = e.value,
+			    .ts = e.ts};
+			p += e.vlen + e.tlen;
+		}
+		nreq++;
+		off += h.len;
+	}
+	return nreq;
+}
+
+/* Apply @nreq requests and note @seq as applied, in one transaction. */
+static int apply_txn(struct shard *sh, struct commit_req *req, size_t nreq,
+		     uint64_t seq)
+{
+	MDB_txn *txn;
+	int rc;
+
+	for (int attempt = 0; attempt < 64; attempt++) {
+		if ((rc = shard_txn_begin(sh, 0, &txn)))
+			return rc;
+		rc = shard_apply(sh, txn, req, nreq);
+		if (rc == 0)
+			rc = meta_put(sh, txn, "journal", &seq, sizeof(seq));
+		if (rc) {
+			shard_txn_abort(sh, txn);
+		} else {
+			rc = shard_txn_commit(sh, txn);
+			if (rc == 0) {
+				atomic_fetch_add(&sh->st->commits, 1);
+				atomic_store(&sh->dirty, true);
+				return 0;
+			}
+		}
+		if (rc != MDB_MAP_FULL || (rc = shard_grow(sh)))
+			return rc;
+	}
+	return MDB_MAP_FULL;
+}
+
+/*
+ * A sum would overflow: a write of a huge value raced the batch (see the
+ * head of this file).  Apply the records one by one; the ones that cannot
+ * be applied are dropped, loudly.
+ */
+static int apply_each(struct shard *sh, struct commit_req *req, size_t nreq,
+		      uint64_t first_seq)
+{
+	for (size_t r = 0; r < nreq; r++) {
+		int rc = apply_txn(sh, &req[r], 1, first_seq + r);
+		if (rc == -EOVERFLOW)
+			log_error("shard %u: dropped %zu acknowledged events: a "
+				  "sum would overflow 64 bits",
+				  sh->index, req[r].n);
+		else if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int journal_apply(struct shard *sh)
+{
+	struct journal *j = &sh->j;
+	unsigned char *buf;
+	size_t len, cap, events;
+	uint64_t last;
+	int rc = -ENOMEM;
+
+	pthread_mutex_lock(&j->lock);
+	buf = j->buf, len = j->len, cap = j->cap, events = j->events;
+	last = j->seq;
+	j->buf = j->spare, j->cap = j->spare_cap, j->len = 0, j->events = 0;
+	j->spare = NULL, j->spare_cap = 0;
+	pthread_mutex_unlock(&j->lock);
+	if (len == 0)
+		goto give_back;
+
+	size_t nrec = 0;
+	for (size_t off = 0; off < len; nrec++) {
+		uint32_t l;
+		memcpy(&l, buf + off, sizeof(l));
+		off += l;
+	}
+	struct commit_req *req = malloc(nrec * sizeof(*req));
+	struct store_event *ev = malloc(events * sizeof(*ev) + 1);
+	if (req && ev) {
+		decode(buf, len, req, ev);
+		rc = apply_txn(sh, req, nrec, last);
+		if (rc == -EOVERFLOW)
+			rc = apply_each(sh, req, nrec, last - nrec + 1);
+	}
+	free(req);
+	free(ev);
+	if (rc) {
+		/* Keep them, in front of what came meanwhile; the next
+		 * apply tries again. */
+		rc = store_errno(rc, "applying the journal");
+		pthread_mutex_lock(&j->lock);
+		if (buf_reserve(&buf, &cap, len + j->len) == 0) {
+			memcpy(buf + len, j->buf, j->len);
+			free(j->spare);
+			j->spare = j->buf, j->spare_cap = j->cap;
+			j->buf = buf, j->cap = cap;
+			j->len += len, j->events += events;
+		} else {
+			log_error("shard %u: out of memory: %zu events stay "
+				  "in the journal until restart",
+				  sh->index, events);
+			free(buf);
+		}
+		pthread_mutex_unlock(&j->lock);
+		return rc;
+	}
+	atomic_fetch_sub(&j->unapplied, events);
+give_back:
+	pthread_mutex_lock(&j->lock);
+	if (!j->spare && cap <= JOURNAL_SPARE_MAX) {
+		j->spare = buf, j->spare_cap = cap;
+		buf = NULL;
+	}
+	pthread_mutex_unlock(&j->lock);
+	free(buf);
+	return 0;
+}
+
+int journal_settle(struct shard *sh)
+{
+	if (atomic_load(&sh->j.unapplied) == 0)
+		return 0;
+	struct commit_req flush = {0};
+	return shard_commit(sh, &flush);
+}
+
+static void cut(struct shard *sh, unsigned f)
+{
+	struct journal *j = &sh->j;
+
+	if (ftruncate(j->fd[f], 0)) {
+		log_error("shard %u: emptying journal-%u: %s", sh->index, f,
+			  strerror(errno));
+		return;
+	}
+	pthread_mutex_lock(&j->lock);
+	j->size[f] = 0;
+	pthread_mutex_unlock(&j->lock);
+}
+
+void journal_rotate(struct shard *sh)
+{
+	struct journal *j = &sh->j;
+
+	pthread_mutex_lock(&j->lock);
+	if (j->size[j->active] > 0 && j->size[!j->active] == 0)
+		j->active = !j->active;
+	unsigned old = !j->active;
+	bool full = j->size[old] > 0;
+	pthread_mutex_unlock(&j->lock);
+	/* The old file gets no more records: once they are applied and
+	 * LMDB is on disk, it may be emptied. */
+	if (full && journal_settle(sh) == 0 && shard_sync(sh) == 0)
+		cut(sh, old);
+}
+
+/* Does the record at @rec (@len bytes, checked) hold what it says? */
+static bool records_sane(const unsigned char *rec, size_t len)
+{
+	struct jrec_head h;
+	size_t off = sizeof(h);
+
+	memcpy(&h, rec, sizeof(h));
+	for (uint32_t i = 0; i < h.n; i++) {
+		struct jrec_event e;
+		if (off + sizeof(e) > len)
+			return false;
+		memcpy(&e, rec + off, sizeof(e));
+		if (e.vlen == 0 || e.vlen > STORE_VIDEO_MAX || e.tlen == 0 ||
+		    e.tlen > STORE_TYPE_MAX)
+			return false;
+		off += sizeof(e) + e.vlen + e.tlen;
+	}
+	return off == len;
+}
+
+/* Read a journal file into memory; *@len its valid length. */
+static int load_file(int fd, unsigned char **out, size_t *len)
+{
+	struct stat sb;
+
+	*out = NULL;
+	*len = 0;
+	if (fstat(fd, &sb))
+		return -errno;
+	if (sb.st_size == 0)
+		return 0;
+	unsigned char *b = malloc((size_t)sb.st_size);
+	if (!b)
+		return -ENOMEM;
+	size_t got = 0;
+	while (got < (size_t)sb.st_size) {
+		ssize_t r = pread(fd, b + got, (size_t)sb.st_size - got,
+				  (off_t)got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	/* Keep the whole, checked records; a torn tail ends the file. */
+	size_t off = 0;
+	while (off + sizeof(struct jrec_head) <= got) {
+		struct jrec_head h;
+		memcpy(&h, b + off, sizeof(h));
+		if (h.len < sizeof(h) || h.len > got - off ||
+		    jrec_check(b + off + CHECKED_FROM, h.len - CHECKED_FROM) !=
+			h.check ||
+		    !records_sane(b + off, h.len))
+			break;
+		off += h.len;
+	}
+	*out = b;
+	*len = off;
+	return 0;
+}
+
+/* Take the records of @b newer than @applied into the journal's buffer. */
+static int take_newer(struct journal *j, const unsigned char *b, size_t len,
+		      uint64_t applied)
+{
+	for (size_t off = 0; off < len;) {
+		struct jrec_head h;
+		memcpy(&h, b + off, sizeof(h));
+		if (h.seq > j->seq)
+			j->seq = h.seq;
+		if (h.seq > applied) {
+			if (buf_reserve(&j->buf, &j->cap, j->len + h.len))
+				return -ENOMEM;
+			memcpy(j->buf + j->len, b + off, h.len);
+			j->len += h.len;
+			j->events += h.n;
+		}
+		off += h.len;
+	}
+	return 0;
+}
+
+static uint64_t first_seq(const unsigned char *b, size_t len)
+{
+	struct jrec_head h;
+
+	if (len == 0)
+		return UINT64_MAX;
+	memcpy(&h, b, sizeof(h));
+	return h.seq;
+}
+
+int journal_open(struct shard *sh, const char *dir)
+{
+	struct journal *j = &sh->j;
+	unsigned char *b[2] = {NULL, NULL};
+	size_t len[2] = {0, 0};
+	uint64_t applied = 0;
+	uint32_t big = 0;
+	int rc = 0;
+
+	pthread_mutex_init(&j->lock, NULL);
+	j->fd[0] = j->fd[1] = -1;
+	j->opened = true;
+	for (unsigned f = 0; f < 2; f++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/journal-%u", dir, f);
+		j->fd[f] = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
+				0600);
+		if (j->fd[f] < 0) {
+			rc = -errno;
+			log_error("cannot open %s: %s", path, strerror(errno));
+			return rc;
+		}
+	}
+	if ((rc = meta_get(sh, "journal", &applied, sizeof(applied))) ||
+	    (rc = meta_get(sh, "big", &big, sizeof(big))))
+		return rc;
+	atomic_store(&sh->big, big != 0);
+	j->seq = applied;
+	for (unsigned f = 0; f < 2 && rc == 0; f++)
+		rc = load_file(j->fd[f], &b[f], &len[f]);
+	/* Each file holds increasing numbers; the older file goes first. */
+	unsigned first = first_seq(b[1], len[1]) < first_seq(b[0], len[0]);
+	if (rc == 0)
+		rc = take_newer(j, b[first], len[first], applied);
+	if (rc == 0)
+		rc = take_newer(j, b[!first], len[!first], applied);
+	free(b[0]);
+	free(b[1]);
+	if (rc)
+		return rc;
+	size_t events = j->events;
+	if (events) {
+		atomic_store(&j->unapplied, events);
+		if ((rc = journal_apply(sh)))
+			return rc;
+		log_info("shard %u: applied %zu events from the journal",
+			 sh->index, events);
+	}
+	if ((rc = shard_sync(sh)))
+		return rc;
+	cut(sh, 0);
+	cut(sh, 1);
+	return 0;
+}
+
+void journal_close(struct shard *sh, bool applied_all)
+{
+	struct journal *j = &sh->j;
+
+	if (!j->opened)
+		return;
+	for (unsigned f = 0; f < 2; f++) {
+		/* Applied and synced (store_close): nothing to keep. */
+		if (j->fd[f] >= 0 && j->len == 0 && applied_all)
+			cut(sh, f);
+		if (j->fd[f] >= 0)
+			close(j->fd[f]);
+		j->fd[f] = -1;
+	}
+	free(j->buf);
+	free(j->spare);
+	j->buf = j->spare = NULL;
+	pthread_mutex_destroy(&j->lock);
+}
