@@ -55,6 +55,14 @@ struct journal {
 	unsigned char *spare; /* an empty buffer to swap in */
 	size_t spare_cap;
 	uint64_t seq;		  /* of the last record written */
+	pthread_mutex_t sync_lock; /* sync=always: one fdatasync at a time */
+	pthread_cond_t synced_cond;
+	uint64_t synced;	   /* records up to here are on disk */
+	bool syncing;		   /* a writer is in fdatasync */
+	pthread_cond_t gather_cond; /* a writer came to wait */
+	bool gathering;
+	size_t waiting;		    /* writers in sync_to */
+	uint64_t last_group;	    /* records the last sync covered */
 	atomic_size_t unapplied;  /* acknowledged, not yet committed */
 	bool opened;
 };

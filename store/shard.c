@@ -1,13 +1,14 @@
 /*
  * shard.c - opening the store, its LMDB environments, and group commit.
  *
- * Each shard is an LMDB environment in DIR/shard-K, opened with MDB_NOSYNC:
- * a commit is a write() into the page cache (safe from a killed process)
- * and durability against power loss comes from mdb_env_sync(), either by
- * the committing leader (sync=always) or by the background thread each
- * second.  A write transaction is led by one of the callers of
- * store_record(): it takes every request queued on the shard, applies them
- * in one transaction, commits, syncs if asked, then wakes their owners.
+ * Each shard is an LMDB environment in DIR/shard-K, opened with MDB_NOSYNC
+ * under sync=second: a commit is a write() into the page cache (safe from
+ * a killed process) and the background thread syncs each second.  Most
+ * writes are appended to the shard's journal (journal.c) and applied
+ * later; the rest, and the journal's batches, go through one leader: a
+ * caller of shard_commit() takes every request queued on the shard,
+ * applies the journal, then the requests in one transaction, commits,
+ * syncs if asked, then wakes their owners.
  */
 #include "internal.h"
 

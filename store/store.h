@@ -13,13 +13,18 @@
  * then hours, minutes and seconds at each edge, one cursor scan per level
  * and edge.
  *
- * Writers share commits: concurrent store_record() calls on one shard are
- * applied by whichever caller becomes the leader, in one LMDB transaction,
- * then acknowledged together (group commit).  With STORE_SYNC_ALWAYS the
- * leader also fsyncs before acknowledging; with STORE_SYNC_SECOND a
- * background thread fsyncs every second.  Either way a commit reaches the
- * kernel before store_record() returns, so a killed daemon loses nothing it
- * acknowledged.
+ * Writes go through each shard's journal (journal.c): a request is
+ * appended to DIR/shard-K/journal-N and acknowledged - at once with
+ * STORE_SYNC_SECOND, after an fdatasync shared by the writers waiting
+ * with STORE_SYNC_ALWAYS - and a leader applies ~100 ms of requests to
+ * LMDB in one transaction.  Reads apply a shard's journal first, so every
+ * acknowledged write is visible to them.  Requests with an event id or a
+ * value beyond 2^32 are applied directly instead, by group commit:
+ * concurrent store_record() calls on one shard are applied by whichever
+ * caller becomes the leader, in one LMDB transaction (fsynced before
+ * anyone is answered with STORE_SYNC_ALWAYS).  Either way a write reaches
+ * the kernel before store_record() returns, so a killed daemon loses
+ * nothing it acknowledged, and a background thread syncs each second.
  *
  * Errors: every call returns 0 or a negative errno.  LMDB's codes are mapped
  * in one place (store_errno() in shard.c) and LMDB's text is logged.
@@ -115,11 +120,11 @@ int store_check_ts(const struct store *st, int64_t ts, uint32_t now);
 
 /*
  * Record @n events, all or nothing per shard: either every event of a
- * shard is in its committed transaction, or none is.  Events whose id was
- * seen for the same series less than dedup_window seconds before @now are
- * acknowledged and not counted; *@deduped (may be NULL) gets their number.
- * Returns once the events are committed (and fsynced with
- * STORE_SYNC_ALWAYS).  Errors: -EOVERFLOW (a sum would overflow; nothing
+ * shard is in its journal record (or committed transaction), or none is.
+ * Events whose id was seen for the same series less than dedup_window
+ * seconds before @now are acknowledged and not counted; *@deduped (may be
+ * NULL) gets their number.  Returns once the events are durable against a
+ * killed process (and fsynced with STORE_SYNC_ALWAYS).  Errors: -EOVERFLOW (a sum would overflow; nothing
  * of that shard recorded), -ENOSPC, -EIO, -ENOMEM.
  */
 int store_record(struct store *st, const struct store_event *ev, size_t n,

@@ -32,12 +32,15 @@ static void rmrf(const char *dir)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+static enum store_sync sync_mode = STORE_SYNC_SECOND;
+
 static struct store *open_store(const char *dir, unsigned shards)
 {
 	struct store_config cfg;
 	struct store *st = NULL;
 
 	store_config_defaults(&cfg);
+	cfg.sync = sync_mode;
 	cfg.dir = dir;
 	cfg.shards = shards;
 	cfg.retain_interval = 3600; /* tests expire by hand */
@@ -505,6 +508,8 @@ int main(void)
 	test_growth_and_lists();
 	test_concurrency();
 	test_pending();
+	test_journal();
+	sync_mode = STORE_SYNC_ALWAYS;
 	test_journal();
 	return tap_done();
 }
