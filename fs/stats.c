@@ -234,6 +234,8 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 		ss.map_grows);
 	counter(&b, "buckets_expired_total", "Buckets removed by retention.",
 		ss.expired);
+	gauge(&b, "journal_events",
+	      "Events acknowledged and not yet applied to LMDB.", ss.journal);
 	gauge(&b, "lmdb_bytes_used", "Bytes of LMDB pages in use, all shards.",
 	      ss.bytes_used);
 	gauge(&b, "lmdb_map_bytes", "Bytes of LMDB maps, all shards.",

@@ -138,9 +138,12 @@ static void gather(struct journal *j)
 }
 
 /*
- * sync=always: make records up to @seq durable.  Group commit by convoy:
- * writers queue on sync_lock, and the one that gets it syncs every record
- * written so far, so the others find theirs done and return at once.
+ * sync=always: make records up to @seq durable.  Group commit: the first
+ * writer to find no sync running becomes its leader, gathers, then syncs
+ * every record written so far; the others sleep until a sync covers
+ * theirs.  When fdatasync fails the writer hears of it, though its record
+ * stays in the journal and will be applied: after a failed sync nothing
+ * is known of what reached the disk.
  */
 static int sync_to(struct shard *sh, uint64_t seq)
 {

@@ -892,6 +892,8 @@ void store_get_stats(struct store *st, struct store_stats *out)
 	out->fsyncs = atomic_load(&st->fsyncs);
 	out->map_grows = atomic_load(&st->map_grows);
 	out->expired = atomic_load(&st->expired);
+	for (unsigned i = 0; i < st->nshards; i++)
+		out->journal += atomic_load(&st->shards[i].j.unapplied);
 	for (unsigned i = 0; i < st->nshards; i++) {
 		MDB_envinfo info;
 		MDB_stat ms;

@@ -29,6 +29,14 @@ metric() {
 	[ "$(metric countfs_read_latency_seconds_count)" -ge 1 ]
 }
 
+@test "/stats shows the journal's backlog, emptied by a read" {
+	printf '\n\n\n' >>"$MNT/videos/a/views"
+	held=$(metric countfs_journal_events)
+	[ "$held" -ge 0 ] && [ "$held" -le 3 ]
+	content_is "$MNT/videos/a/views" $'3\n'
+	[ "$(metric countfs_journal_events)" = 0 ]
+}
+
 @test "/stats is well-formed Prometheus text" {
 	echo >>"$MNT/videos/a/views"
 	run python3 - "$MNT/stats" <<'PY'

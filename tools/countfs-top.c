@@ -283,9 +283,11 @@ static void frame(const char *mnt, const struct sample *a,
 		       p99);
 	else
 		printf("write latency  -\n");
-	printf("LMDB       %.1f MiB used of %.1f MiB mapped\n\n",
+	printf("LMDB       %.1f MiB used of %.1f MiB mapped   journal %.0f "
+	       "events\n\n",
 	       value(b, "countfs_lmdb_bytes_used") / 1048576,
-	       value(b, "countfs_lmdb_map_bytes") / 1048576);
+	       value(b, "countfs_lmdb_map_bytes") / 1048576,
+	       value(b, "countfs_journal_events"));
 
 	int nrows = 0, shards = 0;
 	for (int i = 0; i < b->n; i++) {
