@@ -446,6 +446,12 @@ int main(int argc, char *argv[])
 	 * also trims them each second): memory stays bounded however many
 	 * FUSE threads run large writes at once. */
 	mallopt(M_ARENA_MAX, 4);
+	/* A journal batch needs a few buffers of megabytes for a moment:
+	 * from 4 MiB up they are mapped and unmapped, leaving no high-water
+	 * mark (the default threshold climbs to 32 MiB and keeps them in the
+	 * heap); the smaller ones are reused from the heap, without the page
+	 * faults of fresh mappings. */
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	log_detect_journal();
 	store_config_defaults(&c.store_cfg);
 	pthread_mutex_init(&c.files_lock, NULL);

@@ -65,12 +65,13 @@ struct journal {
 	uint64_t last_group;	    /* records the last sync covered */
 	atomic_size_t unapplied;  /* acknowledged, not yet committed */
 	bool opened;
+	bool keep_files; /* records were dropped from memory: never cut */
 };
 
-/* Events a journal holds before a helper is asked to apply them; at four
- * times this, writers wait for the apply. */
+/* Events a journal holds before a helper is asked to apply them; at
+ * twice this, writers wait for the apply. */
 #define JOURNAL_BATCH 65536
-#define JOURNAL_SPARE_MAX (8u << 20)
+#define JOURNAL_SPARE_MAX (1u << 20)
 /* A sum beyond this marks its shard "big": no more journal batches. */
 #define SUM_BIG (INT64_C(1) << 62)
 
@@ -183,10 +184,12 @@ int shard_read_begin(struct shard *sh, MDB_txn **txn);
 /* Double the map of @sh (after MDB_MAP_FULL); no transaction may be held. */
 int shard_grow(struct shard *sh);
 
-/* Apply @nreq requests inside @txn (record.c), folded together.  Returns 0, a negative errno
- * that concerns this request alone (-EOVERFLOW), or an LMDB code. */
+/* Apply up to @nreq requests inside @txn (record.c), folded together;
+ * *@used gets how many (at least one: more while the fold stays small).
+ * Returns 0, a negative errno that concerns these requests alone
+ * (-EOVERFLOW), or an LMDB code. */
 int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
-		size_t nreq);
+		size_t nreq, size_t *used);
 
 /* Look up a series id; MDB_NOTFOUND when the pair was never recorded. */
 int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,

@@ -267,7 +267,7 @@ int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
 	if (sh->st->cfg.sync == STORE_SYNC_ALWAYS && (rc = sync_to(sh, mine)))
 		return rc;
 	atomic_fetch_add(&sh->st->events, n);
-	if (held >= 4 * JOURNAL_BATCH)
+	if (held >= 2 * JOURNAL_BATCH)
 		journal_settle(sh); /* the appliers fell behind: wait */
 	else if (held >= JOURNAL_BATCH)
 		shard_flush_async(sh);
@@ -305,9 +305,11 @@ static size_t decode(unsigned char *buf, size_t len, struct commit_req *req,
 	return nreq;
 }
 
-/* Apply @nreq requests and note @seq as applied, in one transaction. */
+/* Apply requests from the start of @req, as many as one transaction
+ * takes (*@used gets how many), and note the last one's number (@first_seq
+ * is the first's) as applied, in the same transaction. */
 static int apply_txn(struct shard *sh, struct commit_req *req, size_t nreq,
-		     uint64_t seq)
+		     uint64_t first_seq, size_t *used)
 {
 	MDB_txn *txn;
 	int rc;
@@ -315,7 +317,8 @@ static int apply_txn(struct shard *sh, struct commit_req *req, size_t nreq,
 	for (int attempt = 0; attempt < 64; attempt++) {
 		if ((rc = shard_txn_begin(sh, 0, &txn)))
 			return rc;
-		rc = shard_apply(sh, txn, req, nreq);
+		rc = shard_apply(sh, txn, req, nreq, used);
+		uint64_t seq = first_seq + *used - 1;
 		if (rc == 0)
 			rc = meta_put(sh, txn, "journal", &seq, sizeof(seq));
 		if (rc) {
@@ -342,8 +345,8 @@ static int apply_txn(struct shard *sh, struct commit_req *req, size_t nreq,
 static int apply_each(struct shard *sh, struct commit_req *req, size_t nreq,
 		      uint64_t first_seq)
 {
-	for (size_t r = 0; r < nreq; r++) {
-		int rc = apply_txn(sh, &req[r], 1, first_seq + r);
+	for (size_t r = 0, used; r < nreq; r++) {
+		int rc = apply_txn(sh, &req[r], 1, first_seq + r, &used);
 		if (rc == -EOVERFLOW)
 			log_error("shard %u: dropped %zu acknowledged events: a "
 				  "sum would overflow 64 bits",
@@ -352,6 +355,30 @@ static int apply_each(struct shard *sh, struct commit_req *req, size_t nreq,
 			return rc;
 	}
 	return 0;
+}
+
+/* Put the records of @buf from byte @from back in front of the journal's
+ * buffer, for the next apply; with j->lock. */
+static void put_back(struct shard *sh, unsigned char *buf, size_t from,
+		     size_t len, size_t events)
+{
+	struct journal *j = &sh->j;
+	size_t keep = len - from, cap = keep + j->len;
+	unsigned char *b = malloc(cap ? cap : 1);
+
+	if (!b) {
+		log_error("shard %u: out of memory: %zu events stay in the "
+			  "journal files until restart",
+			  sh->index, events);
+		j->keep_files = true;
+		return;
+	}
+	memcpy(b, buf + from, keep);
+	memcpy(b + keep, j->buf, j->len);
+	free(j->spare);
+	j->spare = j->buf, j->spare_cap = j->cap;
+	j->buf = b, j->cap = cap;
+	j->len += keep, j->events += events;
 }
 
 int journal_apply(struct shard *sh)
@@ -379,35 +406,41 @@ int journal_apply(struct shard *sh)
 	}
 	struct commit_req *req = malloc(nrec * sizeof(*req));
 	struct store_event *ev = malloc(events * sizeof(*ev) + 1);
+	size_t done = 0, done_bytes = 0, done_events = 0, used;
 	if (req && ev) {
 		decode(buf, len, req, ev);
-		rc = apply_txn(sh, req, nrec, last);
-		if (rc == -EOVERFLOW)
-			rc = apply_each(sh, req, nrec, last - nrec + 1);
+		rc = 0;
+	}
+	/* One transaction at a time, each as large as the fold allows. */
+	while (rc == 0 && done < nrec) {
+		uint64_t first = last - nrec + 1 + done;
+		rc = apply_txn(sh, req + done, nrec - done, first, &used);
+		if (rc == -EOVERFLOW) {
+			rc = apply_each(sh, req + done, nrec - done, first);
+			used = nrec - done;
+		}
+		for (size_t r = done; rc == 0 && r < done + used; r++) {
+			uint32_t l;
+			memcpy(&l, buf + done_bytes, sizeof(l));
+			done_bytes += l;
+			done_events += req[r].n;
+		}
+		if (rc == 0)
+			done += used;
 	}
 	free(req);
 	free(ev);
+	atomic_fetch_sub(&j->unapplied, done_events);
 	if (rc) {
-		/* Keep them, in front of what came meanwhile; the next
-		 * apply tries again. */
+		/* Keep what is left, in front of what came meanwhile; the
+		 * next apply tries again. */
 		rc = store_errno(rc, "applying the journal");
 		pthread_mutex_lock(&j->lock);
-		if (buf_reserve(&buf, &cap, len + j->len) == 0) {
-			memcpy(buf + len, j->buf, j->len);
-			free(j->spare);
-			j->spare = j->buf, j->spare_cap = j->cap;
-			j->buf = buf, j->cap = cap;
-			j->len += len, j->events += events;
-		} else {
-			log_error("shard %u: out of memory: %zu events stay "
-				  "in the journal until restart",
-				  sh->index, events);
-			free(buf);
-		}
+		put_back(sh, buf, done_bytes, len, events - done_events);
 		pthread_mutex_unlock(&j->lock);
+		free(buf);
 		return rc;
 	}
-	atomic_fetch_sub(&j->unapplied, events);
 give_back:
 	pthread_mutex_lock(&j->lock);
 	if (!j->spare && cap <= JOURNAL_SPARE_MAX) {
@@ -430,6 +463,9 @@ int journal_settle(struct shard *sh)
 static void cut(struct shard *sh, unsigned f)
 {
 	struct journal *j = &sh->j;
+
+	if (j->keep_files)
+		return;
 
 	if (ftruncate(j->fd[f], 0)) {
 		log_error("shard %u: emptying journal-%u: %s", sh->index, f,

@@ -41,6 +41,12 @@ struct fold {
  * with: it doubles as it fills, so memory follows the distinct buckets
  * (few, for a skewed batch), not the events. */
 #define FOLD_START 4096
+/* Buckets folded before a batch is merged and a new one begun: ~6 MiB
+ * with the index and the sort.  A batch of Zipf traffic folds 65,536
+ * events into about that many buckets; a batch of distinct videos is cut
+ * into transactions of ~13,000 videos, which bounds memory (4 shards
+ * applying at once) at a small cost in speed. */
+#define FOLD_LIMIT 65536
 
 static int fold_init(struct fold *f, size_t events)
 {
@@ -461,25 +467,28 @@ static struct order *order_sort(struct order *a, struct order *tmp, size_t n)
 }
 
 int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
-		size_t nreq)
+		size_t nreq, size_t *used)
 {
 	struct series_cache sc = {NULL, 0, 0};
 	struct fold f;
 	MDB_cursor *c = NULL;
-	size_t events = 0;
+	size_t events = 0, r;
 	uint32_t now = 0;
 	int rc;
 
-	for (size_t r = 0; r < nreq; r++) {
-		req[r].deduped = 0;
+	for (r = 0; r < nreq; r++)
 		events += req[r].n;
-		if (req[r].now > now)
-			now = req[r].now;
-	}
 	if ((rc = fold_init(&f, events)))
 		return rc;
-	for (size_t r = 0; r < nreq && rc == 0; r++)
+	/* Fold whole requests until the table is full enough: memory
+	 * follows FOLD_LIMIT, not the size of a journal's batch. */
+	for (r = 0; r < nreq && rc == 0 && (r == 0 || f.n < FOLD_LIMIT); r++) {
+		req[r].deduped = 0;
+		if (req[r].now > now)
+			now = req[r].now;
 		rc = fold_events(sh, txn, &req[r], &sc, &f);
+	}
+	*used = r;
 	free(sc.slot);
 	if (rc)
 		goto out;

@@ -181,7 +181,8 @@ static void run_batch(struct shard *sh, struct commit_req *batch)
 		for (struct commit_req *r = batch; r && !again; r = r->next) {
 			if (r->rc || r->n == 0)
 				continue;
-			rc = shard_apply(sh, txn, r, 1);
+			size_t used;
+			rc = shard_apply(sh, txn, r, 1, &used);
 			if (rc == 0)
 				continue;
 			shard_txn_abort(sh, txn);

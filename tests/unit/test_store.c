@@ -498,6 +498,53 @@ static void test_journal(void)
 	free(dir);
 }
 
+static int count_video(void *arg, const char *name, size_t len)
+{
+	(void)name;
+	(void)len;
+	(*(long *)arg)++;
+	return 0;
+}
+
+/* A journal batch larger than one transaction's fold is applied in
+ * several, each noting its last record; a replay after a kill too. */
+static void test_journal_chunks(void)
+{
+	char *dir = fresh_dir();
+	uint32_t now = DAY0 + 5000;
+	static char names[40000][8];
+	static struct store_event e[1000];
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct store *st = open_store(dir, 1);
+		for (int r = 0; st && r < 40; r++) {
+			for (int i = 0; i < 1000; i++) {
+				int k = r * 1000 + i;
+				snprintf(names[k], sizeof(names[k]), "c%d", k);
+				e[i] = ev(names[k], "views", k, now);
+			}
+			if (store_record(st, e, 1000, now, NULL))
+				_exit(1);
+		}
+		_exit(st ? 0 : 1);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	is_int(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0,
+	       "40 writes of 1,000 new videos each");
+	struct store *st = open_store(dir, 1);
+	long videos = 0;
+	store_list_videos(st, count_video, &videos);
+	is_int(videos, 40000, "all 40,000 videos are there after the replay");
+	struct store_agg a;
+	store_total(st, "c39999", 6, "views", 5, &a);
+	is_int(a.sum, 39999, "the last one with its value");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	log_level = LOG_LVL_ERROR;
@@ -509,6 +556,7 @@ int main(void)
 	test_concurrency();
 	test_pending();
 	test_journal();
+	test_journal_chunks();
 	sync_mode = STORE_SYNC_ALWAYS;
 	test_journal();
 	return tap_done();
