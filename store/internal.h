@@ -70,7 +70,7 @@ struct journal {
 
 /* Events a journal holds before a helper is asked to apply them; at
  * twice this, writers wait for the apply. */
-#define JOURNAL_BATCH 65536
+#define JOURNAL_BATCH 49152
 #define JOURNAL_SPARE_MAX (1u << 20)
 /* A sum beyond this marks its shard "big": no more journal batches. */
 #define SUM_BIG (INT64_C(1) << 62)
@@ -118,6 +118,10 @@ struct store {
 	pthread_cond_t job_done;  /* a job finished */
 	struct shard_job *jobs, **jobs_tail;
 	struct shard_job *flush_jobs; /* one per shard */
+
+	pthread_mutex_t apply_lock; /* guards applying */
+	pthread_cond_t apply_cond;
+	unsigned applying, apply_max; /* journals being applied; at most */
 	pthread_t *helpers;
 	unsigned nhelpers;
 	bool helpers_stop;

@@ -357,6 +357,25 @@ static int apply_each(struct shard *sh, struct commit_req *req, size_t nreq,
 	return 0;
 }
 
+/*
+ * Take (@take) or give back one of the store's apply slots: no more
+ * shards apply their journals at once than there are cores, which adds
+ * no speed and bounds the memory of the folds (~10 MiB each).
+ */
+static void apply_slot(struct store *st, bool take)
+{
+	pthread_mutex_lock(&st->apply_lock);
+	if (take) {
+		while (st->applying >= st->apply_max)
+			pthread_cond_wait(&st->apply_cond, &st->apply_lock);
+		st->applying++;
+	} else {
+		st->applying--;
+		pthread_cond_signal(&st->apply_cond);
+	}
+	pthread_mutex_unlock(&st->apply_lock);
+}
+
 /* Put the records of @buf from byte @from back in front of the journal's
  * buffer, for the next apply; with j->lock. */
 static void put_back(struct shard *sh, unsigned char *buf, size_t from,
@@ -404,6 +423,7 @@ int journal_apply(struct shard *sh)
 		memcpy(&l, buf + off, sizeof(l));
 		off += l;
 	}
+	apply_slot(sh->st, true);
 	struct commit_req *req = malloc(nrec * sizeof(*req));
 	struct store_event *ev = malloc(events * sizeof(*ev) + 1);
 	size_t done = 0, done_bytes = 0, done_events = 0, used;
@@ -430,6 +450,7 @@ int journal_apply(struct shard *sh)
 	}
 	free(req);
 	free(ev);
+	apply_slot(sh->st, false);
 	atomic_fetch_sub(&j->unapplied, done_events);
 	if (rc) {
 		/* Keep what is left, in front of what came meanwhile; the

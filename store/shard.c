@@ -831,6 +831,10 @@ int store_open(const struct store_config *cfg, struct store **out)
 	pthread_cond_init(&st->job_done, NULL);
 	st->jobs_tail = &st->jobs;
 	st->flush_jobs = calloc(cfg->shards, sizeof(*st->flush_jobs));
+	pthread_mutex_init(&st->apply_lock, NULL);
+	pthread_cond_init(&st->apply_cond, NULL);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	st->apply_max = cpus > 1 ? (unsigned)cpus : 1;
 	if (!st->dir || !st->shards || !st->flush_jobs) {
 		rc = -ENOMEM;
 		goto fail;
@@ -878,6 +882,8 @@ void store_close(struct store *st)
 	pthread_mutex_destroy(&st->job_lock);
 	pthread_cond_destroy(&st->job_cond);
 	pthread_cond_destroy(&st->job_done);
+	pthread_mutex_destroy(&st->apply_lock);
+	pthread_cond_destroy(&st->apply_cond);
 	free(st->shards);
 	free(st->flush_jobs);
 	free(st->dir);
