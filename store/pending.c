@@ -35,7 +35,7 @@ uint64_t pending_count(struct shard *sh)
 	MDB_stat ms;
 	uint64_t n = 0;
 
-	if (shard_read_begin(sh, &txn))
+	if (shard_txn_begin(sh, MDB_RDONLY, &txn))
 		return 0;
 	if (mdb_stat(txn, sh->pending, &ms) == 0)
 		n = ms.ms_entries;
@@ -169,7 +169,7 @@ int store_pending_read(struct store *st, unsigned shard, unsigned repl,
 	*end = false;
 	if (resume)
 		memcpy(start, resume, PENDING_KEY_LEN);
-	if ((rc = shard_read_begin(sh, &txn)))
+	if ((rc = shard_txn_begin(sh, MDB_RDONLY, &txn)))
 		return store_errno(rc, "reading pending rows");
 	if ((rc = mdb_cursor_open(txn, sh->pending, &c))) {
 		shard_txn_abort(sh, txn);

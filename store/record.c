@@ -42,10 +42,9 @@ struct fold {
  * (few, for a skewed batch), not the events. */
 #define FOLD_START 4096
 /* Buckets folded before a batch is merged and a new one begun: ~6 MiB
- * with the index and the sort.  A batch of Zipf traffic folds 65,536
- * events into about that many buckets; a batch of distinct videos is cut
- * into transactions of ~13,000 videos, which bounds memory (4 shards
- * applying at once) at a small cost in speed. */
+ * with the index and the sort.  A journal batch of Zipf traffic folds
+ * into fewer; a batch of distinct videos is cut into transactions of
+ * ~13,000 videos, which bounds memory at a small cost in speed. */
 #define FOLD_LIMIT 65536
 
 static int fold_init(struct fold *f, size_t events)

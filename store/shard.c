@@ -524,6 +524,15 @@ int store_record(struct store *st, const struct store_event *ev, size_t n,
 	return rc;
 }
 
+int store_flush(struct store *st)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < st->nshards && rc == 0; i++)
+		rc = journal_settle(&st->shards[i]);
+	return rc;
+}
+
 int shard_read_begin(struct shard *sh, MDB_txn **txn)
 {
 	int rc = journal_settle(sh);

@@ -195,6 +195,10 @@ unsigned store_nshards(const struct store *st);
 /* The replication shard of @video: FNV-1a 64 of its bytes mod @n. */
 unsigned store_hash_shard(const char *video, size_t len, unsigned n);
 
+/* Apply every shard's journal now (the background thread does it every
+ * 100 ms): pending rows then include every acknowledged write. */
+int store_flush(struct store *st);
+
 /*
  * Read up to @max pending rows of replication shard @repl from LMDB shard
  * @shard, in key order, starting after @resume (the key of the last row

@@ -55,6 +55,15 @@ sql() {
 	mariadb --no-defaults -S "$BATS_FILE_TMPDIR/db$1/sock" -u root -N -B countfs -e "$2"
 }
 
+# replicated MNT: every acknowledged write of MNT is in MySQL (one read of
+# /stats: the journal is counted before the pending rows).
+replicated() {
+	local s
+	s=$(cat "$1/stats") &&
+		grep -q '^countfs_journal_events 0$' <<<"$s" &&
+		grep -q '^countfs_repl_pending_rows 0$' <<<"$s"
+}
+
 eventually() {
 	local secs=$1 deadline
 	shift

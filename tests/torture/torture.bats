@@ -229,7 +229,7 @@ PY
 	done
 	wait "$s"
 	sent=$(sed -n 's/.*events=//p' "$BATS_TEST_TMPDIR/steady")
-	eventually 30 grep -q '^countfs_repl_pending_rows 0$' "$MNT/stats"
+	eventually 30 replicated "$MNT"
 	counted=$(grep '^countfs_events_total ' "$MNT/stats" | awk '{print $2}')
 	report "soak ${secs}s at 10k events/s" "$sent" "$counted"
 	echo "RSS anon ${first_rss:-?} -> $rss KiB, fds ${first_fds:-?} -> $fds" >&3
