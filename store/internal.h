@@ -72,6 +72,10 @@ struct journal {
  * twice this, writers wait for the apply. */
 #define JOURNAL_BATCH 49152
 #define JOURNAL_SPARE_MAX (1u << 20)
+/* The longest a sync=always leader waits for its group to fill, in the
+ * LMDB group commit (shard.c) and the journal's (journal.c). */
+#define GATHER_NS 150000
+
 /* A sum beyond this marks its shard "big": no more journal batches. */
 #define SUM_BIG (INT64_C(1) << 62)
 

@@ -116,10 +116,9 @@ static bool journal_room(struct shard *sh, size_t more)
 	}
 }
 
-#define GATHER_NS 150000 /* longest wait for a group to fill */
-
 /*
- * Before an fdatasync, wait a little (at most GATHER_NS) until as many
+ * Before an fdatasync, wait a little (at most GATHER_NS, the same as the
+ * LMDB group commit) until as many
  * writers wait as the last group had: the writers it released need a
  * FUSE round trip to come back, and without the wait they would split
  * into small groups that each pay for a whole sync.  With sync_lock.
@@ -274,6 +273,20 @@ int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
 	return 0;
 }
 
+/* Step over up to @n records of @buf (@len bytes, all whole): how many
+ * there were, and in *@off where they end. */
+static size_t walk(const unsigned char *buf, size_t len, size_t n, size_t *off)
+{
+	size_t k = 0;
+
+	for (*off = 0; k < n && *off < len; k++) {
+		uint32_t l;
+		memcpy(&l, buf + *off, sizeof(l));
+		*off += l;
+	}
+	return k;
+}
+
 /* The records of @buf (@len bytes, all whole) as requests over @ev. */
 static size_t decode(unsigned char *buf, size_t len, struct commit_req *req,
 		     struct store_event *ev)
@@ -417,16 +430,11 @@ int journal_apply(struct shard *sh)
 	if (len == 0)
 		goto give_back;
 
-	size_t nrec = 0;
-	for (size_t off = 0; off < len; nrec++) {
-		uint32_t l;
-		memcpy(&l, buf + off, sizeof(l));
-		off += l;
-	}
+	size_t off, nrec = walk(buf, len, SIZE_MAX, &off);
 	apply_slot(sh->st, true);
 	struct commit_req *req = malloc(nrec * sizeof(*req));
 	struct store_event *ev = malloc(events * sizeof(*ev) + 1);
-	size_t done = 0, done_bytes = 0, done_events = 0, used;
+	size_t done = 0, done_events = 0, used;
 	if (req && ev) {
 		decode(buf, len, req, ev);
 		rc = 0;
@@ -439,15 +447,11 @@ int journal_apply(struct shard *sh)
 			rc = apply_each(sh, req + done, nrec - done, first);
 			used = nrec - done;
 		}
-		for (size_t r = done; rc == 0 && r < done + used; r++) {
-			uint32_t l;
-			memcpy(&l, buf + done_bytes, sizeof(l));
-			done_bytes += l;
-			done_events += req[r].n;
-		}
 		if (rc == 0)
 			done += used;
 	}
+	for (size_t r = 0; req && r < done; r++)
+		done_events += req[r].n;
 	free(req);
 	free(ev);
 	apply_slot(sh->st, false);
@@ -456,8 +460,9 @@ int journal_apply(struct shard *sh)
 		/* Keep what is left, in front of what came meanwhile; the
 		 * next apply tries again. */
 		rc = store_errno(rc, "applying the journal");
+		walk(buf, len, done, &off);
 		pthread_mutex_lock(&j->lock);
-		put_back(sh, buf, done_bytes, len, events - done_events);
+		put_back(sh, buf, off, len, events - done_events);
 		pthread_mutex_unlock(&j->lock);
 		free(buf);
 		return rc;

@@ -227,7 +227,6 @@ fail:
 	fail_all(batch, store_errno(rc, "recording events"));
 }
 
-#define GATHER_NS 150000 /* longest wait for a batch to fill, sync=always */
 
 /*
  * With sync=always a commit costs two fsyncs, so a leader first waits a
