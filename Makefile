@@ -20,8 +20,8 @@ DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
 B = build
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
-.PHONY: all run test bench fuzz torture deps deps-build clean asan install \
-	uninstall
+.PHONY: all run test bench fuzz torture deps deps-build clean asan tsan \
+	install uninstall
 all: countfs countfs-top
 
 $(B)/opt/%.o: %.c
@@ -31,6 +31,11 @@ $(B)/opt/%.o: %.c
 $(B)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -c $< -o $@
+
+# ThreadSanitizer: -O1 -g like the ASan build, objects apart.
+$(B)/tsan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -O1 -g -fsanitize=thread -c $< -o $@
 
 countfs: $(call objs,opt,$(DAEMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -42,6 +47,14 @@ countfs-asan: $(call objs,asan,$(DAEMON_SRC))
 	$(CC) $(LDFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
 asan: countfs-asan
+
+countfs-tsan: $(call objs,tsan,$(DAEMON_SRC))
+	$(CC) $(LDFLAGS) -fsanitize=thread -o $@ $^ $(LDLIBS)
+
+store/test_store-tsan: tests/unit/test_store.c $(call objs,tsan,$(COMMON) $(STORE))
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -O1 -g -fsanitize=thread -o $@ $^ $(LDLIBS)
+
+tsan: countfs-tsan store/test_store-tsan
 
 store/test_store: tests/unit/test_store.c $(call objs,asan,$(COMMON) $(STORE))
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
@@ -62,7 +75,8 @@ run: deps-build countfs countfs-top
 	@echo "countfs: mounted at ./mnt, data in ./data; Ctrl-C unmounts"
 	./countfs mnt -f -o data=data
 
-test: deps countfs countfs-top countfs-asan store/test_store fs/test_line bench/load
+test: deps countfs countfs-top countfs-asan store/test_store fs/test_line \
+	bench/load tsan
 	@sh tests/run.sh
 
 bench/nullfs: bench/nullfs.c
@@ -129,9 +143,10 @@ uninstall:
 	rm -rf $(DOCDIR)
 
 clean:
-	rm -rf $(B) countfs countfs-top countfs-asan store/test_store fs/test_line bench/nullfs bench/load
+	rm -rf $(B) countfs countfs-top countfs-asan store/test_store fs/test_line bench/nullfs bench/load \
+		countfs-tsan store/test_store-tsan
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # main.c carries the version.
-$(B)/opt/fs/main.o $(B)/asan/fs/main.o: Makefile
+$(B)/opt/fs/main.o $(B)/asan/fs/main.o $(B)/tsan/fs/main.o: Makefile

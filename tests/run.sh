@@ -1,7 +1,9 @@
 #!/bin/sh
 # tests/run.sh - what `make test` runs: the C unit tests, every bats file
-# against ./countfs, again against the ASan/UBSan build, and a pass of the
-# core files under valgrind.  Set TESTS="views range" to run a subset.
+# against ./countfs, again against the ASan/UBSan build, the threaded
+# suites against the ThreadSanitizer build, and a pass of the core files
+# under valgrind.  Set TESTS="views range" to run a subset (TSAN=1 runs
+# that subset under TSan too; TSAN=0 skips the TSan pass).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,30 @@ echo "== bats: ./countfs-asan (AddressSanitizer, UndefinedBehaviorSanitizer)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=print_stacktrace=1 \
 COUNTFS_BIN=$PWD/countfs-asan bats $(files)
+
+# TSan: the store's unit test (journal, group commit, concurrent writers)
+# and the suites that run threads against each other.  A report makes the
+# unit test exit non-zero and the daemon's log fail its test (check_log).
+# Without ASLR, as TSan's fixed shadow layout can clash with a kernel's
+# randomised mappings ("unexpected memory mapping").
+tsan_files="tests/concurrency.bats tests/durability.bats tests/ingest.bats"
+tsan=${TSAN:-1}
+if [ -n "${TESTS:-}" ]; then
+	tsan_files=$(files)
+	tsan=${TSAN:-0}
+fi
+if [ "$tsan" = 1 ]; then
+	echo "== ThreadSanitizer: store unit test; bats against ./countfs-tsan"
+	norand=
+	if setarch "$(uname -m)" -R true 2>/dev/null; then
+		norand="setarch $(uname -m) -R"
+	fi
+	export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
+	$norand ./store/test_store-tsan
+	# shellcheck disable=SC2086 # lists of words
+	COUNTFS_WRAP=$norand COUNTFS_BIN=$PWD/countfs-tsan bats $tsan_files
+	unset TSAN_OPTIONS
+fi
 
 if [ -z "${TESTS:-}" ] && [ "${VALGRIND:-1}" = 1 ]; then
 	echo "== bats under valgrind: views, lines, ingest, range, faults"

@@ -95,7 +95,7 @@ crash_countfs() {
 check_log() {
 	[ -f "$LOG" ] || return 0
 	# Under valgrind -q any line of its own is an error report.
-	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|^==[0-9]+== ' "$LOG"; then
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|^==[0-9]+== |ThreadSanitizer' "$LOG"; then
 		echo "the daemon's log shows memory errors:" >&2
 		cat "$LOG" >&2
 		return 1
