@@ -14,27 +14,11 @@ start_writers() {
 	done
 }
 
-# Wait (up to a minute) until every writer has an acknowledged write: on
-# a loaded machine, or against a slow sanitizer build, starting them can
-# take longer than the load is meant to run.
-wait_writers_started() {
-	local deadline=$((SECONDS + 60)) w
-	for w in $(seq 1 4); do
-		until [ -s "$BATS_TEST_TMPDIR/acked$w" ]; do
-			if ((SECONDS > deadline)); then
-				echo "writer $w acknowledged nothing within 60s" >&2
-				return 1
-			fi
-			sleep 0.05
-		done
-	done
-}
-
 crash_under_load() {
 	mount_countfs "$1"
 	writers=()
 	start_writers
-	wait_writers_started
+	wait_acked "$BATS_TEST_TMPDIR"/acked{1..4}
 	sleep 2
 	crash_countfs
 	for p in "${writers[@]}"; do wait "$p" || true; done
