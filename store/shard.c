@@ -910,11 +910,16 @@ void store_get_stats(struct store *st, struct store_stats *out)
 	for (unsigned i = 0; i < st->nshards; i++)
 		out->journal += atomic_load(&st->shards[i].j.unapplied);
 	for (unsigned i = 0; i < st->nshards; i++) {
+		struct shard *sh = &st->shards[i];
 		MDB_envinfo info;
 		MDB_stat ms;
-		mdb_env_info(st->shards[i].env, &info);
-		mdb_env_stat(st->shards[i].env, &ms);
-		out->pending += pending_count(&st->shards[i]);
+		/* Both read the meta pages inside the map, which shard_grow
+		 * may be unmapping and mapping again. */
+		pthread_rwlock_rdlock(&sh->resize);
+		mdb_env_info(sh->env, &info);
+		mdb_env_stat(sh->env, &ms);
+		pthread_rwlock_unlock(&sh->resize);
+		out->pending += pending_count(sh);
 		out->bytes_used +=
 		    (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
 		out->map_bytes += info.me_mapsize;

@@ -547,6 +547,71 @@ static void test_journal_chunks(void)
 	free(dir);
 }
 
+/* /stats reads the shards' LMDB figures while writers grow the maps: an
+ * unlocked read of a map being remapped crashed. */
+struct stats_spin {
+	struct store *st;
+	_Atomic int stop;
+	unsigned long reads;
+};
+
+static void *stats_spin(void *arg)
+{
+	struct stats_spin *s = arg;
+	struct store_stats ss;
+
+	while (!s->stop) {
+		store_get_stats(s->st, &ss);
+		s->reads++;
+	}
+	return NULL;
+}
+
+static void test_stats_during_growth(void)
+{
+	static char names[4000][12];
+	static struct store_event evs[4000];
+	uint32_t now = DAY0 + 10;
+	uint64_t grows = 0;
+	int fails = 0;
+
+	for (int i = 0; i < 4000; i++) {
+		snprintf(names[i], sizeof(names[i]), "g%d", i);
+		evs[i] = ev(names[i], "views", 1, now);
+	}
+	for (int round = 0; round < 16; round++) {
+		char *dir = fresh_dir();
+		struct store_config cfg;
+		struct stats_spin spin = {0};
+		struct store_stats ss;
+		pthread_t t;
+
+		store_config_defaults(&cfg);
+		cfg.dir = dir;
+		cfg.shards = 1;
+		cfg.map_size = 64 << 10;
+		if (store_open(&cfg, &spin.st)) {
+			fails++;
+			continue;
+		}
+		pthread_create(&t, NULL, stats_spin, &spin);
+		for (int i = 0; i < 4000; i += 100)
+			fails += store_record(spin.st, evs + i, 100, now,
+					      NULL) != 0;
+		store_flush(spin.st);
+		spin.stop = 1;
+		pthread_join(t, NULL);
+		store_get_stats(spin.st, &ss);
+		grows += ss.map_grows;
+		store_close(spin.st);
+		rmrf(dir);
+		free(dir);
+	}
+	is_int(fails, 0, "writers that grow the map never fail");
+	ok(grows >= 8, "/stats read while the maps grew %llu times",
+	   (unsigned long long)grows);
+}
+
 int main(void)
 {
 	log_level = LOG_LVL_ERROR;
@@ -556,6 +621,7 @@ int main(void)
 	test_dedup_overflow();
 	test_growth_and_lists();
 	test_concurrency();
+	test_stats_during_growth();
 	test_pending();
 	test_journal();
 	test_journal_chunks();
