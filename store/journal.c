@@ -490,9 +490,12 @@ static void cut(struct shard *sh, unsigned f)
 {
 	struct journal *j = &sh->j;
 
-	if (j->keep_files)
+	/* keep_files is set by whichever thread's apply failed: j->lock. */
+	pthread_mutex_lock(&j->lock);
+	bool keep = j->keep_files;
+	pthread_mutex_unlock(&j->lock);
+	if (keep)
 		return;
-
 	if (ftruncate(j->fd[f], 0)) {
 		log_error("shard %u: emptying journal-%u: %s", sh->index, f,
 			  strerror(errno));
