@@ -423,6 +423,7 @@ static int64_t total_count(struct store *st, const char *video)
  * without closing, as a killed daemon would. */
 static void die_after(const char *dir, int n, int read_after, uint32_t now)
 {
+	fflush(stdout); /* TSan's _exit flushes the child's copy of it */
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct store *st = open_store(dir, 2);
@@ -518,6 +519,7 @@ static void test_journal_chunks(void)
 	static char names[40000][8];
 	static struct store_event e[1000];
 
+	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct store *st = open_store(dir, 1);
