@@ -84,22 +84,6 @@ unmount_countfs() {
 	fi
 }
 
-# Wait (up to a minute) until each acked_writer.py log FILE... has an
-# acknowledged write: on a loaded machine, or against a sanitizer build,
-# starting python can take longer than a test means its load to run.
-wait_acked() {
-	local deadline=$((SECONDS + 60)) f
-	for f in "$@"; do
-		until [ -s "$f" ]; do
-			if ((SECONDS > deadline)); then
-				echo "no write acknowledged in $f within 60s" >&2
-				return 1
-			fi
-			sleep 0.05
-		done
-	done
-}
-
 # kill -9 the daemon, as a crash would.
 crash_countfs() {
 	kill -9 "$COUNTFS_PID" 2>/dev/null
