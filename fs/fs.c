@@ -12,22 +12,40 @@
  * A write is split into lines.  The complete ones are parsed first - any
  * bad line refuses the whole write with EINVAL and records nothing - and
  * then recorded in one call to the store.  An unfinished last line is kept
- * with the open file and finished by the next write, or by close.
+ * with the open file description and finished by the next write, or by
+ * release - the last close of that description, not flush, which comes
+ * with every close() of every copy of the fd (dup, a forked child).
+ *
+ * release reaches the daemon just after close() returned, so a read that
+ * follows a close could overtake it: a flush that leaves a tail marks the
+ * file (flushed_tail), and a read of the same series waits for the
+ * release (at most TAIL_WAIT_MS; a dup'd copy may keep the file open).
  */
 #include "fs.h"
 
 #include "../common/log.h"
+#include "../common/mono.h"
 #include "../common/notify.h"
 #include "line.h"
 #include "path.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* How long a read waits for the release of a file whose unfinished line
+ * was flushed by a close(); longer only when another copy of the fd keeps
+ * the file open, and then once per such close. */
+#define TAIL_WAIT_MS 50
+/* An unfinished line may hold LINE_MAX_BYTES and the '\r' of a CRLF. */
+#define TAIL_MAX (LINE_MAX_BYTES + 1)
 
 struct open_file {
 	struct node node; /* video and type point into names below */
@@ -35,8 +53,10 @@ struct open_file {
 	char *path; /* for log lines */
 
 	pthread_mutex_t lock; /* guards everything below */
-	char *tail;	      /* unfinished line, LINE_MAX_BYTES capacity */
+	char *tail;	      /* unfinished line, TAIL_MAX capacity */
 	size_t tail_len;
+	bool tail_killed; /* its writer died of a signal since it grew */
+	atomic_bool flushed_tail; /* a close() left tail_len > 0; see top */
 	char *snap; /* content served to reads at offset > 0 */
 	size_t snap_len;
 
@@ -56,6 +76,13 @@ static struct countfs *context(void)
 static struct open_file *file_of(struct fuse_file_info *fi)
 {
 	return (struct open_file *)(uintptr_t)fi->fh;
+}
+
+/* The file's unfinished line no longer waits for a release. */
+static void tail_unflushed(struct countfs *c, struct open_file *of)
+{
+	if (atomic_exchange(&of->flushed_tail, false))
+		atomic_fetch_sub(&c->flushed_tails, 1);
 }
 
 /* ---- attributes and directories ---------------------------------- */
@@ -344,6 +371,50 @@ static int format_agg(char *buf, size_t cap, enum agg_fn fn,
 	}
 }
 
+/* Might the unfinished line of @w hold events of @n's series? */
+static bool tail_touches(const struct open_file *w, const struct node *n)
+{
+	if (w->node.kind == NODE_INGEST)
+		return true; /* its lines name their video */
+	return w->node.video_len == n->video_len &&
+	       w->node.type_len == n->type_len &&
+	       memcmp(w->video, n->video, n->video_len) == 0 &&
+	       memcmp(w->type, n->type, n->type_len) == 0;
+}
+
+/*
+ * Before reading a counter, let a close() that left an unfinished line of
+ * its series be recorded: wait for that file's release, at most
+ * TAIL_WAIT_MS; a file still open through another fd then stops being
+ * waited for.  One atomic load when no close left a line.
+ */
+static void wait_for_tails(struct countfs *c, const struct node *n)
+{
+	struct timespec until;
+	bool waited = false;
+
+	if (atomic_load(&c->flushed_tails) == 0)
+		return;
+	until = mono_deadline(TAIL_WAIT_MS * 1000000ull);
+	pthread_mutex_lock(&c->files_lock);
+	for (;;) {
+		struct open_file *w;
+		for (w = c->files; w; w = w->next)
+			if (atomic_load(&w->flushed_tail) && tail_touches(w, n))
+				break;
+		if (!w)
+			break;
+		if (waited) { /* timed out: kept open by another fd */
+			tail_unflushed(c, w);
+			continue;
+		}
+		if (pthread_cond_timedwait(&c->tails_cond, &c->files_lock,
+					   &until) == ETIMEDOUT)
+			waited = true;
+	}
+	pthread_mutex_unlock(&c->files_lock);
+}
+
 /* Compute the content of @of now into of->snap. */
 static int snapshot(struct countfs *c, struct open_file *of)
 {
@@ -360,6 +431,8 @@ static int snapshot(struct countfs *c, struct open_file *of)
 				    &of->snap_len);
 	if (n->kind == NODE_INGEST)
 		return 0;
+	if (!n->global)
+		wait_for_tails(c, n);
 	if (n->global && n->windowed) {
 		uint32_t end = n->open_end ? (uint32_t)time(NULL) + 1 : n->end;
 		rc = repl_range(c->repl, n->video, n->video_len, n->type,
@@ -536,11 +609,18 @@ static int record_lines(struct countfs *c, struct open_file *of, const char *s,
 	return rc;
 }
 
+/* Can an unfinished line of @len bytes still become a valid line? */
+static bool tail_fits(const char *data, size_t len)
+{
+	return len <= LINE_MAX_BYTES ||
+	       (len == TAIL_MAX && data[len - 1] == '\r');
+}
+
 /* The bytes after the last '\n' of @data become the new unfinished tail. */
 static int keep_tail(struct countfs *c, struct open_file *of, const char *data,
 		     size_t len)
 {
-	if (len > LINE_MAX_BYTES) {
+	if (!tail_fits(data, len)) {
 		atomic_fetch_add(&c->stats.refused[REFUSED_TOO_LONG], 1);
 		log_warn("%s: write refused (EINVAL): line longer than 4096 "
 			 "bytes",
@@ -552,6 +632,7 @@ static int keep_tail(struct countfs *c, struct open_file *of, const char *data,
 	return 0;
 }
 
+
 static int write_locked(struct countfs *c, struct open_file *of,
 			const char *buf, size_t size)
 {
@@ -560,8 +641,10 @@ static int write_locked(struct countfs *c, struct open_file *of,
 	size_t len = size;
 	int rc;
 
-	if (!of->tail && !(of->tail = malloc(LINE_MAX_BYTES)))
+	if (!of->tail && !(of->tail = malloc(TAIL_MAX)))
 		return -ENOMEM;
+	tail_unflushed(c, of);
+	of->tail_killed = false;
 	if (of->tail_len) {
 		if (!(joined = malloc(of->tail_len + size)))
 			return -ENOMEM;
@@ -573,7 +656,7 @@ static int write_locked(struct countfs *c, struct open_file *of,
 	const char *last = memrchr(data, '\n', len);
 	size_t done = last ? (size_t)(last - data) + 1 : 0;
 
-	if (len - done > LINE_MAX_BYTES) {
+	if (!tail_fits(data + done, len - done)) {
 		rc = keep_tail(c, of, data + done, len - done);
 		goto out;
 	}
@@ -608,24 +691,77 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	return rc;
 }
 
-/* Record the unfinished last line, as if it ended in '\n'. */
-static int finish_tail(struct countfs *c, struct open_file *of)
+/*
+ * Did thread @tid die of a signal?  A flush from an exiting task comes
+ * from do_exit(), which has already set the task's exit code: the 52nd
+ * field of /proc/TID/stat (Linux 3.5 on), a wait status.
+ */
+static int killed_by(pid_t tid)
 {
-	int rc = 0;
+	char path[64], buf[1024], *p;
+	int field = 2, code = 0;
+	ssize_t n;
+	int fd;
 
-	pthread_mutex_lock(&of->lock);
-	if (of->tail_len) {
-		rc = record_lines(c, of, of->tail, of->tail_len, true);
-		of->tail_len = 0;
-	}
-	pthread_mutex_unlock(&of->lock);
-	return rc;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* The command name may hold spaces and parentheses. */
+	if (!(p = strrchr(buf, ')')))
+		return 0;
+	for (p++; *p && field < 52; p++)
+		field += *p == ' ';
+	if (field == 52)
+		code = atoi(p);
+	return code & 0x7f; /* WTERMSIG */
 }
 
+/*
+ * Every close() of every copy of the fd: the unfinished line stays with
+ * the open file (its last close is release).  A writer dying of a signal
+ * marks it, so that release drops rather than records a half line.
+ */
 static int fs_flush(const char *path, struct fuse_file_info *fi)
 {
+	struct countfs *c = context();
+	struct open_file *of = file_of(fi);
+
 	(void)path;
-	return finish_tail(context(), file_of(fi));
+	pthread_mutex_lock(&of->lock);
+	if (of->tail_len) {
+		if (killed_by(fuse_get_context()->pid))
+			of->tail_killed = true;
+		if (!atomic_exchange(&of->flushed_tail, true))
+			atomic_fetch_add(&c->flushed_tails, 1);
+	}
+	pthread_mutex_unlock(&of->lock);
+	return 0;
+}
+
+/* The last close: record the unfinished line, as if it ended in '\n'
+ * (its errors reach no caller: they are logged and counted). */
+static void finish_tail(struct countfs *c, struct open_file *of)
+{
+	pthread_mutex_lock(&of->lock);
+	if (of->tail_len && of->tail_killed) {
+		atomic_fetch_add(&c->stats.refused[REFUSED_KILLED], 1);
+		log_warn("%s: an unfinished line (%zu bytes, no newline) of a "
+			 "writer killed by a signal was not recorded",
+			 of->path, of->tail_len);
+	} else if (of->tail_len) {
+		record_lines(c, of, of->tail, of->tail_len, true);
+	}
+	of->tail_len = 0;
+	tail_unflushed(c, of);
+	pthread_mutex_unlock(&of->lock);
+	pthread_mutex_lock(&c->files_lock);
+	pthread_cond_broadcast(&c->tails_cond);
+	pthread_mutex_unlock(&c->files_lock);
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)

@@ -10,6 +10,7 @@
 #include "fs.h"
 
 #include "../common/log.h"
+#include "../common/mono.h"
 
 #include <errno.h>
 #include <fuse_lowlevel.h>
@@ -455,6 +456,7 @@ int main(int argc, char *argv[])
 	log_detect_journal();
 	store_config_defaults(&c.store_cfg);
 	pthread_mutex_init(&c.files_lock, NULL);
+	mono_cond_init(&c.tails_cond);
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1)
 		return 1;
 	if (o.show_version) {

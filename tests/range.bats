@@ -122,3 +122,15 @@ setup() {
 	content_is "$V/range/$mm-$((mm + 60))" $'1\n'
 	content_is "$V/views" $'1\n'
 }
+
+@test "a window has one name: leading zeros are ENOENT" {
+	echo "@100" >>"$MNT/videos/z/views"
+	run cat "$MNT/videos/z/range/0100-0200"
+	[ "$status" = 1 ]
+	[[ "$output" == *"No such file or directory"* ]]
+	run cat "$MNT/videos/z/range/100-0200"
+	[ "$status" = 1 ]
+	run cat "$MNT/videos/z/range/00-200"
+	[ "$status" = 1 ]
+	content_is "$MNT/videos/z/range/0-200" $'1\n'
+}
