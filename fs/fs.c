@@ -93,8 +93,11 @@ static int fs_getattr(const char *path, struct stat *sb,
 	struct countfs *c = context();
 	struct node n;
 
-	(void)fi;
-	if (!path || path_parse(path, &n) || (n.global && !c->repl))
+	/* With nullpath_ok an open file's calls (fstat, ftruncate,
+	 * lseek(SEEK_END)) come without a path: the handle has the node. */
+	if (!path && fi)
+		n = file_of(fi)->node;
+	else if (!path || path_parse(path, &n) || (n.global && !c->repl))
 		return -ENOENT;
 	memset(sb, 0, sizeof(*sb));
 	sb->st_uid = c->uid;
@@ -776,21 +779,23 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 
 /* ---- the rest of POSIX -------------------------------------------- */
 
-/* echo > views truncates first: nothing to do, but say yes. */
+/* echo > views truncates first: to 0 there is nothing to do, but say
+ * yes; any other size would promise content a counter cannot have. */
 static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct node n;
 
-	(void)size;
 	if (fi)
 		n = file_of(fi)->node;
-	else if (path_parse(path, &n))
+	else if (!path || path_parse(path, &n))
 		return -ENOENT;
 	if (node_is_dir(&n))
 		return -EISDIR;
 	if (n.global)
 		return -EROFS;
-	return node_is_writable(&n) ? 0 : -EACCES;
+	if (!node_is_writable(&n))
+		return -EACCES;
+	return size == 0 ? 0 : -EINVAL;
 }
 
 static int fs_utimens(const char *path, const struct timespec tv[2],
@@ -825,6 +830,38 @@ static int fs_refuse(const char *path)
 static int fs_rename(const char *from, const char *to, unsigned flags)
 {
 	(void)from, (void)to, (void)flags;
+	return -EACCES;
+}
+
+/* The tree is fixed: no new names of any kind, no modes or owners. */
+static int fs_symlink(const char *target, const char *path)
+{
+	(void)target, (void)path;
+	return -EACCES;
+}
+
+static int fs_link(const char *from, const char *to)
+{
+	(void)from, (void)to;
+	return -EACCES;
+}
+
+static int fs_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)path, (void)mode, (void)dev;
+	return -EACCES;
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)path, (void)mode, (void)fi;
+	return -EACCES;
+}
+
+static int fs_chown(const char *path, uid_t uid, gid_t gid,
+		    struct fuse_file_info *fi)
+{
+	(void)path, (void)uid, (void)gid, (void)fi;
 	return -EACCES;
 }
 
@@ -922,5 +959,10 @@ const struct fuse_operations countfs_ops = {
     .unlink = fs_refuse,
     .rmdir = fs_refuse,
     .rename = fs_rename,
+    .symlink = fs_symlink,
+    .link = fs_link,
+    .mknod = fs_mknod,
+    .chmod = fs_chmod,
+    .chown = fs_chown,
     .statfs = fs_statfs,
 };

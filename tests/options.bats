@@ -155,3 +155,23 @@ PY
 	grep -Eq '^countfs_map_grows_total [1-9]' "$MNT/stats"
 	grep -q '^countfs_events_total 30000$' "$MNT/stats"
 }
+
+@test "durations out of range and level orders are refused with both values named" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,dedup=36500d"
+	[[ "$output" = *"dedup=36500d is not valid: give a duration from 1s to 365d"* ]]
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,retain_interval=2d"
+	[[ "$output" = *"retain_interval=2d is not valid"* ]]
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,keep_seconds=forever"
+	[[ "$output" = *"keep_seconds=forever is not valid: a coarser level must be kept at least as long as a finer one (keep_minutes is 7d)"* ]]
+	[[ "$output" != *"(null)"* ]]
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,keep_hours=1d,keep_minutes=2d"
+	[[ "$output" = *"keep_hours=1d is not valid"*"(keep_minutes is 2d)"* ]]
+}
+
+@test "the longest dedup window (365d) still deduplicates" {
+	mount_countfs dedup=365d
+	echo '#once' >>"$MNT/videos/d/views"
+	echo '#once' >>"$MNT/videos/d/views"
+	content_is "$MNT/videos/d/views" $'1\n'
+}
