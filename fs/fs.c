@@ -437,14 +437,14 @@ static int snapshot(struct countfs *c, struct open_file *of)
 	if (!n->global)
 		wait_for_tails(c, n);
 	if (n->global && n->windowed) {
-		uint32_t end = n->open_end ? (uint32_t)time(NULL) + 1 : n->end;
+		uint32_t end = n->open_end ? wall_seconds() + 1 : n->end;
 		rc = repl_range(c->repl, n->video, n->video_len, n->type,
 				n->type_len, n->start, end, &a);
 	} else if (n->global) {
 		rc = repl_total(c->repl, n->video, n->video_len, n->type,
 				n->type_len, &a);
 	} else if (n->windowed) {
-		uint32_t now = (uint32_t)time(NULL);
+		uint32_t now = wall_seconds();
 		uint32_t end = n->open_end ? now + 1 : n->end;
 		rc = store_range(c->store, n->video, n->video_len, n->type,
 				 n->type_len, n->start, end, now, &a);
@@ -576,7 +576,7 @@ static int record_lines(struct countfs *c, struct open_file *of, const char *s,
 {
 	struct batch b = {.ev = NULL, .n = 0, .cap = 8};
 	struct store_event e;
-	uint32_t now = (uint32_t)time(NULL);
+	uint32_t now = wall_seconds();
 	size_t lines = 0;
 	int rc = 0;
 

@@ -134,3 +134,24 @@ setup() {
 	[ "$status" = 1 ]
 	content_is "$MNT/videos/z/range/0-200" $'1\n'
 }
+
+@test "an event at @now written just after a second began is in the S- read that follows" {
+	run python3 -c '
+import os, sys, time
+d = sys.argv[1]
+missed = 0
+for i in range(20):
+    t = int(time.time()) + 1
+    while time.time() < t:
+        pass
+    fd = os.open(d + "/views", os.O_WRONLY | os.O_APPEND)
+    os.write(fd, b"@%d\n" % t)
+    os.close(fd)
+    with open("%s/range/%d-" % (d, t)) as f:
+        got = int(f.read())
+    missed += got == 0
+print("missed", missed)
+' "$MNT/videos/tick"
+	[ "$status" = 0 ]
+	[ "$output" = "missed 0" ]
+}
