@@ -117,9 +117,8 @@ struct store {
 	pthread_cond_t bg_cond;
 	bool bg_stop;
 
-	pthread_mutex_t job_lock; /* guards jobs, helpers_stop, job->done */
+	pthread_mutex_t job_lock; /* guards jobs, helpers_stop, flush_queued */
 	pthread_cond_t job_cond;  /* a job was queued, or stop */
-	pthread_cond_t job_done;  /* a job finished */
 	struct shard_job *jobs, **jobs_tail;
 	struct shard_job *flush_jobs; /* one per shard */
 

@@ -76,3 +76,33 @@ PY
 	run python3 -c 'import os, sys; print(len(set(os.listdir(sys.argv[1]))))' "$MNT/videos"
 	[ "$output" = 20000 ]
 }
+
+# Videos a and b live in shards 0 and 1 (FNV-1a 64 mod 4).
+@test "an /ingest write that overflows one shard records nothing in the others" {
+	run $FSOP write "$MNT/ingest" 'b n 5\na n 9223372036854775807\na n 1\n'
+	[ "$output" = EOVERFLOW ]
+	content_is "$MNT/videos/b/events/n/count" $'0\n'
+	content_is "$MNT/videos/a/events/n/count" $'0\n'
+	# The same with ids (deduplicated writes take the same path).
+	run $FSOP write "$MNT/ingest" 'b n 5 #i1\na n 9223372036854775807 #i2\na n 1 #i3\n'
+	[ "$output" = EOVERFLOW ]
+	content_is "$MNT/videos/b/events/n/count" $'0\n'
+	run $FSOP write "$MNT/ingest" 'b n 5 #i1\na n 9223372036854775807 #i2\n'
+	[ "$output" = "OK 38" ]
+	content_is "$MNT/videos/b/events/n/sum" $'5\n'
+	content_is "$MNT/videos/a/events/n/sum" $'9223372036854775807\n'
+}
+
+@test "small values to a shard whose sums are big: an overflow records nothing elsewhere" {
+	echo 9223372036854775807 >>"$MNT/videos/a/events/n/count"
+	run $FSOP write "$MNT/ingest" 'b n 1\nc n 1\nd n 1\na n 1\n'
+	[ "$output" = EOVERFLOW ]
+	content_is "$MNT/videos/b/events/n/count" $'0\n'
+	content_is "$MNT/videos/c/events/n/count" $'0\n'
+	content_is "$MNT/videos/d/events/n/count" $'0\n'
+	run $FSOP write "$MNT/ingest" 'b n 1\nc n 1\nd n 1\na n -1\n'
+	[ "$output" = "OK 25" ]
+	content_is "$MNT/videos/a/events/n/sum" $'9223372036854775806\n'
+	content_is "$MNT/videos/b/events/n/sum" $'1\n'
+	grep -q 'write refused (EOVERFLOW)' "$LOG"
+}
