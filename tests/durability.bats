@@ -18,7 +18,9 @@ crash_under_load() {
 	mount_countfs "$1"
 	writers=()
 	start_writers
-	sleep 2
+	# Under load python can take seconds to start: crash once they write.
+	wait_acked "$BATS_TEST_TMPDIR/acked*" 60 200
+	sleep 1
 	crash_countfs
 	for p in "${writers[@]}"; do wait "$p" || true; done
 	acked=$(cat "$BATS_TEST_TMPDIR"/acked* | wc -l)

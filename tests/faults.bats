@@ -100,7 +100,7 @@ PY
 		python3 "$ROOT/tests/helpers/acked_writer.py" \
 			"$MNT/videos/u/views" "$BATS_TEST_TMPDIR/acked_$how" &
 		w=$!
-		sleep 1
+		wait_acked "$BATS_TEST_TMPDIR/acked_$how" 60 100
 		if [ $how = lazy ]; then
 			# Detached, the mount lives on while the writer's fd is
 			# open: its writes still count.  Closing it ends the daemon.

@@ -128,3 +128,19 @@ content_is() {
 }
 
 now() { date +%s; }
+
+# Wait (up to $2 seconds, default 30) until the files matching the glob $1
+# hold at least $3 lines (default 100): writers acknowledged that much.
+wait_acked() {
+	local deadline=$((SECONDS + ${2:-30})) n
+	while :; do
+		# shellcheck disable=SC2086 # $1 is a glob
+		n=$(cat $1 2>/dev/null | wc -l)
+		((n >= ${3:-100})) && return 0
+		if ((SECONDS > deadline)); then
+			echo "writers acknowledged only $n writes in ${2:-30}s" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
