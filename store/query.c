@@ -148,17 +148,19 @@ int store_range(struct store *st, const char *video, size_t vlen,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	zones(&st->cfg, now, z);
-	uint64_t from = leaf_ceil(z, start), to = leaf_ceil(z, end);
-	if (from >= to)
-		return 0;
 	if ((rc = shard_read_begin(sh, &txn)))
 		return store_errno(rc, "reading a range");
+	/* Read once the snapshot is taken: what it lacks, a pass at this
+	 * now or earlier deleted, and the zones below keep clear of it. */
+	uint_fast32_t expired = atomic_load(&st->expire_now);
+	zones(&st->cfg, expired > now ? (uint32_t)expired : now, z);
+	uint64_t from = leaf_ceil(z, start), to = leaf_ceil(z, end);
 	rc = series_lookup(sh, txn, video, vlen, type, tlen, &q.id);
 	if (rc == 0)
 		rc = mdb_cursor_open(txn, sh->buckets, &q.c);
 	if (rc == 0) {
-		tile(&q, STORE_DAY, from, to);
+		if (from < to)
+			tile(&q, STORE_DAY, from, to);
 		mdb_cursor_close(q.c);
 		rc = q.rc;
 	}

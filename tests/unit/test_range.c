@@ -490,6 +490,30 @@ static void test_edges(void)
 	free(dir);
 }
 
+/* A read whose clock lags a retention pass (it read the time, then the
+ * pass ran) must not use the buckets that pass deleted. */
+static void test_lagging_clock(void)
+{
+	static const uint32_t keep[4] = {HOUR_S, 7 * DAY_S, 90 * DAY_S, 0};
+	char *dir = fresh_dir();
+	struct store *st = open_store(dir, keep);
+	uint32_t now = 1780000000u / DAY_S * DAY_S, m = now - HOUR_S;
+
+	rec1(st, "t", 1, m + 5, now);
+	is_int(count_of(st, m, m + 60, now), 1,
+	       "an event in the oldest whole minute of seconds counts");
+	store_expire(st, now + 30); /* deletes the seconds before m + 30 */
+	is_int(count_of(st, m, m + 30, now), 1,
+	       "after a pass at a later now, a read at the earlier now answers "
+	       "as at the pass's now: [m, m+30) holds the start of m's minute");
+	is_int(count_of(st, m + 30, m + 60, now), 0,
+	       "and [m+30, m+60) does not");
+	is_int(count_of(st, m, m + 60, now), 1, "the two add up");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
 /* Partial sums past 64 bits, in the order the buckets are read (whole
  * minutes before the seconds at the edges), while the true sum fits. */
 static void test_wide_sum(void)
@@ -537,6 +561,7 @@ int main(void)
 	rng_state = seed ? strtoull(seed, NULL, 10) : (uint64_t)getpid();
 	printf("# COUNTFS_SEED=%llu\n", (unsigned long long)rng_state);
 	test_edges();
+	test_lagging_clock();
 	test_wide_sum();
 	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
 		test_property(&settings[i]);
