@@ -17,8 +17,13 @@
  * come from the day level, what is left at each edge from whole hours,
  * then minutes, then seconds.  Each piece is one cursor scan over adjacent
  * keys (seven at most), so a year costs about as much as an hour.  Every
- * bucket of that cut is kept: one finer than its place's leaf would lie
- * inside a leaf that [A, E) holds whole, and so would its parent.
+ * bucket that cut takes is kept: it takes a bucket only when the bucket's
+ * parent does not fit in [A, E), while a bucket finer than the leaf where
+ * it lies sits inside that leaf, which [A, E) holds whole or not at all,
+ * so its parent would fit.
+ *
+ * The now of a read is never earlier than the last retention pass's, so
+ * the zones never count on a bucket that pass deleted.
  */
 #include "internal.h"
 
