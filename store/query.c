@@ -27,6 +27,8 @@
  */
 #include "internal.h"
 
+#include "../common/log.h"
+
 #include <string.h>
 
 struct range_query {
@@ -170,8 +172,11 @@ int store_range(struct store *st, const char *video, size_t vlen,
 		rc = q.rc;
 	}
 	shard_txn_abort(sh, txn);
-	if (rc == 0 && (q.sum > INT64_MAX || q.sum < INT64_MIN))
+	if (rc == 0 && (q.sum > INT64_MAX || q.sum < INT64_MIN)) {
+		log_warn("range of %.*s/%.*s: its sum does not fit in 64 bits",
+			 (int)vlen, video, (int)tlen, type);
 		rc = -EOVERFLOW;
+	}
 	if (rc == 0 && q.count)
 		*out = (struct store_agg){q.count, (int64_t)q.sum, q.min,
 					  q.max};
