@@ -176,3 +176,21 @@ zone_min() { echo $(((($(now) - 7 * 86400 + 3599) / 3600) * 3600)); }
 	[ "$R2" = 1 ]
 	[ "$R3" = 2 ]
 }
+
+@test "a range whose sum fits is read even when a partial sum does not" {
+	E=$V/events/big
+	p=4611686018427387904 # 2^62
+	m=$((($(now) - 600) / 60 * 60))
+	# In an order whose running totals fit: -2^62, then +2^62 twice.
+	printf -- '-%d @%d\n%d @%d\n%d @%d\n' $p $((m + 70)) $p $((m + 5)) \
+		$p $((m - 10)) >>"$E/count"
+	# The whole minute m is added first, then the seconds at each edge.
+	run -0 cat "$E/range/$((m - 20))-$((m + 80))/sum"
+	[ "$output" = $p ]
+	run -0 cat "$E/range/$((m - 20))-$((m + 80))/count"
+	[ "$output" = 3 ]
+	# 2^63 does not fit: EOVERFLOW, and a line in the log.
+	run $FSOP read "$E/range/$((m - 20))-$((m + 60))/sum"
+	[ "$output" = EOVERFLOW ]
+	grep -q 'range of r/big: its sum does not fit in 64 bits' "$LOG"
+}
