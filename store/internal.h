@@ -131,6 +131,10 @@ struct store {
 
 	atomic_uint_fast64_t events, deduplicated, commits, fsyncs, map_grows,
 	    expired;
+	/* The latest now of a retention pass, set before it deletes: a range
+	 * read answers at no earlier now, or it could miss a bucket deleted
+	 * between its clock reading and its transaction (query.c). */
+	atomic_uint_fast32_t expire_now;
 };
 
 /* Map an LMDB (or system) error code to a negative errno, logging @what. */

@@ -15,6 +15,7 @@ files() {
 
 echo "== unit tests (store, line and path parsers)"
 ./store/test_store
+./store/test_range
 ./fs/test_line
 
 echo "== bats: ./countfs"
