@@ -162,6 +162,7 @@ print("missed", missed)
 ' "$MNT/videos/tick"
 	[ "$status" = 0 ]
 	[ "$output" = "missed 0" ]
+}
 
 # Read $V/range/$1-$2, $2-$3 and $1-$3 into R1 R2 R3 while the zone start
 # computed by $4 (a shell function of now) stays the same; fail after 3
