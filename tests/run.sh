@@ -2,6 +2,8 @@
 # tests/run.sh - what `make test` runs: the C unit tests, every bats file
 # against ./countfs, again against the ASan/UBSan build, and a pass of the
 # core files under valgrind.  Set TESTS="views range" to run a subset.
+# $(files) is bats file names, one word each.
+# shellcheck disable=SC2046
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,22 @@ files() {
 		ls tests/*.bats
 	fi
 }
+
+# Every shell script of the project: by its name (.sh, .bash, .bats) or
+# by a #! line naming a shell.  -xdev: never into a mounted countfs.
+shell_scripts() {
+	find . -xdev \( -name .git -o -name build -o -name node_modules \) -prune \
+		-o -type f -print | sort | while read -r f; do
+		case $f in
+		*.sh | *.bash | *.bats) echo "$f" ;;
+		*) head -c 128 "$f" 2>/dev/null | head -n1 |
+			grep -qE '^#!.*[/ ](sh|bash|dash|bats)( |$)' && echo "$f" ;;
+		esac
+	done
+}
+
+echo "== shellcheck: every shell script and bats file"
+shell_scripts | xargs shellcheck -x
 
 echo "== unit tests (store, line and path parsers)"
 ./store/test_store
