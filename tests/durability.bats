@@ -18,6 +18,7 @@ crash_under_load() {
 	mount_countfs "$1"
 	writers=()
 	start_writers
+	writers_started "$BATS_TEST_TMPDIR"/acked{1..4}
 	sleep 2
 	crash_countfs
 	for p in "${writers[@]}"; do wait "$p" || true; done

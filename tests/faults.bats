@@ -101,6 +101,7 @@ PY
 		python3 "$ROOT/tests/helpers/acked_writer.py" \
 			"$MNT/videos/u/views" "$BATS_TEST_TMPDIR/acked_$how" &
 		w=$!
+		writers_started "$BATS_TEST_TMPDIR/acked_$how"
 		sleep 1
 		if [ $how = lazy ]; then
 			# Detached, the mount lives on while the writer's fd is

@@ -137,4 +137,20 @@ reads_empty() {
 	content_is "$1" ''
 }
 
+# Wait (at most 30 s) until each acked_writer.py log FILE holds a write:
+# on a loaded machine python can take seconds to start, and a crash
+# before then tests nothing.
+writers_started() {
+	local f deadline=$((SECONDS + 30))
+	for f in "$@"; do
+		until [ -s "$f" ]; do
+			if ((SECONDS > deadline)); then
+				echo "no write acknowledged in $f after 30 s" >&2
+				return 1
+			fi
+			sleep 0.05
+		done
+	done
+}
+
 now() { date +%s; }
