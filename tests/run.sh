@@ -1,5 +1,6 @@
 #!/bin/sh
-# tests/run.sh - what `make test` runs: the C unit tests, every bats file
+# tests/run.sh - what `make test` runs: shellcheck of every shell script,
+# the C unit tests, every bats file
 # against ./countfs, again against the ASan/UBSan build, and a pass of the
 # core files under valgrind.  Set TESTS="views range" to run a subset.
 # $(files) is bats file names, one word each.
