@@ -59,6 +59,28 @@ for i in range(int(sys.argv[2])):
 ' "$1" "$2"
 }
 
+# WRITERS threads of one process (all start at once, where separate
+# python processes may start seconds apart), each appending N views to
+# its own video g1..gWRITERS.
+concurrent_appends() { # MOUNT WRITERS N
+	python3 -c '
+import os, sys, threading
+mnt, writers, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+start = threading.Barrier(writers)
+def writer(i):
+    fd = os.open("%s/videos/g%d/views" % (mnt, i), os.O_WRONLY | os.O_APPEND)
+    start.wait()
+    for _ in range(n):
+        os.write(fd, b"\n")
+    os.close(fd)
+threads = [threading.Thread(target=writer, args=(i,)) for i in range(1, writers + 1)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+' "$1" "$2" "$3"
+}
+
 fsyncs() { grep '^countfs_fsyncs_total ' "$MNT/stats" | awk '{print $2}'; }
 
 # What group commit promises: a writer alone waits for one fsync per
@@ -67,7 +89,6 @@ fsyncs() { grep '^countfs_fsyncs_total ' "$MNT/stats" | awk '{print $2}'; }
 # The kernel serialises appends to one inode, so the writers use one
 # video each, all in one shard.
 @test "sync=always fsyncs before acknowledging, shared by concurrent writers" {
-	local pids=()
 	cc -shared -fPIC -O2 -o "$BATS_TEST_TMPDIR/slowsync.so" \
 		"$ROOT/tests/helpers/slowsync.c"
 	COUNTFS_WRAP="env LD_PRELOAD=$BATS_TEST_TMPDIR/slowsync.so ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
@@ -75,11 +96,7 @@ fsyncs() { grep '^countfs_fsyncs_total ' "$MNT/stats" | awk '{print $2}'; }
 	f0=$(fsyncs)
 	appends "$MNT/videos/alone/views" 50
 	f1=$(fsyncs)
-	for w in $(seq 1 8); do
-		appends "$MNT/videos/g$w/views" 100 &
-		pids+=($!)
-	done
-	wait_all "${pids[@]}"
+	concurrent_appends "$MNT" 8 100
 	f2=$(fsyncs)
 	echo "fsyncs: $((f1 - f0)) for 50 writes alone, $((f2 - f1)) for 8 x 100 at once"
 	content_is "$MNT/videos/alone/views" $'50\n'
