@@ -13,6 +13,7 @@ bats_require_minimum_version 1.5.0
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 COUNTFS_BIN=${COUNTFS_BIN:-$ROOT/countfs}
+# shellcheck disable=SC2034 # used, unquoted, by the bats files
 FSOP="python3 $ROOT/tests/helpers/fsop.py"
 MOUNT_TIMEOUT=${MOUNT_TIMEOUT:-30}
 
@@ -117,9 +118,13 @@ teardown() {
 }
 
 # read FILE and compare its exact content with the expected string + \n.
+# The read itself must succeed: a failed read (EIO, ENOENT) is not "".
 content_is() {
 	local got
-	got=$(cat "$1"; echo x)
+	if ! got=$(cat -- "$1" && echo x); then
+		printf 'reading %s failed\n' "$1" >&2
+		return 1
+	fi
 	got=${got%x}
 	if [ "$got" != "$2" ]; then
 		printf 'content of %s: got %q, want %q\n' "$1" "$got" "$2" >&2
@@ -127,20 +132,25 @@ content_is() {
 	fi
 }
 
-now() { date +%s; }
+# FILE reads successfully and is empty (min, max, avg with no events).
+reads_empty() {
+	content_is "$1" ''
+}
 
-# Wait (up to $2 seconds, default 30) until the files matching the glob $1
-# hold at least $3 lines (default 100): writers acknowledged that much.
-wait_acked() {
-	local deadline=$((SECONDS + ${2:-30})) n
-	while :; do
-		# shellcheck disable=SC2086 # $1 is a glob
-		n=$(cat $1 2>/dev/null | wc -l)
-		((n >= ${3:-100})) && return 0
-		if ((SECONDS > deadline)); then
-			echo "writers acknowledged only $n writes in ${2:-30}s" >&2
-			return 1
-		fi
-		sleep 0.05
+# Wait (at most 30 s) until each acked_writer.py log FILE holds a write:
+# on a loaded machine python can take seconds to start, and a crash
+# before then tests nothing.
+writers_started() {
+	local f deadline=$((SECONDS + 30))
+	for f in "$@"; do
+		until [ -s "$f" ]; do
+			if ((SECONDS > deadline)); then
+				echo "no write acknowledged in $f after 30 s" >&2
+				return 1
+			fi
+			sleep 0.05
+		done
 	done
 }
+
+now() { date +%s; }
