@@ -59,6 +59,9 @@ tsan: countfs-tsan store/test_store-tsan
 store/test_store: tests/unit/test_store.c $(call objs,asan,$(COMMON) $(STORE))
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
+store/test_range: tests/unit/test_range.c $(call objs,asan,$(COMMON) $(STORE))
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+
 fs/test_line: tests/unit/test_line.c $(call objs,asan,fs/line.c fs/path.c)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
@@ -75,8 +78,8 @@ run: deps-build countfs countfs-top
 	@echo "countfs: mounted at ./mnt, data in ./data; Ctrl-C unmounts"
 	./countfs mnt -f -o data=data
 
-test: deps countfs countfs-top countfs-asan store/test_store fs/test_line \
-	bench/load tsan
+test: deps countfs countfs-top countfs-asan store/test_store store/test_range fs/test_line bench/load \
+	tsan
 	@sh tests/run.sh
 
 bench/nullfs: bench/nullfs.c
@@ -143,7 +146,7 @@ uninstall:
 	rm -rf $(DOCDIR)
 
 clean:
-	rm -rf $(B) countfs countfs-top countfs-asan store/test_store fs/test_line bench/nullfs bench/load \
+	rm -rf $(B) countfs countfs-top countfs-asan store/test_store store/test_range fs/test_line bench/nullfs bench/load \
 		countfs-tsan store/test_store-tsan
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -133,10 +133,10 @@ row "/ingest 64 KiB writes, Zipf(1.1), 100k videos" "countfs" "events/s" "$ci" "
 
 echo "== sync=always"
 A=$T/cfa/videos
-a8=$(median rate $LOAD append "$SECS" 8 "$A/s1/views" "$A/s2/views" "$A/s3/views" "$A/s4/views" \
+a8=$(median rate "$LOAD" append "$SECS" 8 "$A/s1/views" "$A/s2/views" "$A/s3/views" "$A/s4/views" \
 	"$A/s5/views" "$A/s6/views" "$A/s7/views" "$A/s8/views")
-a1=$(median rate $LOAD append "$SECS" 1 "$A/s1/views")
-m8=$(median rate $LOAD upsert "$SECS" 8 "$DB")
+a1=$(median rate "$LOAD" append "$SECS" 1 "$A/s1/views")
+m8=$(median rate "$LOAD" upsert "$SECS" 8 "$DB")
 row "sync=always, 8 concurrent writers" "MariaDB upsert, 8 conns, flush=1" "writes/s" "$m8"
 row "sync=always, 8 concurrent writers" "countfs sync=always, 1 writer" "writes/s" "$a1"
 row "sync=always, 8 concurrent writers" "countfs sync=always" "writes/s" "$a8" "MariaDB naive" "$(ratio "$a8" "$m8")" ">= 5"
@@ -173,8 +173,8 @@ for len in 3600 86400 2592000 31536000; do
 	want=$((len / 60))
 	got=$(cat "$f")
 	[ "$got" = "$want" ] || echo "warning: range $len reads $got, expected $want" >&2
-	yp=$(median p99 $LOAD read "$SECS" "$f")
-	mp=$(median p99 $LOAD sqlrange "$SECS" "$DB" "$end" "$len")
+	yp=$(median p99 "$LOAD" read "$SECS" "$f")
+	mp=$(median p99 "$LOAD" sqlrange "$SECS" "$DB" "$end" "$len")
 	row "range read over $((len / 86400))d $((len % 86400 / 3600))h" "MariaDB SELECT SUM" "p99 us" "$mp"
 	row "range read over $((len / 86400))d $((len % 86400 / 3600))h" "countfs" "p99 us" "$yp" "do-nothing FUSE read p99" "$(ratio "$yp" "$np")" "<= 2"
 	row "range read over $((len / 86400))d $((len % 86400 / 3600))h" "countfs" "p99 us" "$yp" "MariaDB (speed-up)" "$(ratio "$mp" "$yp")" ">= 10"
@@ -199,7 +199,7 @@ steady_run() { # MOUNT: steady load plus a measured writer; prints rate= of the 
 lagfile=$T/lag
 ( while :; do grep '^countfs_repl_lag_seconds' "$T/rep/stats" | awk '{print $2}' | sort -g | tail -1; sleep 0.1; done ) >"$lagfile" &
 lagpid=$!
-pids+=($lagpid)
+pids+=("$lagpid")
 wr=$(steady_run rep | tr ' ' '\n' | sed -n 's/^rate=//p')
 kill "$lagpid" 2>/dev/null || true
 wn=$(steady_run norep | tr ' ' '\n' | sed -n 's/^rate=//p')

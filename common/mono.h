@@ -32,4 +32,18 @@ static inline struct timespec mono_deadline(uint64_t ns)
 	return ts;
 }
 
+/*
+ * The wall clock in whole seconds, read precisely.  time() reads the
+ * kernel's coarse clock, which lags clock_gettime() - and so `date +%s`
+ * - by up to a tick: an event written as @T just after a second began
+ * could land after a read's "now" of T - 1.
+ */
+static inline uint32_t wall_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
 #endif

@@ -24,4 +24,5 @@ echo "load_ms of abc: avg $(cat "$m/videos/abc/events/load_ms/avg")," \
 
 printf 'abc likes\nxyz views\nxyz views 1 #retry-7\nxyz views 1 #retry-7\n' >>"$m/ingest"
 echo "views of xyz: $(cat "$m/videos/xyz/views") (a retried #id counts once)"
-echo "videos:" $(ls "$m/videos")
+# shellcheck disable=SC2012 # video names are [A-Za-z0-9_.-]: one word each
+echo "videos: $(ls "$m/videos" | paste -sd ' ')"

@@ -12,22 +12,40 @@
  * A write is split into lines.  The complete ones are parsed first - any
  * bad line refuses the whole write with EINVAL and records nothing - and
  * then recorded in one call to the store.  An unfinished last line is kept
- * with the open file and finished by the next write, or by close.
+ * with the open file description and finished by the next write, or by
+ * release - the last close of that description, not flush, which comes
+ * with every close() of every copy of the fd (dup, a forked child).
+ *
+ * release reaches the daemon just after close() returned, so a read that
+ * follows a close could overtake it: a flush that leaves a tail marks the
+ * file (flushed_tail), and a read of the same series waits for the
+ * release (at most TAIL_WAIT_MS; a dup'd copy may keep the file open).
  */
 #include "fs.h"
 
 #include "../common/log.h"
+#include "../common/mono.h"
 #include "../common/notify.h"
 #include "line.h"
 #include "path.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* How long a read waits for the release of a file whose unfinished line
+ * was flushed by a close(); longer only when another copy of the fd keeps
+ * the file open, and then once per such close. */
+#define TAIL_WAIT_MS 50
+/* An unfinished line may hold LINE_MAX_BYTES and the '\r' of a CRLF. */
+#define TAIL_MAX (LINE_MAX_BYTES + 1)
 
 struct open_file {
 	struct node node; /* video and type point into names below */
@@ -35,8 +53,10 @@ struct open_file {
 	char *path; /* for log lines */
 
 	pthread_mutex_t lock; /* guards everything below */
-	char *tail;	      /* unfinished line, LINE_MAX_BYTES capacity */
+	char *tail;	      /* unfinished line, TAIL_MAX capacity */
 	size_t tail_len;
+	bool tail_killed; /* its writer died of a signal since it grew */
+	atomic_bool flushed_tail; /* a close() left tail_len > 0; see top */
 	char *snap; /* content served to reads at offset > 0 */
 	size_t snap_len;
 
@@ -58,6 +78,13 @@ static struct open_file *file_of(struct fuse_file_info *fi)
 	return (struct open_file *)(uintptr_t)fi->fh;
 }
 
+/* The file's unfinished line no longer waits for a release. */
+static void tail_unflushed(struct countfs *c, struct open_file *of)
+{
+	if (atomic_exchange(&of->flushed_tail, false))
+		atomic_fetch_sub(&c->flushed_tails, 1);
+}
+
 /* ---- attributes and directories ---------------------------------- */
 
 static int fs_getattr(const char *path, struct stat *sb,
@@ -66,8 +93,11 @@ static int fs_getattr(const char *path, struct stat *sb,
 	struct countfs *c = context();
 	struct node n;
 
-	(void)fi;
-	if (!path || path_parse(path, &n) || (n.global && !c->repl))
+	/* With nullpath_ok an open file's calls (fstat, ftruncate,
+	 * lseek(SEEK_END)) come without a path: the handle has the node. */
+	if (!path && fi)
+		n = file_of(fi)->node;
+	else if (!path || path_parse(path, &n) || (n.global && !c->repl))
 		return -ENOENT;
 	memset(sb, 0, sizeof(*sb));
 	sb->st_uid = c->uid;
@@ -344,6 +374,50 @@ static int format_agg(char *buf, size_t cap, enum agg_fn fn,
 	}
 }
 
+/* Might the unfinished line of @w hold events of @n's series? */
+static bool tail_touches(const struct open_file *w, const struct node *n)
+{
+	if (w->node.kind == NODE_INGEST)
+		return true; /* its lines name their video */
+	return w->node.video_len == n->video_len &&
+	       w->node.type_len == n->type_len &&
+	       memcmp(w->video, n->video, n->video_len) == 0 &&
+	       memcmp(w->type, n->type, n->type_len) == 0;
+}
+
+/*
+ * Before reading a counter, let a close() that left an unfinished line of
+ * its series be recorded: wait for that file's release, at most
+ * TAIL_WAIT_MS; a file still open through another fd then stops being
+ * waited for.  One atomic load when no close left a line.
+ */
+static void wait_for_tails(struct countfs *c, const struct node *n)
+{
+	struct timespec until;
+	bool waited = false;
+
+	if (atomic_load(&c->flushed_tails) == 0)
+		return;
+	until = mono_deadline(TAIL_WAIT_MS * 1000000ull);
+	pthread_mutex_lock(&c->files_lock);
+	for (;;) {
+		struct open_file *w;
+		for (w = c->files; w; w = w->next)
+			if (atomic_load(&w->flushed_tail) && tail_touches(w, n))
+				break;
+		if (!w)
+			break;
+		if (waited) { /* timed out: kept open by another fd */
+			tail_unflushed(c, w);
+			continue;
+		}
+		if (pthread_cond_timedwait(&c->tails_cond, &c->files_lock,
+					   &until) == ETIMEDOUT)
+			waited = true;
+	}
+	pthread_mutex_unlock(&c->files_lock);
+}
+
 /* Compute the content of @of now into of->snap. */
 static int snapshot(struct countfs *c, struct open_file *of)
 {
@@ -360,15 +434,17 @@ static int snapshot(struct countfs *c, struct open_file *of)
 				    &of->snap_len);
 	if (n->kind == NODE_INGEST)
 		return 0;
+	if (!n->global)
+		wait_for_tails(c, n);
 	if (n->global && n->windowed) {
-		uint32_t end = n->open_end ? (uint32_t)time(NULL) + 1 : n->end;
+		uint32_t end = n->open_end ? wall_seconds() + 1 : n->end;
 		rc = repl_range(c->repl, n->video, n->video_len, n->type,
 				n->type_len, n->start, end, &a);
 	} else if (n->global) {
 		rc = repl_total(c->repl, n->video, n->video_len, n->type,
 				n->type_len, &a);
 	} else if (n->windowed) {
-		uint32_t now = (uint32_t)time(NULL);
+		uint32_t now = wall_seconds();
 		uint32_t end = n->open_end ? now + 1 : n->end;
 		rc = store_range(c->store, n->video, n->video_len, n->type,
 				 n->type_len, n->start, end, now, &a);
@@ -500,7 +576,7 @@ static int record_lines(struct countfs *c, struct open_file *of, const char *s,
 {
 	struct batch b = {.ev = NULL, .n = 0, .cap = 8};
 	struct store_event e;
-	uint32_t now = (uint32_t)time(NULL);
+	uint32_t now = wall_seconds();
 	size_t lines = 0;
 	int rc = 0;
 
@@ -536,11 +612,18 @@ static int record_lines(struct countfs *c, struct open_file *of, const char *s,
 	return rc;
 }
 
+/* Can an unfinished line of @len bytes still become a valid line? */
+static bool tail_fits(const char *data, size_t len)
+{
+	return len <= LINE_MAX_BYTES ||
+	       (len == TAIL_MAX && data[len - 1] == '\r');
+}
+
 /* The bytes after the last '\n' of @data become the new unfinished tail. */
 static int keep_tail(struct countfs *c, struct open_file *of, const char *data,
 		     size_t len)
 {
-	if (len > LINE_MAX_BYTES) {
+	if (!tail_fits(data, len)) {
 		atomic_fetch_add(&c->stats.refused[REFUSED_TOO_LONG], 1);
 		log_warn("%s: write refused (EINVAL): line longer than 4096 "
 			 "bytes",
@@ -552,6 +635,7 @@ static int keep_tail(struct countfs *c, struct open_file *of, const char *data,
 	return 0;
 }
 
+
 static int write_locked(struct countfs *c, struct open_file *of,
 			const char *buf, size_t size)
 {
@@ -560,8 +644,10 @@ static int write_locked(struct countfs *c, struct open_file *of,
 	size_t len = size;
 	int rc;
 
-	if (!of->tail && !(of->tail = malloc(LINE_MAX_BYTES)))
+	if (!of->tail && !(of->tail = malloc(TAIL_MAX)))
 		return -ENOMEM;
+	tail_unflushed(c, of);
+	of->tail_killed = false;
 	if (of->tail_len) {
 		if (!(joined = malloc(of->tail_len + size)))
 			return -ENOMEM;
@@ -573,7 +659,7 @@ static int write_locked(struct countfs *c, struct open_file *of,
 	const char *last = memrchr(data, '\n', len);
 	size_t done = last ? (size_t)(last - data) + 1 : 0;
 
-	if (len - done > LINE_MAX_BYTES) {
+	if (!tail_fits(data + done, len - done)) {
 		rc = keep_tail(c, of, data + done, len - done);
 		goto out;
 	}
@@ -608,24 +694,77 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	return rc;
 }
 
-/* Record the unfinished last line, as if it ended in '\n'. */
-static int finish_tail(struct countfs *c, struct open_file *of)
+/*
+ * Did thread @tid die of a signal?  A flush from an exiting task comes
+ * from do_exit(), which has already set the task's exit code: the 52nd
+ * field of /proc/TID/stat (Linux 3.5 on), a wait status.
+ */
+static int killed_by(pid_t tid)
 {
-	int rc = 0;
+	char path[64], buf[1024], *p;
+	int field = 2, code = 0;
+	ssize_t n;
+	int fd;
 
-	pthread_mutex_lock(&of->lock);
-	if (of->tail_len) {
-		rc = record_lines(c, of, of->tail, of->tail_len, true);
-		of->tail_len = 0;
-	}
-	pthread_mutex_unlock(&of->lock);
-	return rc;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* The command name may hold spaces and parentheses. */
+	if (!(p = strrchr(buf, ')')))
+		return 0;
+	for (p++; *p && field < 52; p++)
+		field += *p == ' ';
+	if (field == 52)
+		code = atoi(p);
+	return code & 0x7f; /* WTERMSIG */
 }
 
+/*
+ * Every close() of every copy of the fd: the unfinished line stays with
+ * the open file (its last close is release).  A writer dying of a signal
+ * marks it, so that release drops rather than records a half line.
+ */
 static int fs_flush(const char *path, struct fuse_file_info *fi)
 {
+	struct countfs *c = context();
+	struct open_file *of = file_of(fi);
+
 	(void)path;
-	return finish_tail(context(), file_of(fi));
+	pthread_mutex_lock(&of->lock);
+	if (of->tail_len) {
+		if (killed_by(fuse_get_context()->pid))
+			of->tail_killed = true;
+		if (!atomic_exchange(&of->flushed_tail, true))
+			atomic_fetch_add(&c->flushed_tails, 1);
+	}
+	pthread_mutex_unlock(&of->lock);
+	return 0;
+}
+
+/* The last close: record the unfinished line, as if it ended in '\n'
+ * (its errors reach no caller: they are logged and counted). */
+static void finish_tail(struct countfs *c, struct open_file *of)
+{
+	pthread_mutex_lock(&of->lock);
+	if (of->tail_len && of->tail_killed) {
+		atomic_fetch_add(&c->stats.refused[REFUSED_KILLED], 1);
+		log_warn("%s: an unfinished line (%zu bytes, no newline) of a "
+			 "writer killed by a signal was not recorded",
+			 of->path, of->tail_len);
+	} else if (of->tail_len) {
+		record_lines(c, of, of->tail, of->tail_len, true);
+	}
+	of->tail_len = 0;
+	tail_unflushed(c, of);
+	pthread_mutex_unlock(&of->lock);
+	pthread_mutex_lock(&c->files_lock);
+	pthread_cond_broadcast(&c->tails_cond);
+	pthread_mutex_unlock(&c->files_lock);
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)
@@ -640,21 +779,23 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 
 /* ---- the rest of POSIX -------------------------------------------- */
 
-/* echo > views truncates first: nothing to do, but say yes. */
+/* echo > views truncates first: to 0 there is nothing to do, but say
+ * yes; any other size would promise content a counter cannot have. */
 static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct node n;
 
-	(void)size;
 	if (fi)
 		n = file_of(fi)->node;
-	else if (path_parse(path, &n))
+	else if (!path || path_parse(path, &n))
 		return -ENOENT;
 	if (node_is_dir(&n))
 		return -EISDIR;
 	if (n.global)
 		return -EROFS;
-	return node_is_writable(&n) ? 0 : -EACCES;
+	if (!node_is_writable(&n))
+		return -EACCES;
+	return size == 0 ? 0 : -EINVAL;
 }
 
 static int fs_utimens(const char *path, const struct timespec tv[2],
@@ -689,6 +830,38 @@ static int fs_refuse(const char *path)
 static int fs_rename(const char *from, const char *to, unsigned flags)
 {
 	(void)from, (void)to, (void)flags;
+	return -EACCES;
+}
+
+/* The tree is fixed: no new names of any kind, no modes or owners. */
+static int fs_symlink(const char *target, const char *path)
+{
+	(void)target, (void)path;
+	return -EACCES;
+}
+
+static int fs_link(const char *from, const char *to)
+{
+	(void)from, (void)to;
+	return -EACCES;
+}
+
+static int fs_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)path, (void)mode, (void)dev;
+	return -EACCES;
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)path, (void)mode, (void)fi;
+	return -EACCES;
+}
+
+static int fs_chown(const char *path, uid_t uid, gid_t gid,
+		    struct fuse_file_info *fi)
+{
+	(void)path, (void)uid, (void)gid, (void)fi;
 	return -EACCES;
 }
 
@@ -786,5 +959,10 @@ const struct fuse_operations countfs_ops = {
     .unlink = fs_refuse,
     .rmdir = fs_refuse,
     .rename = fs_rename,
+    .symlink = fs_symlink,
+    .link = fs_link,
+    .mknod = fs_mknod,
+    .chmod = fs_chmod,
+    .chown = fs_chown,
     .statfs = fs_statfs,
 };

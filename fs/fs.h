@@ -34,8 +34,10 @@ struct countfs {
 	gid_t gid;
 	struct fs_stats stats; /* atomics: no lock */
 
-	pthread_mutex_t files_lock; /* guards files */
+	pthread_mutex_t files_lock; /* guards files; after an open_file's lock */
 	struct open_file *files;    /* every open handle, freed in destroy */
+	pthread_cond_t tails_cond;  /* a release finished a file's tail */
+	atomic_uint flushed_tails;  /* files whose tail waits for release */
 };
 
 extern const struct fuse_operations countfs_ops;

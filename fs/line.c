@@ -150,15 +150,16 @@ static int parse_tail(const char *s, const char *end, struct line *out,
 	return 0;
 }
 
-/* Lines over the limit are refused; a CRLF ending is taken as LF. */
+/* A CRLF ending is taken as LF; then lines over the limit are refused
+ * (the limit counts the line without its ending). */
 static int line_trim(const char *s, size_t *len, const char **why)
 {
+	if (*len > 0 && s[*len - 1] == '\r')
+		(*len)--;
 	if (*len > LINE_MAX_BYTES) {
 		*why = "line longer than 4096 bytes";
 		return -EINVAL;
 	}
-	if (*len > 0 && s[*len - 1] == '\r')
-		(*len)--;
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "fs.h"
 
 #include "../common/log.h"
+#include "../common/mono.h"
 
 #include <errno.h>
 #include <fuse_lowlevel.h>
@@ -78,7 +79,7 @@ static void usage(void)
 	      "  -o shards=N          1-256, fixed when DIR is made (default 4)\n"
 	      "  -o sync=MODE         always (fsync before each ack) or second "
 	      "(default)\n"
-	      "  -o dedup=DUR         how long an #id is remembered (default "
+	      "  -o dedup=DUR         how long an #id is remembered, <= 365d (default "
 	      "10m)\n"
 	      "  -o keep_seconds=DUR  per-second buckets kept (default 1h)\n"
 	      "  -o keep_minutes=DUR  per-minute buckets kept (default 7d)\n"
@@ -173,6 +174,9 @@ static int parse_duration(const char *s, bool forever_ok, uint32_t *out)
 	return 0;
 }
 
+/* The longest dedup window: ids are kept that long, one entry each. */
+#define DEDUP_MAX (365u * 86400)
+
 static int bad(const char *what, const char *value, const char *allowed)
 {
 	fprintf(stderr, "countfs: %s=%s is not valid: %s\n", what, value,
@@ -184,7 +188,10 @@ static int check_keep(struct countfs *c, struct options *o)
 {
 	static const char *const names[STORE_LEVELS] = {
 	    "keep_seconds", "keep_minutes", "keep_hours", "keep_days"};
+	static const char *const defaults[STORE_LEVELS] = {"1h", "7d", "90d",
+							   "forever"};
 	uint32_t *keep = c->store_cfg.keep;
+	char why[160];
 
 	for (int l = 0; l < STORE_LEVELS; l++)
 		if (o->keep[l] && parse_duration(o->keep[l], true, &keep[l]))
@@ -194,18 +201,23 @@ static int check_keep(struct countfs *c, struct options *o)
 	/* A level must cover at least one bucket of the next one up. */
 	for (int l = 0; l + 1 < STORE_LEVELS; l++) {
 		uint32_t next = store_level_size[l + 1];
-		if (keep[l] == 0 && keep[l + 1] != 0)
-			return bad(names[l + 1], o->keep[l + 1],
-				   "a coarser level must be kept at least as "
-				   "long as a finer one");
 		if (keep[l] && keep[l] < next)
 			return bad(names[l], o->keep[l],
 				   "keep a level at least one bucket of the "
 				   "next level (60s, 60m, 24h)");
-		if (keep[l] && keep[l + 1] && keep[l + 1] < keep[l])
-			return bad(names[l + 1], o->keep[l + 1],
-				   "a coarser level must be kept at least as "
-				   "long as a finer one");
+		if ((keep[l] == 0 && keep[l + 1] != 0) ||
+		    (keep[l] && keep[l + 1] && keep[l + 1] < keep[l])) {
+			/* Name the one that was given (or the coarser). */
+			int blame = o->keep[l + 1] ? l + 1 : l;
+			int other = blame == l ? l + 1 : l;
+			snprintf(why, sizeof(why),
+				 "a coarser level must be kept at least as "
+				 "long as a finer one (%s is %s)",
+				 names[other],
+				 o->keep[other] ? o->keep[other]
+						: defaults[other]);
+			return bad(names[blame], o->keep[blame], why);
+		}
 	}
 	return 0;
 }
@@ -320,14 +332,16 @@ static int check_options(struct countfs *c, struct options *o)
 		else
 			return bad("sync", o->sync, "use always or second");
 	}
-	if (o->dedup && parse_duration(o->dedup, false, &sc->dedup_window))
+	if (o->dedup && (parse_duration(o->dedup, false, &sc->dedup_window) ||
+			 sc->dedup_window > DEDUP_MAX))
 		return bad("dedup", o->dedup,
-			   "give a duration such as 600s or 10m");
+			   "give a duration from 1s to 365d, such as 600s or "
+			   "10m");
 	if (o->retain) {
 		uint32_t r;
-		if (parse_duration(o->retain, false, &r))
+		if (parse_duration(o->retain, false, &r) || r > 86400)
 			return bad("retain_interval", o->retain,
-				   "give a duration such as 10s");
+				   "give a duration from 1s to 1d, such as 10s");
 		sc->retain_interval = r;
 	}
 	if (o->mapsize) {
@@ -455,6 +469,7 @@ int main(int argc, char *argv[])
 	log_detect_journal();
 	store_config_defaults(&c.store_cfg);
 	pthread_mutex_init(&c.files_lock, NULL);
+	mono_cond_init(&c.tails_cond);
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1)
 		return 1;
 	if (o.show_version) {

@@ -37,7 +37,8 @@ static int parse_u32(const char *s, size_t n, uint32_t *out)
 {
 	uint64_t v = 0;
 
-	if (n == 0 || n > 10)
+	/* One name per number: no leading zeros ("0100" is not "100"). */
+	if (n == 0 || n > 10 || (n > 1 && s[0] == '0'))
 		return -ENOENT;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')

@@ -19,7 +19,8 @@ static const uint64_t bounds_us[HIST_BUCKETS] = {
     5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000};
 
 static const char *const refusal_names[REFUSED_KINDS] = {
-    "line", "too_long", "timestamp", "overflow", "storage"};
+    "line", "too_long", "timestamp", "overflow", "storage",
+    "killed"};
 
 uint64_t stats_now_ns(void)
 {

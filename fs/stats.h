@@ -20,6 +20,7 @@ enum refusal {
 	REFUSED_TIMESTAMP, /* @ts outside the kept window */
 	REFUSED_OVERFLOW,  /* a sum that would overflow */
 	REFUSED_STORAGE,   /* disk full, I/O error */
+	REFUSED_KILLED,	   /* the unfinished line of a killed writer */
 	REFUSED_KINDS
 };
 

@@ -117,9 +117,8 @@ struct store {
 	pthread_cond_t bg_cond;
 	bool bg_stop;
 
-	pthread_mutex_t job_lock; /* guards jobs, helpers_stop, job->done */
+	pthread_mutex_t job_lock; /* guards jobs, helpers_stop, flush_queued */
 	pthread_cond_t job_cond;  /* a job was queued, or stop */
-	pthread_cond_t job_done;  /* a job finished */
 	struct shard_job *jobs, **jobs_tail;
 	struct shard_job *flush_jobs; /* one per shard */
 
@@ -132,6 +131,10 @@ struct store {
 
 	atomic_uint_fast64_t events, deduplicated, commits, fsyncs, map_grows,
 	    expired;
+	/* The latest now of a retention pass, set before it deletes: a range
+	 * read answers at no earlier now, or it could miss a bucket deleted
+	 * between its clock reading and its transaction (query.c). */
+	atomic_uint_fast32_t expire_now;
 };
 
 /* Map an LMDB (or system) error code to a negative errno, logging @what. */

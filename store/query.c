@@ -2,25 +2,97 @@
  * query.c - the read path: totals, ranges and listings, each in one
  * read-only transaction.
  *
- * A range [start, end) is cut from the coarsest level down: the whole days
- * inside it come from the day level, what is left at each edge from whole
- * hours, then minutes, then seconds.  Each piece is one cursor scan over
- * adjacent keys, so a year costs about as much as an hour.  When the finer
- * level of an edge is no longer kept, the edge is answered by the coarser
- * level's buckets whose start lies inside it.
+ * A range is answered from a fixed cut of the time axis into leaves, the
+ * same for every window at a given @now, so that adjacent windows add up
+ * exactly.  From old to new the leaves are days, hours, minutes, then
+ * seconds; level L's zone starts at the first whole bucket of the level
+ * above that lies inside L's keep window (zones()), so every bucket a
+ * leaf needs is still kept, whatever retention has or has not deleted
+ * yet.  Days older than keep_days count nothing.  A leaf counts when its
+ * start lies in [start, end): that is, each end moves up to the next leaf
+ * boundary (leaf_ceil()), and the events of [A, E) between the two
+ * boundaries are summed.
+ *
+ * [A, E) is cut from the coarsest level down: the whole days inside it
+ * come from the day level, what is left at each edge from whole hours,
+ * then minutes, then seconds.  Each piece is one cursor scan over adjacent
+ * keys (seven at most), so a year costs about as much as an hour.  Every
+ * bucket that cut takes is kept: it takes a bucket only when the bucket's
+ * parent does not fit in [A, E), while a bucket finer than the leaf where
+ * it lies sits inside that leaf, which [A, E) holds whole or not at all,
+ * so its parent would fit.
+ *
+ * The now of a read is never earlier than the last retention pass's, so
+ * the zones never count on a bucket that pass deleted.
  */
 #include "internal.h"
+
+#include "../common/log.h"
 
 #include <string.h>
 
 struct range_query {
-	const struct store_config *cfg;
 	MDB_cursor *c;
 	uint64_t id;
-	uint32_t now;
-	struct store_agg acc;
+	int64_t count, min, max;
+	__int128 sum; /* wide: only the final sum must fit in 64 bits */
 	int rc;
 };
+
+/* @t rounded up to a multiple of @size; 0 for t <= 0. */
+static uint64_t ceil_to(int64_t t, uint64_t size)
+{
+	return t <= 0 ? 0 : ((uint64_t)t + size - 1) / size * size;
+}
+
+/*
+ * z[L]: where level L's zone starts at @now; the zones run from old to
+ * new, days [z[DAY], z[HOUR]), hours up to z[MIN], minutes up to z[SEC],
+ * seconds from there on.  A day is cut into hours when all of its hours
+ * are kept, an hour into minutes when all of its minutes are, and so on,
+ * so z[L] is L's horizon rounded up to a bucket of the level above (to a
+ * day for days themselves), and never before the zone of a coarser level.
+ */
+static void zones(const struct store_config *cfg, uint32_t now,
+		  uint64_t z[STORE_LEVELS])
+{
+	uint64_t from = 0;
+
+	for (int l = STORE_DAY; l >= STORE_SEC; l--) {
+		int up = l == STORE_DAY ? STORE_DAY : l + 1;
+		uint64_t h = ceil_to(level_horizon(cfg, l, now),
+				     store_level_size[up]);
+
+		z[l] = from = h > from ? h : from;
+	}
+}
+
+/* The first leaf boundary at or after @t: where a range's end moves to. */
+static uint64_t leaf_ceil(const uint64_t z[STORE_LEVELS], uint64_t t)
+{
+	for (int l = STORE_SEC; l <= STORE_DAY; l++)
+		if (t >= z[l])
+			return ceil_to((int64_t)t, store_level_size[l]);
+	return z[STORE_DAY]; /* before the days kept: nothing */
+}
+
+/* Fold one bucket; the count cannot pass the total's, which fits. */
+static int fold(struct range_query *q, const struct store_agg *a)
+{
+	if (a->count == 0)
+		return 0;
+	if (q->count == 0) {
+		q->min = a->min;
+		q->max = a->max;
+	} else {
+		q->min = a->min < q->min ? a->min : q->min;
+		q->max = a->max > q->max ? a->max : q->max;
+	}
+	q->sum += a->sum;
+	return __builtin_add_overflow(q->count, a->count, &q->count)
+		   ? -EOVERFLOW
+		   : 0;
+}
 
 /* Fold the @level buckets whose start lies in [from, to). */
 static void scan(struct range_query *q, int level, uint64_t from, uint64_t to)
@@ -45,19 +117,16 @@ static void scan(struct range_query *q, int level, uint64_t from, uint64_t to)
 			return;
 		}
 		memcpy(&a, v.mv_data, sizeof(a));
-		if (agg_merge(&q->acc, &a)) {
-			q->rc = -EOVERFLOW;
+		if ((q->rc = fold(q, &a)))
 			return;
-		}
 	}
 	if (rc != MDB_NOTFOUND)
 		q->rc = rc;
 }
 
-static void edge(struct range_query *q, int level, uint64_t x, uint64_t y);
-
-/* [x, y) from @level and finer; @level is kept for all of it. */
-static void decompose(struct range_query *q, int level, uint64_t x, uint64_t y)
+/* The events of [x, y), both leaf boundaries: whole @level buckets in the
+ * middle, finer ones at the edges. */
+static void tile(struct range_query *q, int level, uint64_t x, uint64_t y)
 {
 	uint64_t size = store_level_size[level];
 	uint64_t a = (x + size - 1) / size * size, b = y / size * size;
@@ -68,23 +137,11 @@ static void decompose(struct range_query *q, int level, uint64_t x, uint64_t y)
 		scan(q, STORE_SEC, x, y);
 	} else if (a < b) {
 		scan(q, level, a, b);
-		edge(q, level - 1, x, a);
-		edge(q, level - 1, b, y);
+		tile(q, level - 1, x, a);
+		tile(q, level - 1, b, y);
 	} else {
-		edge(q, level - 1, x, y);
+		tile(q, level - 1, x, y);
 	}
-}
-
-/* An edge [x, y) of a @level + 1 piece: finer if @level is kept there. */
-static void edge(struct range_query *q, int level, uint64_t x, uint64_t y)
-{
-	if (x >= y)
-		return;
-	if ((int64_t)bucket_of(level, (uint32_t)x) >=
-	    level_horizon(q->cfg, level, q->now))
-		decompose(q, level, x, y);
-	else
-		scan(q, level + 1, x, y);
 }
 
 int store_range(struct store *st, const char *video, size_t vlen,
@@ -92,23 +149,37 @@ int store_range(struct store *st, const char *video, size_t vlen,
 		uint32_t now, struct store_agg *out)
 {
 	struct shard *sh = &st->shards[store_shard_of(st, video, vlen)];
-	struct range_query q = {.cfg = &st->cfg, .now = now};
+	struct range_query q = {0};
+	uint64_t z[STORE_LEVELS];
 	MDB_txn *txn;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = shard_read_begin(sh, &txn)))
 		return store_errno(rc, "reading a range");
+	/* Read once the snapshot is taken: what it lacks, a pass at this
+	 * now or earlier deleted, and the zones below keep clear of it. */
+	uint_fast32_t expired = atomic_load(&st->expire_now);
+	zones(&st->cfg, expired > now ? (uint32_t)expired : now, z);
+	uint64_t from = leaf_ceil(z, start), to = leaf_ceil(z, end);
 	rc = series_lookup(sh, txn, video, vlen, type, tlen, &q.id);
 	if (rc == 0)
 		rc = mdb_cursor_open(txn, sh->buckets, &q.c);
 	if (rc == 0) {
-		decompose(&q, STORE_DAY, start, end);
+		if (from < to)
+			tile(&q, STORE_DAY, from, to);
 		mdb_cursor_close(q.c);
 		rc = q.rc;
-		*out = q.acc;
 	}
 	shard_txn_abort(sh, txn);
+	if (rc == 0 && (q.sum > INT64_MAX || q.sum < INT64_MIN)) {
+		log_warn("range of %.*s/%.*s: its sum does not fit in 64 bits",
+			 (int)vlen, video, (int)tlen, type);
+		rc = -EOVERFLOW;
+	}
+	if (rc == 0 && q.count)
+		*out = (struct store_agg){q.count, (int64_t)q.sum, q.min,
+					  q.max};
 	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading a range");
 }
 

@@ -202,7 +202,9 @@ static int dedup_seen(struct shard *sh, MDB_txn *txn, uint64_t id,
 {
 	unsigned char key[4 + 8 + STORE_ID_MAX];
 	MDB_val k = {8 + e->id_len, key + 4}, v;
-	uint32_t expires = now + sh->st->cfg.dedup_window, have;
+	uint64_t until = (uint64_t)now + sh->st->cfg.dedup_window;
+	uint32_t expires = until > UINT32_MAX ? UINT32_MAX : (uint32_t)until;
+	uint32_t have;
 	int rc;
 
 	put_be64(key + 4, id);

@@ -133,6 +133,11 @@ static int expire_shard(struct shard *sh, uint32_t now)
 
 int store_expire(struct store *st, uint32_t now)
 {
+	uint_fast32_t seen = atomic_load(&st->expire_now);
+
+	while (seen < now &&
+	       !atomic_compare_exchange_weak(&st->expire_now, &seen, now))
+		;
 	for (unsigned i = 0; i < st->nshards; i++) {
 		int rc = expire_shard(&st->shards[i], now);
 		if (rc)

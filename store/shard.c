@@ -290,17 +290,11 @@ int shard_commit(struct shard *sh, struct commit_req *req)
 	return req->rc;
 }
 
-/*
- * A write whose events fall in several shards is committed shard by shard,
- * in parallel: the caller hands all but one shard to the helper threads,
- * commits that one itself, then helps with whatever is still queued until
- * its own shards are done.  A 64 KiB /ingest write then uses every core.
- */
+/* A job for a helper thread: apply the journal of one shard
+ * (st->flush_jobs, one per shard). */
 struct shard_job {
 	struct shard *sh;
 	struct commit_req req;
-	bool done;
-	bool flush; /* only apply the journal (st->flush_jobs) */
 	struct shard_job *next;
 };
 
@@ -317,18 +311,13 @@ static struct shard_job *job_pop(struct store *st)
 	return j;
 }
 
-/* Run @j without job_lock, then mark it done; returns with it held. */
+/* Run @j without job_lock; returns with it held. */
 static void job_run(struct store *st, struct shard_job *j)
 {
 	pthread_mutex_unlock(&st->job_lock);
 	shard_commit(j->sh, &j->req);
 	pthread_mutex_lock(&st->job_lock);
-	if (j->flush) {
-		j->sh->flush_queued = false;
-		return;
-	}
-	j->done = true;
-	pthread_cond_broadcast(&st->job_done);
+	j->sh->flush_queued = false;
 }
 
 void shard_flush_async(struct shard *sh)
@@ -342,7 +331,7 @@ void shard_flush_async(struct shard *sh)
 	pthread_mutex_lock(&st->job_lock);
 	if (!sh->flush_queued) {
 		struct shard_job *j = &st->flush_jobs[sh->index];
-		*j = (struct shard_job){.sh = sh, .flush = true};
+		*j = (struct shard_job){.sh = sh};
 		sh->flush_queued = true;
 		*st->jobs_tail = j;
 		st->jobs_tail = &j->next;
@@ -401,56 +390,124 @@ out:
 	return part;
 }
 
-static int record_sharded(struct store *st, const struct store_event *ev,
-			  size_t n, uint32_t now, size_t *deduped)
+/*
+ * Become the leader of @sh, as shard_commit() does, but to run something
+ * other than its queue; requests that come meanwhile wait for
+ * shard_unlead().
+ */
+static void shard_lead(struct shard *sh)
+{
+	pthread_mutex_lock(&sh->qlock);
+	while (sh->leading)
+		pthread_cond_wait(&sh->qcond, &sh->qlock);
+	sh->leading = true;
+	pthread_mutex_unlock(&sh->qlock);
+}
+
+static void shard_unlead(struct shard *sh)
+{
+	pthread_mutex_lock(&sh->qlock);
+	sh->leading = false;
+	pthread_cond_broadcast(&sh->qcond);
+	pthread_mutex_unlock(&sh->qlock);
+}
+
+/*
+ * A write whose events fall in several shards and that cannot go through
+ * the journals (an #id, a large value, a shard whose sums are "big"): all
+ * or nothing across the shards.  The caller leads every shard it touches,
+ * taken in index order so that two such writes cannot deadlock, applies
+ * each shard's journal, opens one transaction per shard and applies its
+ * part; only when every part applied (no overflow) are they committed.
+ * A storage error in a commit after the first can still leave a part
+ * recorded (README, Limits); an overflow never does.
+ */
+static int record_atomic(struct store *st, const struct store_event *ev,
+			 size_t n, uint32_t now, size_t *deduped)
 {
 	unsigned ns = st->nshards;
 	size_t *start = malloc((ns + 1) * sizeof(*start));
-	struct shard_job *jobs = calloc(ns, sizeof(*jobs)), *mine = NULL;
+	MDB_txn **txn = calloc(ns, sizeof(*txn));
+	struct commit_req *req = calloc(ns, sizeof(*req));
 	struct store_event *part = NULL;
+	unsigned s, grow = ns;
 	int rc = -ENOMEM;
 
-	if (!start || !jobs || !(part = split(st, ev, n, start)))
+	if (!start || !txn || !req || !(part = split(st, ev, n, start)))
 		goto out;
-	pthread_mutex_lock(&st->job_lock);
-	for (unsigned s = 0; s < ns; s++) {
-		size_t k = start[s + 1] - start[s];
-		if (k == 0)
-			continue;
-		jobs[s] = (struct shard_job){
-		    .sh = &st->shards[s],
-		    .req = {.ev = part + start[s], .n = k, .now = now}};
-		if (!mine) {
-			mine = &jobs[s];
-			continue;
-		}
-		*st->jobs_tail = &jobs[s];
-		st->jobs_tail = &jobs[s].next;
-		pthread_cond_signal(&st->job_cond);
+	for (s = 0; s < ns; s++) {
+		req[s] = (struct commit_req){.ev = part + start[s],
+					     .n = start[s + 1] - start[s],
+					     .now = now};
+		if (req[s].n)
+			shard_lead(&st->shards[s]);
 	}
-	job_run(st, mine);
-	for (unsigned s = 0; s < ns; s++) {
-		while (jobs[s].sh && !jobs[s].done) {
-			struct shard_job *j = job_pop(st);
-			if (j)
-				job_run(st, j);
-			else
-				pthread_cond_wait(&st->job_done, &st->job_lock);
-		}
-	}
-	pthread_mutex_unlock(&st->job_lock);
 	rc = 0;
-	for (unsigned s = 0; s < ns; s++) {
-		if (!jobs[s].sh)
+	for (s = 0; s < ns && rc == 0; s++)
+		if (req[s].n)
+			rc = journal_apply(&st->shards[s]);
+	for (int attempt = 0; rc == 0 && attempt < 64; attempt++) {
+		int lrc = 0;
+		size_t used;
+
+		if (grow < ns) { /* no transaction may be open */
+			if ((rc = shard_grow(&st->shards[grow])))
+				break;
+			grow = ns;
+		}
+		for (s = 0; s < ns && lrc == 0; s++) {
+			if (!req[s].n)
+				continue;
+			struct shard *sh = &st->shards[s];
+			req[s].deduped = 0;
+			if ((lrc = shard_txn_begin(sh, 0, &txn[s])) == 0)
+				lrc = shard_apply(sh, txn[s], &req[s], 1, &used);
+			if (lrc == MDB_MAP_FULL)
+				grow = s;
+		}
+		for (s = 0; s < ns && lrc == 0; s++)
+			if (txn[s] && (lrc = shard_txn_commit(&st->shards[s],
+							      txn[s])) == 0)
+				txn[s] = NULL;
+		for (s = 0; s < ns; s++) {
+			if (txn[s])
+				shard_txn_abort(&st->shards[s], txn[s]);
+			txn[s] = NULL;
+		}
+		if (lrc == MDB_MAP_FULL)
 			continue;
-		*deduped += jobs[s].req.deduped;
-		if (jobs[s].req.rc && rc == 0)
-			rc = jobs[s].req.rc;
+		if (lrc == 0) {
+			atomic_fetch_add(&st->commits, 1);
+			for (s = 0; s < ns; s++) {
+				if (!req[s].n)
+					continue;
+				atomic_fetch_add(&st->events,
+						 req[s].n - req[s].deduped);
+				atomic_fetch_add(&st->deduplicated,
+						 req[s].deduped);
+				*deduped += req[s].deduped;
+				if (st->cfg.sync == STORE_SYNC_ALWAYS)
+					atomic_fetch_add(&st->fsyncs, 1);
+				else
+					atomic_store(&st->shards[s].dirty, true);
+			}
+			goto unlead;
+		}
+		rc = lrc == -EOVERFLOW ? lrc
+				       : store_errno(lrc, "recording events");
+		goto unlead;
 	}
+	if (rc == 0)
+		rc = store_errno(EIO, "recording events");
+unlead:
+	for (s = 0; s < ns; s++)
+		if (req[s].n)
+			shard_unlead(&st->shards[s]);
 out:
 	free(start);
+	free(txn);
+	free(req);
 	free(part);
-	free(jobs);
 	return rc;
 }
 
@@ -468,7 +525,9 @@ static int journal_or_commit(struct shard *sh, const struct store_event *ev,
 }
 
 /* The journal's way: appending is cheap, so the caller does every shard
- * itself; helpers apply the batches. */
+ * itself; helpers apply the batches.  Returns 1, having recorded nothing,
+ * when a shard of the write is "big" (an overflow is possible there): the
+ * write must then go all or nothing through record_atomic(). */
 static int record_journal(struct store *st, const struct store_event *ev,
 			  size_t n, uint32_t now)
 {
@@ -480,7 +539,10 @@ static int record_journal(struct store *st, const struct store_event *ev,
 	if (!start || !(part = split(st, ev, n, start)))
 		goto out;
 	rc = 0;
-	for (unsigned s = 0; s < ns; s++) {
+	for (unsigned s = 0; s < ns && rc == 0; s++)
+		if (start[s + 1] > start[s] && atomic_load(&st->shards[s].big))
+			rc = 1;
+	for (unsigned s = 0; s < ns && rc != 1; s++) {
 		size_t k = start[s + 1] - start[s];
 		int src = k ? journal_or_commit(&st->shards[s],
 						part + start[s], k, now)
@@ -510,13 +572,16 @@ int store_record(struct store *st, const struct store_event *ev, size_t n,
 			    first)
 				break;
 		struct shard *sh = &st->shards[first];
-		if (i < n) /* several shards */
-			rc = journal ? record_journal(st, ev, n, now)
-				     : record_sharded(st, ev, n, now, &dd);
-		else if (journal) /* the common case: one shard, no copy */
+		if (i < n) { /* several shards */
+			if (journal)
+				rc = record_journal(st, ev, n, now);
+			if (!journal || rc == 1) /* all or nothing */
+				rc = record_atomic(st, ev, n, now, &dd);
+		} else if (journal) { /* the common case: one shard, no copy */
 			rc = journal_or_commit(sh, ev, n, now);
-		else if ((rc = shard_commit(sh, &req)) == 0)
+		} else if ((rc = shard_commit(sh, &req)) == 0) {
 			dd = req.deduped;
+		}
 	}
 	if (deduped)
 		*deduped = dd;
@@ -836,7 +901,6 @@ int store_open(const struct store_config *cfg, struct store **out)
 	mono_cond_init(&st->bg_cond);
 	pthread_mutex_init(&st->job_lock, NULL);
 	pthread_cond_init(&st->job_cond, NULL);
-	pthread_cond_init(&st->job_done, NULL);
 	st->jobs_tail = &st->jobs;
 	st->flush_jobs = calloc(cfg->shards, sizeof(*st->flush_jobs));
 	pthread_mutex_init(&st->apply_lock, NULL);
@@ -889,7 +953,6 @@ void store_close(struct store *st)
 	pthread_cond_destroy(&st->bg_cond);
 	pthread_mutex_destroy(&st->job_lock);
 	pthread_cond_destroy(&st->job_cond);
-	pthread_cond_destroy(&st->job_done);
 	pthread_mutex_destroy(&st->apply_lock);
 	pthread_cond_destroy(&st->apply_cond);
 	free(st->shards);

@@ -11,7 +11,7 @@
  * same transaction, so a reader sees either all or none of it.  A range
  * query is answered from a handful of buckets: whole days in the middle,
  * then hours, minutes and seconds at each edge, one cursor scan per level
- * and edge.
+ * and edge (query.c).
  *
  * Writes go through each shard's journal (journal.c): a request is
  * appended to DIR/shard-K/journal-N and acknowledged - at once with
@@ -136,10 +136,15 @@ int store_total(struct store *st, const char *video, size_t vlen,
 		const char *type, size_t tlen, struct store_agg *out);
 
 /*
- * The aggregate of the events with start <= t < end.  Exact to the second
- * where seconds are kept; elsewhere a bucket counts when its start lies in
- * [start, end), using the finest level still kept at that time.  @now
- * decides which levels are kept.
+ * The aggregate of the events with start <= t < end, at @now (or the now
+ * of the last retention pass, if later).  The time axis is cut into
+ * leaves: days, then hours, minutes and seconds, each level from the
+ * first whole bucket of the level above inside its keep window; a leaf
+ * counts when its start lies in [start, end).  So a range is exact to the
+ * second when @start is at or after the first whole minute inside
+ * keep_seconds, adjacent ranges always add up, and days older than
+ * keep_days count nothing.  -EOVERFLOW only when the range's own sum does
+ * not fit in 64 bits.
  */
 int store_range(struct store *st, const char *video, size_t vlen,
 		const char *type, size_t tlen, uint32_t start, uint32_t end,

@@ -3,6 +3,11 @@
 # line, the systemd unit, syslog and the journal, countfs-top.  The tests
 # that touch /usr/local, /dev or mounts run in a private mount namespace
 # (unshare -m), so the host is left as it was.
+#
+# COUNTFS_BIN comes from helpers/common.bash; each test runs in a process
+# of its own, so the systemd test's MNT and LOG (for its teardown) are
+# its own, as meant.
+# shellcheck disable=SC2153,SC2030,SC2031
 
 load helpers/common
 
@@ -22,7 +27,8 @@ needs_root() {
 }
 
 # Run bash code in a private mount namespace where /usr/local is the
-# staged install; at most 60 s.
+# staged install; at most 60 s.  The code is expanded by that bash.
+# shellcheck disable=SC2016
 in_ns() {
 	STAGE=$BATS_FILE_TMPDIR/stage timeout 60 unshare -m --propagation private \
 		bash -euc 'mount --bind "$STAGE/usr/local" /usr/local
@@ -60,7 +66,8 @@ option_names() {
 
 @test "make install puts the daemon, countfs-top, man pages and examples under DESTDIR" {
 	s=$BATS_FILE_TMPDIR/stage/usr/local
-	[ -x "$s/bin/countfs" ] && [ -x "$s/bin/countfs-top" ]
+	[ -x "$s/bin/countfs" ]
+	[ -x "$s/bin/countfs-top" ]
 	"$s/bin/countfs" --version
 	[ -x "$s/share/doc/countfs/examples/plot" ]
 	[ -f "$s/share/doc/countfs/examples/countfs.service" ]
@@ -81,7 +88,8 @@ option_names() {
 	run groff -man -ww -z "$s/share/man/man1/countfs-top.1"
 	[ -z "$output" ]
 	make -s -C "$ROOT" uninstall DESTDIR="$BATS_FILE_TMPDIR/stage" PREFIX=/usr/local
-	[ ! -e "$s/bin/countfs" ] && [ ! -e "$s/share/man/man8/countfs.8" ]
+	[ ! -e "$s/bin/countfs" ]
+	[ ! -e "$s/share/man/man8/countfs.8" ]
 	make -s -C "$ROOT" install DESTDIR="$BATS_FILE_TMPDIR/stage" PREFIX=/usr/local
 }
 
@@ -91,6 +99,7 @@ option_names() {
 	mkdir -p "$T/m"
 	printf '# countfs\n%s/data  %s/m  fuse.countfs  sync=always,shards=2,_netdev,nofail  0 0\n' \
 		"$T" "$T" >"$T/fstab"
+	# shellcheck disable=SC2016 # expanded by in_ns's bash
 	T=$T in_ns '
 		trap "umount $T/m 2>/dev/null || true" EXIT
 		mount -T "$T/fstab" -a
@@ -104,13 +113,14 @@ option_names() {
 	[ "$(cat "$T/count")" = 2 ]
 	[ "$(cat "$T/type")" = "fuse.countfs countfs" ]
 	# SOURCE (a path) was the data directory; its shards= was honoured.
-	[ -d "$T/data/shard-1" ] && [ ! -d "$T/data/shard-2" ]
+	[ -d "$T/data/shard-1" ]
+	[ ! -d "$T/data/shard-2" ]
 	# The daemon ends with the unmount, leaving the data directory free.
 	for i in $(seq 100); do
 		pgrep -f "countfs $T/data" >/dev/null || break
 		sleep 0.1
 	done
-	! pgrep -f "countfs $T/data"
+	run -1 pgrep -f "countfs $T/data" # 1: no such process
 }
 
 @test "the systemd unit verifies, and runs as systemd runs it: READY=1, journal priorities, clean stop" {
@@ -162,13 +172,14 @@ PY
 	grep -q '^STOPPING=1' "$T/notified"
 	grep -q '^<6>info: serving, data in ' "$LOG"
 	grep -q '^<6>info: unmounted; store closed' "$LOG"
-	! grep -q 'countfs info' "$LOG"
+	run -1 grep -q 'countfs info' "$LOG" # 1: read, and not there
 }
 
 @test "in the background the daemon logs to syslog" {
 	needs_root
 	T=$BATS_TEST_TMPDIR
 	mkdir -p "$T/m"
+	# shellcheck disable=SC2016 # expanded by in_ns's bash
 	BIN=$COUNTFS_BIN T=$T in_ns '
 		# A /dev of our own, with a /dev/log that a small server reads.
 		mount -t tmpfs tmpfs /dev
@@ -197,7 +208,8 @@ with open(sys.argv[1], \"w\") as out:
 	grep -q 'countfs\[[0-9]*\]: .*write refused (EINVAL)' "$T/syslog"
 	grep -q 'countfs\[[0-9]*\]: unmounted; store closed' "$T/syslog"
 	# Facility daemon (3): <24+priority>; warn is 4, info 6.
-	grep -q '^<28>' "$T/syslog" && grep -q '^<30>' "$T/syslog"
+	grep -q '^<28>' "$T/syslog"
+	grep -q '^<30>' "$T/syslog"
 }
 
 @test "countfs-top shows events/s, types and refusals, live, under tmux" {

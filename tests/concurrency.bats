@@ -8,6 +8,7 @@ setup() {
 }
 
 @test "8 writer processes x 2000 appends on one video give exactly 16000" {
+	local pids=()
 	for w in $(seq 1 8); do
 		python3 -c '
 import os, sys
@@ -52,6 +53,7 @@ for i in range(3000):
 }
 
 @test "writers on many videos and types at once lose nothing" {
+	local pids=()
 	for w in $(seq 1 4); do
 		python3 -c '
 import os, sys
@@ -64,7 +66,8 @@ for i in range(3000):
 		pids+=($!)
 	done
 	wait_all "${pids[@]}"
-	[ "$(ls "$MNT/videos" | wc -l)" = 40 ]
+	run -0 ls "$MNT/videos"
+	[ "${#lines[@]}" = 40 ]
 	grep -q '^countfs_events_total 12000$' "$MNT/stats"
 	content_is "$MNT/videos/v3_4/events/t1/sum" $'600\n'
 }

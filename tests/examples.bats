@@ -53,7 +53,8 @@ setup() {
 	content_is "$MNT/videos/abc/events/bytes/sum" $'99234\n'
 	content_is "$MNT/videos/abc/events/errors/count" $'1\n'
 	content_is "$MNT/videos/xyz/views" $'1\n'
-	[ "$(ls "$MNT/videos" | tr '\n' ' ')" = "abc xyz " ]
+	run -0 ls "$MNT/videos"
+	[ "$output" = $'abc\nxyz' ]
 	now=$(date +%s)
 	{
 		TZ=UTC date -d "@$((now - 120))" '+1.2.3.4 - - [%d/%b/%Y:%H:%M:%S +0000] "GET /watch?v=live HTTP/1.1" 200 10 "-" "x"'
@@ -67,7 +68,7 @@ setup() {
 @test "examples/plot draws a PNG of a video's views" {
 	command -v gnuplot >/dev/null || skip "gnuplot is not installed"
 	now=$(date +%s)
-	for i in 1 2 3; do echo "@$((now - 600))"; done >>"$MNT/videos/p/views"
+	for _ in 1 2 3; do echo "@$((now - 600))"; done >>"$MNT/videos/p/views"
 	echo >>"$MNT/videos/p/views"
 	cd "$BATS_TEST_TMPDIR"
 	run "$ROOT/examples/plot" "$MNT" p 3600 60 p.png

@@ -21,7 +21,7 @@ setup() {
 }
 
 @test "reading /ingest gives an empty file" {
-	content_is "$MNT/ingest" ''
+	reads_empty "$MNT/ingest"
 }
 
 @test "one bad ingest line refuses the whole write" {
@@ -37,7 +37,7 @@ setup() {
 	[ "$output" = EINVAL ]
 	content_is "$MNT/videos/a/views" $'0\n'
 	content_is "$MNT/videos/b/events/likes/count" $'0\n'
-	run ls "$MNT/videos"
+	run -0 ls "$MNT/videos"
 	[ "$output" = "" ]
 }
 
@@ -53,12 +53,12 @@ for off in range(0, len(data), 65536):
     os.write(fd, data[off:off + 65536])
 os.close(fd)
 PY
-	total=0
 	for i in 0 1 2 499; do
 		c=$(cat "$MNT/videos/vid$i/events/plays/count")
 		[ "$c" = 100 ]
 	done
-	[ "$(ls "$MNT/videos" | wc -l)" = 500 ]
+	run -0 ls "$MNT/videos"
+	[ "${#lines[@]}" = 500 ]
 	grep -q '^countfs_events_total 50000$' "$MNT/stats"
 }
 
@@ -71,8 +71,39 @@ n = 0
 while n < len(data):
     n += os.write(fd, data[n:])
 PY
-	[ "$(ls "$MNT/videos" | wc -l)" = 20000 ]
-	[ -z "$(ls "$MNT/videos" | sort | uniq -d)" ]
+	run -0 ls "$MNT/videos"
+	[ "${#lines[@]}" = 20000 ]
+	[ -z "$(printf '%s\n' "${lines[@]}" | sort | uniq -d)" ]
 	run python3 -c 'import os, sys; print(len(set(os.listdir(sys.argv[1]))))' "$MNT/videos"
 	[ "$output" = 20000 ]
+}
+
+# Videos a and b live in shards 0 and 1 (FNV-1a 64 mod 4).
+@test "an /ingest write that overflows one shard records nothing in the others" {
+	run $FSOP write "$MNT/ingest" 'b n 5\na n 9223372036854775807\na n 1\n'
+	[ "$output" = EOVERFLOW ]
+	content_is "$MNT/videos/b/events/n/count" $'0\n'
+	content_is "$MNT/videos/a/events/n/count" $'0\n'
+	# The same with ids (deduplicated writes take the same path).
+	run $FSOP write "$MNT/ingest" 'b n 5 #i1\na n 9223372036854775807 #i2\na n 1 #i3\n'
+	[ "$output" = EOVERFLOW ]
+	content_is "$MNT/videos/b/events/n/count" $'0\n'
+	run $FSOP write "$MNT/ingest" 'b n 5 #i1\na n 9223372036854775807 #i2\n'
+	[ "$output" = "OK 38" ]
+	content_is "$MNT/videos/b/events/n/sum" $'5\n'
+	content_is "$MNT/videos/a/events/n/sum" $'9223372036854775807\n'
+}
+
+@test "small values to a shard whose sums are big: an overflow records nothing elsewhere" {
+	echo 9223372036854775807 >>"$MNT/videos/a/events/n/count"
+	run $FSOP write "$MNT/ingest" 'b n 1\nc n 1\nd n 1\na n 1\n'
+	[ "$output" = EOVERFLOW ]
+	content_is "$MNT/videos/b/events/n/count" $'0\n'
+	content_is "$MNT/videos/c/events/n/count" $'0\n'
+	content_is "$MNT/videos/d/events/n/count" $'0\n'
+	run $FSOP write "$MNT/ingest" 'b n 1\nc n 1\nd n 1\na n -1\n'
+	[ "$output" = "OK 25" ]
+	content_is "$MNT/videos/a/events/n/sum" $'9223372036854775806\n'
+	content_is "$MNT/videos/b/events/n/sum" $'1\n'
+	grep -q 'write refused (EOVERFLOW)' "$LOG"
 }

@@ -1,6 +1,11 @@
 #!/usr/bin/env bats
 # The command line: --help, --version, option checks, start-up refusals,
 # signals.
+#
+# COUNTFS_BIN comes from helpers/common.bash; each test runs in a process
+# of its own, so a test that clears COUNTFS_PID (its daemon has exited)
+# clears it for its own teardown only, as meant.
+# shellcheck disable=SC2153,SC2030,SC2031
 
 load helpers/common
 
@@ -40,7 +45,7 @@ load helpers/common
 	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,colour=blue"
 	[[ "$output" = *"unknown option"*"colour=blue"* ]]
 	[[ "$output" = *"see countfs --help"* ]]
-	! mountpoint -q "$BATS_TEST_TMPDIR/m"
+	run -32 mountpoint -q "$BATS_TEST_TMPDIR/m" # 32: not a mountpoint
 }
 
 @test "a MySQL option file that is missing or readable by others is refused" {
@@ -96,7 +101,7 @@ load helpers/common
 	kill -TERM "$COUNTFS_PID"
 	wait_pid "$COUNTFS_PID" 20
 	[ "$WAIT_STATUS" = 0 ]
-	! mountpoint -q "$MNT"
+	run -32 mountpoint -q "$MNT" # 32: not a mountpoint (1: ENOTCONN)
 	COUNTFS_PID=
 	mount_countfs
 	content_is "$MNT/videos/a/views" $'1\n'
@@ -109,7 +114,7 @@ load helpers/common
 	kill -INT "$COUNTFS_PID"
 	wait_pid "$COUNTFS_PID" 20
 	[ "$WAIT_STATUS" = 0 ]
-	! mountpoint -q "$MNT"
+	run -32 mountpoint -q "$MNT" # 32: not a mountpoint (1: ENOTCONN)
 	COUNTFS_PID=
 }
 
@@ -141,7 +146,7 @@ load helpers/common
 	run $FSOP read "$MNT/videos/a/views"
 	[ "$output" = ENOTCONN ]
 	fusermount3 -u "$MNT"
-	! mountpoint -q "$MNT"
+	run -32 mountpoint -q "$MNT" # 32: not a mountpoint (1: ENOTCONN)
 }
 
 @test "the LMDB map grows by itself: no MDB_MAP_FULL reaches a writer" {
@@ -154,4 +159,24 @@ for b in range(10):
 PY
 	grep -Eq '^countfs_map_grows_total [1-9]' "$MNT/stats"
 	grep -q '^countfs_events_total 30000$' "$MNT/stats"
+}
+
+@test "durations out of range and level orders are refused with both values named" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,dedup=36500d"
+	[[ "$output" = *"dedup=36500d is not valid: give a duration from 1s to 365d"* ]]
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,retain_interval=2d"
+	[[ "$output" = *"retain_interval=2d is not valid"* ]]
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,keep_seconds=forever"
+	[[ "$output" = *"keep_seconds=forever is not valid: a coarser level must be kept at least as long as a finer one (keep_minutes is 7d)"* ]]
+	[[ "$output" != *"(null)"* ]]
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,keep_hours=1d,keep_minutes=2d"
+	[[ "$output" = *"keep_hours=1d is not valid"*"(keep_minutes is 2d)"* ]]
+}
+
+@test "the longest dedup window (365d) still deduplicates" {
+	mount_countfs dedup=365d
+	echo '#once' >>"$MNT/videos/d/views"
+	echo '#once' >>"$MNT/videos/d/views"
+	content_is "$MNT/videos/d/views" $'1\n'
 }

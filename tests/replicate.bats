@@ -61,8 +61,10 @@ for i in range(int(sys.argv[2])):
 	global_is videos/vid1/events/likes/min 4
 	global_is videos/vid1/events/likes/max 7
 	global_is videos/vid1/events/likes/avg 5.667
-	[ "$(ls "$MNT/global/videos" | sort | tr '\n' ' ')" = "vid0 vid1 vid2 vid3 vid4 vid5 vid6 vid7 " ]
-	[ "$(ls "$MNT/global/videos/vid1/events" | sort | tr '\n' ' ')" = "likes views " ]
+	run -0 ls "$MNT/global/videos"
+	[ "$output" = $'vid0\nvid1\nvid2\nvid3\nvid4\nvid5\nvid6\nvid7' ]
+	run -0 ls "$MNT/global/videos/vid1/events"
+	[ "$output" = $'likes\nviews' ]
 	content_is "$MNT/global/videos/never/views" $'0\n'
 }
 
@@ -90,7 +92,8 @@ for i in range(int(sys.argv[2])):
 	eventually 15 global_is videos/p1/views 1
 	s0=$(sql 0 "SELECT DISTINCT video FROM countfs_totals" | sort)
 	s1=$(sql 1 "SELECT DISTINCT video FROM countfs_totals" | sort)
-	[ -n "$s0" ] && [ -n "$s1" ]
+	[ -n "$s0" ]
+	[ -n "$s1" ]
 	both=$(comm -12 <(echo "$s0") <(echo "$s1"))
 	[ -z "$both" ]
 	[ "$(printf '%s\n%s\n' "$s0" "$s1" | wc -l)" = 20 ]
@@ -108,7 +111,7 @@ for i in range(int(sys.argv[2])):
 		write_views "$MNT_B" $v 25
 	done
 	# /global fails fast with a clear errno instead of hanging.
-	run timeout 20 $FSOP read "$MNT/global/videos/o2/views"
+	run timeout 20 python3 "$ROOT/tests/helpers/fsop.py" read "$MNT/global/videos/o2/views"
 	[[ "$output" = EHOSTUNREACH || "$output" = EIO ]]
 	grep -Eq '^countfs_repl_lag_seconds\{shard="[01]"\} [0-9]+' "$MNT/stats"
 	restart_shard 0
@@ -120,7 +123,7 @@ for i in range(int(sys.argv[2])):
 
 @test "kill -9 while replicating, restart: global counts exact" {
 	both
-	for round in 1 2 3; do
+	for _ in 1 2 3; do
 		write_views "$MNT" k 100 &
 		w=$!
 		sleep 0.3
@@ -142,7 +145,7 @@ for i in range(int(sys.argv[2])):
 	mount_countfs "host=a,mysql=$CNF,global_cache=0"
 	sleep 1
 	grep -q '^countfs_repl_rows_pushed_total{shard="[01]"} 0$' "$MNT/stats"
-	! grep -Eq '^countfs_repl_rows_pushed_total\{shard="[01]"\} [1-9]' "$MNT/stats"
+	run -1 grep -Eq '^countfs_repl_rows_pushed_total\{shard="[01]"\} [1-9]' "$MNT/stats"
 }
 
 @test "/global is read-only: EROFS" {
@@ -179,9 +182,11 @@ for i in range(int(sys.argv[2])):
 	content_is "$MNT/videos/w/views" $'1\n'
 	eventually 10 grep -q "Access denied" "$LOG"
 	grep -q 'mysql shard0: connect' "$LOG"
-	! grep -q "wrong-secret" "$LOG" "$MNT/stats"
-	! grep -q "$(cat "$BATS_FILE_TMPDIR/db1/password")" "$LOG" "$MNT/stats"
-	! ps -eo args | grep -v grep | grep -q "wrong-secret"
+	# grep's 1: both files read, no match (2 would be a failed read).
+	pw1=$(cat "$BATS_FILE_TMPDIR/db1/password")
+	[ -n "$pw1" ]
+	run -1 grep -F -e "wrong-secret" -e "$pw1" "$LOG" "$MNT/stats"
+	run -1 pgrep -f "wrong-secret|$pw1"
 }
 
 # The ```sql blocks of the README, in order, with dates set to today

@@ -12,6 +12,7 @@ setup() {
 }
 
 @test "echo >> views records one view each time" {
+	# shellcheck disable=SC2129 # one open, write and close each, on purpose
 	echo >>"$MNT/videos/abc/views"
 	echo >>"$MNT/videos/abc/views"
 	echo >>"$MNT/videos/abc/views"
@@ -73,7 +74,7 @@ setup() {
 }
 
 @test "readdir of /videos lists what was recorded" {
-	run ls "$MNT/videos"
+	run -0 ls "$MNT/videos"
 	[ "$output" = "" ]
 	echo >>"$MNT/videos/first/views"
 	echo x-ignored >/dev/null
@@ -145,4 +146,59 @@ print(seen == list(range(1, 21)))
 	run rm "$MNT/videos/abc/views"
 	[ "$status" -ne 0 ]
 	content_is "$MNT/videos/abc/views" $'0\n'
+}
+
+@test "truncate, ftruncate and lseek(SEEK_END) work on an open counter" {
+	echo >>"$MNT/videos/abc/views"
+	run truncate -s 0 "$MNT/videos/abc/views"
+	[ "$status" = 0 ]
+	run python3 -c '
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_APPEND)
+os.ftruncate(fd, 0)
+print("end", os.lseek(fd, 0, os.SEEK_END))
+print("size", os.fstat(fd).st_size)
+try:
+    os.ftruncate(fd, 5)
+    print("truncated to 5")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+os.write(fd, b"\n")
+os.close(fd)
+' "$MNT/videos/abc/views"
+	[ "$status" = 0 ]
+	[ "${lines[0]}" = "end 0" ]
+	[ "${lines[1]}" = "size 0" ]
+	[ "${lines[2]}" = EINVAL ]
+	run truncate -s 7 "$MNT/videos/abc/views"
+	[ "$status" = 1 ]
+	[[ "$output" == *"Invalid argument"* ]]
+	content_is "$MNT/videos/abc/views" $'2\n'
+}
+
+@test "links, symlinks, fifos, chmod and chown are EACCES" {
+	V=$MNT/videos/abc
+	run python3 -c '
+import errno, os, sys
+v = sys.argv[1]
+def attempt(name, f):
+    try:
+        f()
+        print(name, "OK")
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+attempt("symlink", lambda: os.symlink("views", v + "/s"))
+attempt("link", lambda: os.link(v + "/views", v + "/l"))
+attempt("mkfifo", lambda: os.mkfifo(v + "/f"))
+attempt("mknod", lambda: os.mknod(v + "/n"))
+attempt("chmod", lambda: os.chmod(v + "/views", 0o600))
+attempt("chown", lambda: os.chown(v + "/views", os.getuid(), os.getgid()))
+' "$V"
+	[ "$status" = 0 ]
+	[ "${lines[0]}" = "symlink EACCES" ]
+	[ "${lines[1]}" = "link EACCES" ]
+	[ "${lines[2]}" = "mkfifo EACCES" ]
+	[ "${lines[3]}" = "mknod EACCES" ]
+	[ "${lines[4]}" = "chmod EACCES" ]
+	[ "${lines[5]}" = "chown EACCES" ]
 }

@@ -13,6 +13,7 @@ bats_require_minimum_version 1.5.0
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 COUNTFS_BIN=${COUNTFS_BIN:-$ROOT/countfs}
+# shellcheck disable=SC2034 # used, unquoted, by the bats files
 FSOP="python3 $ROOT/tests/helpers/fsop.py"
 MOUNT_TIMEOUT=${MOUNT_TIMEOUT:-30}
 
@@ -117,14 +118,39 @@ teardown() {
 }
 
 # read FILE and compare its exact content with the expected string + \n.
+# The read itself must succeed: a failed read (EIO, ENOENT) is not "".
 content_is() {
 	local got
-	got=$(cat "$1"; echo x)
+	if ! got=$(cat -- "$1" && echo x); then
+		printf 'reading %s failed\n' "$1" >&2
+		return 1
+	fi
 	got=${got%x}
 	if [ "$got" != "$2" ]; then
 		printf 'content of %s: got %q, want %q\n' "$1" "$got" "$2" >&2
 		return 1
 	fi
+}
+
+# FILE reads successfully and is empty (min, max, avg with no events).
+reads_empty() {
+	content_is "$1" ''
+}
+
+# Wait (at most 30 s) until each acked_writer.py log FILE holds a write:
+# on a loaded machine python can take seconds to start, and a crash
+# before then tests nothing.
+writers_started() {
+	local f deadline=$((SECONDS + 30))
+	for f in "$@"; do
+		until [ -s "$f" ]; do
+			if ((SECONDS > deadline)); then
+				echo "no write acknowledged in $f after 30 s" >&2
+				return 1
+			fi
+			sleep 0.05
+		done
+	done
 }
 
 now() { date +%s; }

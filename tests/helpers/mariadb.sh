@@ -39,7 +39,7 @@ SQL
 	mariadbd --no-defaults --datadir="$dir/data" --user="$user" \
 		--socket="$dir/sock" --port="$port" --bind-address=127.0.0.1 \
 		--pid-file="$dir/pid" --skip-name-resolve --innodb-buffer-pool-size=64M \
-		--innodb-log-file-size=48M --skip-log-bin $init \
+		--innodb-log-file-size=48M --skip-log-bin ${init:+"$init"} \
 		>>"$dir/server.log" 2>&1 &
 	i=0
 	until mariadb --no-defaults -S "$dir/sock" -u root -e 'select 1' >/dev/null 2>&1; do
@@ -70,7 +70,9 @@ stop)
 	done
 	;;
 kill)
-	p=$(pid) && kill -9 "$p" 2>/dev/null || true
+	if p=$(pid); then
+		kill -9 "$p" 2>/dev/null || true
+	fi
 	;;
 pid)
 	pid

@@ -5,7 +5,7 @@
 # recover.  SANITIZE=1 runs them against the ASan/UBSan build (RSS
 # bounds are then not checked: the sanitizer's shadow memory counts).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 report=$(mktemp)
 bin=$PWD/countfs
 if [ "${SANITIZE:-0}" = 1 ]; then
