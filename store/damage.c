@@ -1,0 +1,462 @@
+/*
+ * damage.c - a data directory is judged before anything in it changes.
+ *
+ * A crash (kill -9, power loss) can leave only this: both journal files
+ * holding records (one was being emptied), and the newest record cut
+ * short (a write() that did not finish).  The journal's replay handles
+ * those.  Anything else was done to the directory from outside - a
+ * flipped byte, a file cut or deleted, a shard directory removed - and
+ * serving it would answer with counts silently short.  So store_open()
+ * first reads every shard without writing (LMDB read-only, no lock file;
+ * the journals with journal_scan()), and when something is wrong it
+ * logs one line per problem, naming the file, and refuses: nothing in the
+ * directory has been modified.
+ *
+ * The operator may then start anyway with cfg.recover, a directory to
+ * keep what is set aside: the shard's journal files are copied there
+ * whole, a damaged data.mdb is moved there (a new, empty one is made), a
+ * journal is cut at its damage, and each problem and what it cost is
+ * written to RECOVER/DAMAGE and to the log.  What survives is applied as
+ * usual.
+ */
+#include "internal.h"
+#include "jscan.h"
+
+#include "../common/log.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct check {
+	struct store *st;
+	unsigned problems;
+	bool rdir_made;
+	int rc; /* of the recovery itself */
+};
+
+/* Log one problem; when recovering, note it in RECOVER/DAMAGE too. */
+static void problem(struct check *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int make_rdir(struct check *c)
+{
+	const char *r = c->st->cfg.recover;
+
+	if (c->rdir_made)
+		return 0;
+	if (mkdir(r, 0700) && errno != EEXIST) {
+		int err = errno;
+		log_error("cannot create the recovery directory %s: %s", r,
+			  strerror(err));
+		return -err;
+	}
+	c->rdir_made = true;
+	return 0;
+}
+
+static void problem(struct check *c, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	c->problems++;
+	log_error("%s", line);
+	if (!c->st->cfg.recover || make_rdir(c))
+		return;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/DAMAGE", c->st->cfg.recover);
+	FILE *f = fopen(path, "a");
+	if (f) {
+		fprintf(f, "%s\n", line);
+		fclose(f);
+	}
+}
+
+static int copy_fd(int in, int out)
+{
+	char buf[65536];
+	ssize_t r;
+
+	while ((r = read(in, buf, sizeof(buf))) > 0)
+		for (ssize_t w, done = 0; done < r; done += w)
+			if ((w = write(out, buf + done, (size_t)(r - done))) < 0)
+				return -errno;
+	return r < 0 ? -errno : 0;
+}
+
+/* Copy @src to the new file @dst, on disk before it returns. */
+static int copy_file(const char *src, const char *dst)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc;
+
+	if (in < 0)
+		return errno == ENOENT ? 0 : -errno;
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	rc = out < 0 ? -errno : copy_fd(in, out);
+	if (rc == 0 && fsync(out))
+		rc = -errno;
+	close(in);
+	if (out >= 0)
+		close(out);
+	if (rc)
+		log_error("cannot keep a copy of %s in %s: %s", src, dst,
+			  strerror(-rc));
+	return rc;
+}
+
+/* Where the files of shard @k are kept: RECOVER/shard-K/@name. */
+static int kept(struct check *c, unsigned k, const char *name, char *path,
+		size_t len)
+{
+	int rc = make_rdir(c);
+
+	if (rc)
+		return rc;
+	snprintf(path, len, "%s/shard-%u", c->st->cfg.recover, k);
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		rc = -errno;
+		log_error("cannot create %s: %s", path, strerror(errno));
+		return rc;
+	}
+	snprintf(path, len, "%s/shard-%u/%s", c->st->cfg.recover, k, name);
+	return 0;
+}
+
+/* Keep a copy of both journal files of shard @k (once). */
+static int keep_journals(struct check *c, unsigned k, bool *done)
+{
+	char src[4096], dst[4096];
+	int rc = 0;
+
+	for (unsigned f = 0; f < 2 && !*done && rc == 0; f++) {
+		char name[16];
+		snprintf(name, sizeof(name), "journal-%u", f);
+		snprintf(src, sizeof(src), "%s/shard-%u/%s", c->st->dir, k,
+			 name);
+		if ((rc = kept(c, k, name, dst, sizeof(dst))) == 0)
+			rc = copy_file(src, dst);
+	}
+	*done = true;
+	return rc;
+}
+
+/* Move @name of shard @k into the recovery directory. */
+static int set_aside(struct check *c, unsigned k, const char *name)
+{
+	char src[4096], dst[4096];
+	int rc;
+
+	snprintf(src, sizeof(src), "%s/shard-%u/%s", c->st->dir, k, name);
+	if (access(src, F_OK))
+		return 0;
+	if ((rc = kept(c, k, name, dst, sizeof(dst))))
+		return rc;
+	if (access(dst, F_OK) == 0) {
+		log_error("%s exists already: not overwritten", dst);
+		return -EEXIST;
+	}
+	if (rename(src, dst) == 0)
+		return 0;
+	if (errno != EXDEV) {
+		rc = -errno;
+		log_error("cannot move %s to %s: %s", src, dst, strerror(-rc));
+		return rc;
+	}
+	if ((rc = copy_file(src, dst)) == 0 && unlink(src))
+		rc = -errno;
+	return rc;
+}
+
+/*
+ * Read shard @k's LMDB without writing to it: the number of the last
+ * journal record it applied in *@applied.  Returns false, with the
+ * reason in @why, when it cannot be used.
+ */
+static bool read_lmdb(const char *dir, uint64_t *applied, char *why,
+		      size_t len)
+{
+	char path[4200];
+	struct stat sb;
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_envinfo info;
+	MDB_stat ms;
+	MDB_dbi meta;
+	MDB_val k = {7, "journal"}, v;
+	int rc;
+
+	*applied = 0;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (stat(path, &sb)) {
+		snprintf(why, len, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	if (sb.st_size == 0) {
+		snprintf(why, len, "%s is empty", path);
+		return false;
+	}
+	if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 10)) ||
+	    (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0600))) {
+		snprintf(why, len, "%s: LMDB cannot open it: %s", path,
+			 mdb_strerror(rc));
+		goto bad;
+	}
+	mdb_env_info(env, &info);
+	mdb_env_stat(env, &ms);
+	uint64_t need = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+	if ((uint64_t)sb.st_size < need) {
+		snprintf(why, len,
+			 "%s is %lld bytes, shorter than the %llu bytes its "
+			 "pages need: it was cut",
+			 path, (long long)sb.st_size, (unsigned long long)need);
+		goto bad;
+	}
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)))
+		goto unreadable;
+	rc = mdb_dbi_open(txn, "meta", 0, &meta);
+	if (rc == MDB_NOTFOUND) /* made, then killed before its first commit */
+		rc = 0;
+	else if (rc == 0 && (rc = mdb_get(txn, meta, &k, &v)) == 0 &&
+		 v.mv_size == sizeof(*applied))
+		memcpy(applied, v.mv_data, sizeof(*applied));
+	else if (rc == 0)
+		rc = MDB_CORRUPTED;
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	mdb_txn_abort(txn);
+	if (rc)
+		goto unreadable;
+	mdb_env_close(env);
+	return true;
+unreadable:
+	snprintf(why, len, "%s: its meta database cannot be read: %s", path,
+		 mdb_strerror(rc));
+bad:
+	if (env)
+		mdb_env_close(env);
+	return false;
+}
+
+/* A journal file of a shard, as found. */
+struct jfile {
+	char path[4096];
+	bool missing;
+	unsigned char *buf;
+	size_t len;
+	struct jscan scan;
+};
+
+static int read_journal(struct jfile *jf)
+{
+	struct stat sb;
+	int fd = open(jf->path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0) {
+		jf->missing = errno == ENOENT;
+		return jf->missing ? 0 : -errno;
+	}
+	if (fstat(fd, &sb)) {
+		rc = -errno;
+	} else if (sb.st_size > 0) {
+		jf->buf = malloc((size_t)sb.st_size);
+		if (!jf->buf)
+			rc = -ENOMEM;
+		while (rc == 0 && jf->len < (size_t)sb.st_size) {
+			ssize_t r = pread(fd, jf->buf + jf->len,
+					  (size_t)sb.st_size - jf->len,
+					  (off_t)jf->len);
+			if (r < 0)
+				rc = -errno;
+			if (r <= 0)
+				break;
+			jf->len += (size_t)r;
+		}
+	}
+	close(fd);
+	if (rc)
+		log_error("cannot read %s: %s", jf->path, strerror(-rc));
+	journal_scan(jf->buf, jf->len, &jf->scan);
+	return rc;
+}
+
+/*
+ * The records newer than @applied, older file first, must be numbered
+ * applied+1, applied+2, ... : a gap is records lost.  Returns the first
+ * missing number and in *@next the one found instead (0: no gap).
+ */
+static uint64_t find_gap(struct jfile *jf[2], uint64_t applied,
+			 uint64_t *next, unsigned *where)
+{
+	uint64_t want = applied + 1;
+
+	for (unsigned i = 0; i < 2; i++) {
+		const unsigned char *b = jf[i]->buf;
+		for (size_t off = 0; off < jf[i]->scan.good;) {
+			struct jrec_head h;
+			memcpy(&h, b + off, sizeof(h));
+			off += h.len;
+			if (h.seq < want)
+				continue;
+			if (h.seq != want) {
+				*next = h.seq;
+				*where = i;
+				return want;
+			}
+			want++;
+		}
+	}
+	return 0;
+}
+
+/* Judge the journals of shard @k; when recovering, cut them at damage. */
+static int check_journals(struct check *c, unsigned k, uint64_t applied,
+			  bool lmdb_ok)
+{
+	struct jfile f[2];
+	bool copied = false, recover = c->st->cfg.recover != NULL;
+	int rc = 0;
+
+	memset(f, 0, sizeof(f));
+	for (unsigned i = 0; i < 2 && rc == 0; i++) {
+		snprintf(f[i].path, sizeof(f[i].path), "%s/shard-%u/journal-%u",
+			 c->st->dir, k, i);
+		rc = read_journal(&f[i]);
+	}
+	for (unsigned i = 0; i < 2 && rc == 0; i++) {
+		if (f[i].missing && lmdb_ok && applied > 0)
+			problem(c,
+				"%s is missing, but LMDB has applied journal "
+				"records up to number %llu: the directory was "
+				"tampered with",
+				f[i].path, (unsigned long long)applied);
+		if (f[i].scan.status != JSCAN_CORRUPT)
+			continue;
+		size_t cut = f[i].scan.good, lost = f[i].len - cut;
+		problem(c,
+			"%s is damaged at byte %zu of %zu: %s (%zu bytes from "
+			"there cannot be read)",
+			f[i].path, cut, f[i].len, f[i].scan.why, lost);
+		if (recover && !(rc = keep_journals(c, k, &copied)) &&
+		    truncate(f[i].path, (off_t)cut))
+			rc = -errno;
+		f[i].scan.status = JSCAN_OK;
+		f[i].len = cut;
+	}
+	/* The older file first; a cut-short record may end only the newer. */
+	struct jfile *o[2] = {&f[0], &f[1]};
+	if (f[1].scan.records &&
+	    (!f[0].scan.records || f[1].scan.first_seq < f[0].scan.first_seq))
+		o[0] = &f[1], o[1] = &f[0];
+	if (rc == 0 && o[0]->scan.records && o[1]->scan.records &&
+	    o[0]->scan.status == JSCAN_TORN) {
+		problem(c,
+			"%s ends at byte %zu in %s, but %s holds later "
+			"records: it was cut, not torn by a crash (%zu bytes "
+			"dropped)",
+			o[0]->path, o[0]->scan.good, o[0]->scan.why, o[1]->path,
+			o[0]->len - o[0]->scan.good);
+		if (recover && !(rc = keep_journals(c, k, &copied)) &&
+		    truncate(o[0]->path, (off_t)o[0]->scan.good))
+			rc = -errno;
+	}
+	uint64_t next = 0;
+	unsigned where = 0;
+	uint64_t gap = lmdb_ok ? find_gap(o, applied, &next, &where) : 0;
+	if (rc == 0 && gap) {
+		problem(c,
+			"%s: records %llu to %llu are missing (LMDB applied up "
+			"to %llu): %llu acknowledged writes are lost",
+			o[where]->path, (unsigned long long)gap,
+			(unsigned long long)next - 1,
+			(unsigned long long)applied,
+			(unsigned long long)(next - gap));
+		if (recover)
+			rc = keep_journals(c, k, &copied);
+	}
+	free(f[0].buf);
+	free(f[1].buf);
+	return rc;
+}
+
+/* Judge shard @k; @established: the directory has shards already. */
+static int check_shard(struct check *c, unsigned k, bool established)
+{
+	char dir[4096], why[4600];
+	struct stat sb;
+	uint64_t applied = 0;
+	bool copied = false;
+	int rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/shard-%u", c->st->dir, k);
+	if (stat(dir, &sb)) {
+		if (errno != ENOENT || !established)
+			return errno == ENOENT ? 0 : -errno;
+		problem(c,
+			"%s is missing, but the other shards exist: the "
+			"counts of its videos are gone",
+			dir);
+		if (c->st->cfg.recover)
+			log_warn("%s will be made again, empty", dir);
+		return 0;
+	}
+	bool lmdb_ok = read_lmdb(dir, &applied, why, sizeof(why));
+	if (!lmdb_ok) {
+		problem(c, "%s", why);
+		if (c->st->cfg.recover &&
+		    (rc = keep_journals(c, k, &copied)) == 0 &&
+		    (rc = set_aside(c, k, "data.mdb")) == 0)
+			log_warn("shard %u: its LMDB was set aside: it starts "
+				 "empty, with what its journal holds",
+				 k);
+		if (c->st->cfg.recover && rc)
+			return rc;
+	}
+	return check_journals(c, k, applied, lmdb_ok);
+}
+
+/* Does DIR hold any of its shards already? */
+static bool established(const struct store *st)
+{
+	char path[4096];
+	struct stat sb;
+
+	for (unsigned k = 0; k < st->nshards; k++) {
+		snprintf(path, sizeof(path), "%s/shard-%u", st->dir, k);
+		if (stat(path, &sb) == 0)
+			return true;
+	}
+	return false;
+}
+
+int store_check(struct store *st)
+{
+	struct check c = {.st = st};
+	bool est = established(st);
+	int rc = 0;
+
+	for (unsigned k = 0; k < st->nshards && rc == 0; k++)
+		rc = check_shard(&c, k, est);
+	if (rc) /* the recovery itself failed: stop before any change */
+		return rc;
+	if (c.problems == 0)
+		return 0;
+	if (st->cfg.recover) {
+		log_warn("%s: %u problems; what was damaged is kept in %s "
+			 "(see its DAMAGE); starting with what is left",
+			 st->dir, c.problems, st->cfg.recover);
+		return 0;
+	}
+	log_error("%s is damaged (%u problems above): refusing to start, "
+		  "nothing was changed; to start with what is left, keeping a "
+		  "copy of what is dropped, use -o recover (see countfs(8))",
+		  st->dir, c.problems);
+	return -EUCLEAN;
+}
