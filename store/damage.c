@@ -73,7 +73,10 @@ static void problem(struct check *c, const char *fmt, ...)
 		return;
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/DAMAGE", c->st->cfg.recover);
-	FILE *f = fopen(path, "a");
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "a");
+	if (fd >= 0 && !f)
+		close(fd);
 	if (f) {
 		fprintf(f, "%s\n", line);
 		fclose(f);
@@ -175,13 +178,29 @@ static int set_aside(struct check *c, unsigned k, const char *name)
 	return rc;
 }
 
+/* A u32 or u64 of the meta database; a missing one reads as 0. */
+static int meta_read(MDB_txn *txn, MDB_dbi meta, const char *name, void *out,
+		     size_t len)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+	int rc = mdb_get(txn, meta, &k, &v);
+
+	memset(out, 0, len);
+	if (rc == 0 && v.mv_size != len)
+		return MDB_CORRUPTED;
+	if (rc == 0)
+		memcpy(out, v.mv_data, len);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /*
  * Read shard @k's LMDB without writing to it: the number of the last
- * journal record it applied in *@applied.  Returns false, with the
- * reason in @why, when it cannot be used.
+ * journal record it applied in *@applied, the shard count it was made
+ * with in *@shards (0: not known yet).  Returns false, with the reason
+ * in @why, when it cannot be used.
  */
-static bool read_lmdb(const char *dir, uint64_t *applied, char *why,
-		      size_t len)
+static bool read_lmdb(const char *dir, uint64_t *applied, uint32_t *shards,
+		      char *why, size_t len)
 {
 	char path[4200];
 	struct stat sb;
@@ -190,10 +209,10 @@ static bool read_lmdb(const char *dir, uint64_t *applied, char *why,
 	MDB_envinfo info;
 	MDB_stat ms;
 	MDB_dbi meta;
-	MDB_val k = {7, "journal"}, v;
 	int rc;
 
 	*applied = 0;
+	*shards = 0;
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	if (stat(path, &sb)) {
 		snprintf(why, len, "%s: %s", path, strerror(errno));
@@ -224,13 +243,10 @@ static bool read_lmdb(const char *dir, uint64_t *applied, char *why,
 	rc = mdb_dbi_open(txn, "meta", 0, &meta);
 	if (rc == MDB_NOTFOUND) /* made, then killed before its first commit */
 		rc = 0;
-	else if (rc == 0 && (rc = mdb_get(txn, meta, &k, &v)) == 0 &&
-		 v.mv_size == sizeof(*applied))
-		memcpy(applied, v.mv_data, sizeof(*applied));
-	else if (rc == 0)
-		rc = MDB_CORRUPTED;
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
+	else if (rc == 0 &&
+		 (rc = meta_read(txn, meta, "journal", applied,
+				 sizeof(*applied))) == 0)
+		rc = meta_read(txn, meta, "shards", shards, sizeof(*shards));
 	mdb_txn_abort(txn);
 	if (rc)
 		goto unreadable;
@@ -334,8 +350,7 @@ static int check_journals(struct check *c, unsigned k, uint64_t applied,
 		if (f[i].missing && lmdb_ok && applied > 0)
 			problem(c,
 				"%s is missing, but LMDB has applied journal "
-				"records up to number %llu: the directory was "
-				"tampered with",
+				"records up to number %llu: it was deleted",
 				f[i].path, (unsigned long long)applied);
 		if (f[i].scan.status != JSCAN_CORRUPT)
 			continue;
@@ -386,7 +401,8 @@ static int check_journals(struct check *c, unsigned k, uint64_t applied,
 	return rc;
 }
 
-/* Judge shard @k; @established: the directory has shards already. */
+/* Judge shard @k; @established: the directory has shards already.
+ * -EINVAL when it was made with another shard count. */
 static int check_shard(struct check *c, unsigned k, bool established)
 {
 	char dir[4096], why[4600];
@@ -407,7 +423,14 @@ static int check_shard(struct check *c, unsigned k, bool established)
 			log_warn("%s will be made again, empty", dir);
 		return 0;
 	}
-	bool lmdb_ok = read_lmdb(dir, &applied, why, sizeof(why));
+	uint32_t shards;
+	bool lmdb_ok = read_lmdb(dir, &applied, &shards, why, sizeof(why));
+	if (lmdb_ok && shards && shards != c->st->nshards) {
+		log_error("%s was made with shards=%u, not %u; use the same "
+			  "value or a new data directory",
+			  c->st->dir, shards, c->st->nshards);
+		return -EINVAL;
+	}
 	if (!lmdb_ok) {
 		problem(c, "%s", why);
 		if (c->st->cfg.recover &&
@@ -422,17 +445,21 @@ static int check_shard(struct check *c, unsigned k, bool established)
 	return check_journals(c, k, applied, lmdb_ok);
 }
 
-/* Does DIR hold any of its shards already? */
-static bool established(const struct store *st)
+static bool shard_exists(const struct store *st, unsigned k)
 {
 	char path[4096];
 	struct stat sb;
 
-	for (unsigned k = 0; k < st->nshards; k++) {
-		snprintf(path, sizeof(path), "%s/shard-%u", st->dir, k);
-		if (stat(path, &sb) == 0)
+	snprintf(path, sizeof(path), "%s/shard-%u", st->dir, k);
+	return stat(path, &sb) == 0;
+}
+
+/* Does DIR hold any of its shards already? */
+static bool established(const struct store *st)
+{
+	for (unsigned k = 0; k < st->nshards; k++)
+		if (shard_exists(st, k))
 			return true;
-	}
 	return false;
 }
 
@@ -442,21 +469,25 @@ int store_check(struct store *st)
 	bool est = established(st);
 	int rc = 0;
 
-	for (unsigned k = 0; k < st->nshards && rc == 0; k++)
-		rc = check_shard(&c, k, est);
+	/* The shards that exist first: one of them may say the directory
+	 * was made with another shards=, which explains the missing ones. */
+	for (unsigned pass = 0; pass < 2; pass++)
+		for (unsigned k = 0; k < st->nshards && rc == 0; k++)
+			if (shard_exists(st, k) == (pass == 0))
+				rc = check_shard(&c, k, est);
 	if (rc) /* the recovery itself failed: stop before any change */
 		return rc;
 	if (c.problems == 0)
 		return 0;
 	if (st->cfg.recover) {
-		log_warn("%s: %u problems; what was damaged is kept in %s "
+		log_warn("%s: %u problem(s); what was damaged is kept in %s "
 			 "(see its DAMAGE); starting with what is left",
 			 st->dir, c.problems, st->cfg.recover);
 		return 0;
 	}
-	log_error("%s is damaged (%u problems above): refusing to start, "
+	log_error("%s is damaged (%u problem%s above): refusing to start, "
 		  "nothing was changed; to start with what is left, keeping a "
 		  "copy of what is dropped, use -o recover (see countfs(8))",
-		  st->dir, c.problems);
+		  st->dir, c.problems, c.problems == 1 ? "" : "s");
 	return -EUCLEAN;
 }
