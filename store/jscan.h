@@ -73,10 +73,10 @@ uint64_t jrec_room(const unsigned char *rec);
  * 3 expiry entries (21), its series and name entries (up to 180 each with
  * the longest names) and 2 pending rows (26): under 800 bytes.  Measured:
  * 200,000 new keys in batches of 2,000 took 487 bytes of map per key (572
- * with replication), copy-on-write and half-full pages included; 2 KiB is
- * four times that.  An event that repeats the key before it (a write of
+ * with replication), copy-on-write and half-full pages included; 1 KiB is
+ * twice that.  An event that repeats the key before it (a write of
  * empty lines to one counter file) changes buckets already counted.
  */
-#define JREC_ROOM_PER_KEY 2048
+#define JREC_ROOM_PER_KEY 1024
 
 #endif
