@@ -84,8 +84,13 @@ torture: deps countfs countfs-asan bench/load
 # libFuzzer (clang): each target for FUZZ_SECONDS (default 60) from its
 # seed corpus; a crash leaves crash-* files and fails.
 FUZZ_SECONDS ?= 60
-FUZZERS = line ingest path
+FUZZERS = line ingest path journal
 FUZZ_BIN = $(patsubst %,$(B)/fuzz_%,$(FUZZERS))
+
+# The journal's judge needs no LMDB: jscan.c alone.
+$(B)/fuzz_journal: tests/fuzz/fuzz_journal.c store/jscan.c
+	@mkdir -p $(B)
+	clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ $^
 
 $(B)/fuzz_%: tests/fuzz/fuzz_%.c fs/line.c fs/path.c
 	@mkdir -p $(B)

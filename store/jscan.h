@@ -57,7 +57,7 @@ struct jscan {
  * fails.  The bytes past @good are a torn tail only when nothing in them
  * says more was written: fewer bytes than a header, or a record whose
  * length runs past the end while every event present before the end
- * reads well and its number follows the one before, or only zero bytes.
+ * reads well and its number is above the one before, or only zero bytes.
  * Anything else (a bad check value, a length that ends inside the file on
  * bytes that are not a record, a number that does not grow) is damage.
  */
