@@ -303,33 +303,38 @@ static int read_journal(struct jfile *jf)
 	return rc;
 }
 
+/* Where the numbers of the records newer than LMDB break off. */
+struct seq_break {
+	uint64_t want, found; /* found < want: a number seen before */
+	unsigned file;	      /* in o[file] */
+	size_t off;	      /* of that record */
+};
+
 /*
  * The records newer than @applied, older file first, must be numbered
- * applied+1, applied+2, ... : a gap is records lost.  Returns the first
- * missing number and in *@next the one found instead (0: no gap).
+ * applied+1, applied+2, ... : a gap is records lost, a number seen again
+ * would be applied twice.  Returns false and fills *@br at the first
+ * break.
  */
-static uint64_t find_gap(struct jfile *jf[2], uint64_t applied,
-			 uint64_t *next, unsigned *where)
+static bool seq_unbroken(struct jfile *o[2], uint64_t applied,
+			 struct seq_break *br)
 {
 	uint64_t want = applied + 1;
 
 	for (unsigned i = 0; i < 2; i++) {
-		const unsigned char *b = jf[i]->buf;
-		for (size_t off = 0; off < jf[i]->scan.good;) {
+		const unsigned char *b = o[i]->buf;
+		for (size_t off = 0; off < o[i]->scan.good;) {
 			struct jrec_head h;
 			memcpy(&h, b + off, sizeof(h));
-			off += h.len;
-			if (h.seq < want)
-				continue;
-			if (h.seq != want) {
-				*next = h.seq;
-				*where = i;
-				return want;
+			if (h.seq > applied && h.seq != want) {
+				*br = (struct seq_break){want, h.seq, i, off};
+				return false;
 			}
-			want++;
+			want += h.seq > applied;
+			off += h.len;
 		}
 	}
-	return 0;
+	return true;
 }
 
 /* Judge the journals of shard @k; when recovering, cut them at damage. */
@@ -382,17 +387,26 @@ static int check_journals(struct check *c, unsigned k, uint64_t applied,
 		    truncate(o[0]->path, (off_t)o[0]->scan.good))
 			rc = -errno;
 	}
-	uint64_t next = 0;
-	unsigned where = 0;
-	uint64_t gap = lmdb_ok ? find_gap(o, applied, &next, &where) : 0;
-	if (rc == 0 && gap) {
-		problem(c,
-			"%s: records %llu to %llu are missing (LMDB applied up "
-			"to %llu): %llu acknowledged writes are lost",
-			o[where]->path, (unsigned long long)gap,
-			(unsigned long long)next - 1,
-			(unsigned long long)applied,
-			(unsigned long long)(next - gap));
+	struct seq_break br;
+	if (rc == 0 && lmdb_ok && !seq_unbroken(o, applied, &br)) {
+		struct jfile *jf = o[br.file];
+		if (br.found > br.want)
+			problem(c,
+				"%s: records %llu to %llu are missing (LMDB "
+				"applied up to %llu): %llu acknowledged writes "
+				"are lost",
+				jf->path, (unsigned long long)br.want,
+				(unsigned long long)br.found - 1,
+				(unsigned long long)applied,
+				(unsigned long long)(br.found - br.want));
+		else
+			problem(c,
+				"%s: at byte %zu, record %llu comes again "
+				"after %llu (LMDB applied up to %llu)",
+				jf->path, br.off, (unsigned long long)br.found,
+				(unsigned long long)br.want - 1,
+				(unsigned long long)applied);
+		/* The replay takes a number only once (take_newer). */
 		if (recover)
 			rc = keep_journals(c, k, &copied);
 	}

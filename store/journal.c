@@ -566,16 +566,16 @@ static int load_file(int fd, const char *path, unsigned char **out,
 	return 0;
 }
 
-/* Take the records of @b newer than @applied into the journal's buffer. */
-static int take_newer(struct journal *j, const unsigned char *b, size_t len,
-		      uint64_t applied)
+/* Take the records of @b numbered above any seen so far (j->seq starts
+ * at what LMDB applied) into the journal's buffer: a number that comes
+ * again (a damaged directory started with recover) is not taken twice. */
+static int take_newer(struct journal *j, const unsigned char *b, size_t len)
 {
 	for (size_t off = 0; off < len;) {
 		struct jrec_head h;
 		memcpy(&h, b + off, sizeof(h));
-		if (h.seq > j->seq)
+		if (h.seq > j->seq) {
 			j->seq = h.seq;
-		if (h.seq > applied) {
 			if (buf_reserve(&j->buf, &j->cap, j->len + h.len))
 				return -ENOMEM;
 			memcpy(j->buf + j->len, b + off, h.len);
@@ -636,9 +636,9 @@ int journal_open(struct shard *sh, const char *dir)
 	/* Each file holds increasing numbers; the older file goes first. */
 	unsigned first = first_seq(b[1], len[1]) < first_seq(b[0], len[0]);
 	if (rc == 0)
-		rc = take_newer(j, b[first], len[first], applied);
+		rc = take_newer(j, b[first], len[first]);
 	if (rc == 0)
-		rc = take_newer(j, b[!first], len[!first], applied);
+		rc = take_newer(j, b[!first], len[!first]);
 	free(b[0]);
 	free(b[1]);
 	if (rc)

@@ -814,6 +814,26 @@ static void test_two_files(void)
 	       "the older file cut short while the newer holds records is "
 	       "refused");
 	store_close(st);
+	rmrf(dir);
+	free(dir);
+
+	/* The newer file starting again with records the older holds: they
+	 * would count twice. */
+	dir = damaged_dir(&len);
+	snprintf(j0, sizeof(j0), "%s/shard-0/journal-0", dir);
+	snprintf(j1, sizeof(j1), "%s/shard-0/journal-1", dir);
+	struct jrec_head h;
+	memcpy(&h, b, sizeof(h));
+	spit(j1, b, half);
+	spit(j0, b + half - h.len, len - half + h.len);
+	is_int(open_cfg(dir, 2, NULL, &st), -EUCLEAN,
+	       "a record in both files is refused");
+	store_close(st);
+	char keep[600];
+	snprintf(keep, sizeof(keep), "%s/kept", dir);
+	is_int(open_cfg(dir, 2, keep, &st), 0, "recover starts it");
+	is_int(all_counts(st), 1000, "counting each record once");
+	store_close(st);
 	free(b);
 	rmrf(dir);
 	free(dir);
