@@ -39,10 +39,6 @@ struct check {
 	int rc; /* of the recovery itself */
 };
 
-/* Log one problem; when recovering, note it in RECOVER/DAMAGE too. */
-static void problem(struct check *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 static int make_rdir(struct check *c)
 {
 	const char *r = c->st->cfg.recover;
@@ -59,19 +55,16 @@ static int make_rdir(struct check *c)
 	return 0;
 }
 
-static void problem(struct check *c, const char *fmt, ...)
+/* Log a line; when recovering, add it to RECOVER/DAMAGE too. */
+static void vnote(struct check *c, enum log_level lvl, const char *fmt,
+		  va_list ap)
 {
-	char line[1024];
-	va_list ap;
+	char line[1024], path[4200];
 
-	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	c->problems++;
-	log_error("%s", line);
+	log_msg(lvl, "%s", line);
 	if (!c->st->cfg.recover || make_rdir(c))
 		return;
-	char path[4096];
 	snprintf(path, sizeof(path), "%s/DAMAGE", c->st->cfg.recover);
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	FILE *f = fd < 0 ? NULL : fdopen(fd, "a");
@@ -81,6 +74,29 @@ static void problem(struct check *c, const char *fmt, ...)
 		fprintf(f, "%s\n", line);
 		fclose(f);
 	}
+}
+
+/* One problem found: an error line. */
+static void __attribute__((format(printf, 2, 3)))
+problem(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->problems++;
+	va_start(ap, fmt);
+	vnote(c, LOG_LVL_ERROR, fmt, ap);
+	va_end(ap);
+}
+
+/* What recovery did about it: a warning. */
+static void __attribute__((format(printf, 2, 3)))
+done(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vnote(c, LOG_LVL_WARN, fmt, ap);
+	va_end(ap);
 }
 
 static int copy_fd(int in, int out)
@@ -337,6 +353,58 @@ static bool seq_unbroken(struct jfile *o[2], uint64_t applied,
 	return true;
 }
 
+/* Take the damaged stretches out of @jf's bytes (each up to the next
+ * whole record); how many bytes went. */
+static size_t drop_damage(struct jfile *jf)
+{
+	size_t dropped = 0;
+
+	while (jf->scan.status == JSCAN_CORRUPT) {
+		size_t at = jf->scan.good;
+		size_t next = journal_resync(jf->buf, jf->len, at,
+					     jf->scan.last_seq);
+		memmove(jf->buf + at, jf->buf + next, jf->len - next);
+		jf->len -= next - at;
+		dropped += next - at;
+		journal_scan(jf->buf, jf->len, &jf->scan);
+	}
+	return dropped;
+}
+
+/* Rewrite @jf without its damaged stretches (a copy is kept already). */
+static int repair(struct check *c, struct jfile *jf)
+{
+	char tmp[8400];
+	size_t dropped = drop_damage(jf);
+	int fd, rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.repaired", jf->path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		rc = -errno;
+	for (size_t done = 0; rc == 0 && done < jf->len;) {
+		ssize_t w = write(fd, jf->buf + done, jf->len - done);
+		if (w < 0)
+			rc = -errno;
+		else
+			done += (size_t)w;
+	}
+	if (rc == 0 && fsync(fd))
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && rename(tmp, jf->path))
+		rc = -errno;
+	if (rc) {
+		log_error("cannot rewrite %s: %s", jf->path, strerror(-rc));
+		unlink(tmp);
+		return rc;
+	}
+	done(c, "%s: %zu damaged bytes dropped, %zu records kept", jf->path,
+	     dropped, jf->scan.records);
+	return 0;
+}
+
 /* Judge the journals of shard @k; when recovering, cut them at damage. */
 static int check_journals(struct check *c, unsigned k, uint64_t applied,
 			  bool lmdb_ok)
@@ -359,16 +427,19 @@ static int check_journals(struct check *c, unsigned k, uint64_t applied,
 				f[i].path, (unsigned long long)applied);
 		if (f[i].scan.status != JSCAN_CORRUPT)
 			continue;
-		size_t cut = f[i].scan.good, lost = f[i].len - cut;
-		problem(c,
-			"%s is damaged at byte %zu of %zu: %s (%zu bytes from "
-			"there cannot be read)",
-			f[i].path, cut, f[i].len, f[i].scan.why, lost);
-		if (recover && !(rc = keep_journals(c, k, &copied)) &&
-		    truncate(f[i].path, (off_t)cut))
-			rc = -errno;
-		f[i].scan.status = JSCAN_OK;
-		f[i].len = cut;
+		size_t cut = f[i].scan.good;
+		size_t next = journal_resync(f[i].buf, f[i].len, cut,
+					     f[i].scan.last_seq);
+		char after[96] = "nothing readable follows";
+		if (next < f[i].len)
+			snprintf(after, sizeof(after),
+				 "whole records follow from byte %zu", next);
+		problem(c, "%s is damaged at byte %zu of %zu: %s; %s",
+			f[i].path, cut, f[i].len, f[i].scan.why, after);
+		if (recover && !(rc = keep_journals(c, k, &copied)))
+			rc = repair(c, &f[i]);
+		if (!recover) /* judge the rest as if the damage were gone */
+			drop_damage(&f[i]);
 	}
 	/* The older file first; a cut-short record may end only the newer. */
 	struct jfile *o[2] = {&f[0], &f[1]};
@@ -434,7 +505,7 @@ static int check_shard(struct check *c, unsigned k, bool established)
 			"counts of its videos are gone",
 			dir);
 		if (c->st->cfg.recover)
-			log_warn("%s will be made again, empty", dir);
+			done(c, "%s will be made again, empty", dir);
 		return 0;
 	}
 	uint32_t shards;
@@ -450,9 +521,10 @@ static int check_shard(struct check *c, unsigned k, bool established)
 		if (c->st->cfg.recover &&
 		    (rc = keep_journals(c, k, &copied)) == 0 &&
 		    (rc = set_aside(c, k, "data.mdb")) == 0)
-			log_warn("shard %u: its LMDB was set aside: it starts "
-				 "empty, with what its journal holds",
-				 k);
+			done(c,
+			     "%s/data.mdb set aside: the shard starts empty, "
+			     "with what its journal holds",
+			     dir);
 		if (c->st->cfg.recover && rc)
 			return rc;
 	}

@@ -149,6 +149,33 @@ void journal_scan(const unsigned char *buf, size_t len, struct jscan *out)
 		judge_rest(buf, len, off, out);
 }
 
+/* Is there a whole, checked record numbered above @after at @off? */
+static bool record_at(const unsigned char *buf, size_t len, size_t off,
+		      uint64_t after)
+{
+	struct jrec_head h;
+	bool cut;
+
+	if (len - off < sizeof(h))
+		return false;
+	memcpy(&h, buf + off, sizeof(h));
+	/* Cheap tests first: most offsets fail on the number. */
+	return h.len >= sizeof(h) && h.len <= len - off && h.seq > after &&
+	       h.seq - after <= len / sizeof(h) &&
+	       jrec_check(buf + off + JREC_CHECKED_FROM,
+			  h.len - JREC_CHECKED_FROM) == h.check &&
+	       walk_events(buf + off, h.len, &cut) == h.len && !cut;
+}
+
+size_t journal_resync(const unsigned char *buf, size_t len, size_t from,
+		      uint64_t after)
+{
+	for (size_t off = from + 1; off < len; off++)
+		if (record_at(buf, len, off, after))
+			return off;
+	return len;
+}
+
 uint64_t jrec_room(const unsigned char *rec)
 {
 	struct jrec_head h;

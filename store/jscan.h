@@ -63,6 +63,15 @@ struct jscan {
  */
 void journal_scan(const unsigned char *buf, size_t len, struct jscan *out);
 
+/*
+ * After damage at @from: the offset of the next whole, checked record
+ * numbered above @after (and not absurdly far above it), or @len when
+ * none follows.  For recovery: slow on purpose-made garbage, never wrong
+ * about what it returns being a whole record.
+ */
+size_t journal_resync(const unsigned char *buf, size_t len, size_t from,
+		      uint64_t after);
+
 /* Map room the record at @rec (whole and checked) may need once applied:
  * its events that open a new (video, type, second) compared with the
  * event before, times the room one such key takes (JREC_ROOM_PER_KEY). */

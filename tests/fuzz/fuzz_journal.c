@@ -8,7 +8,8 @@
  * reach the lengths, events and numbers behind the check.  Whatever the
  * bytes: the verdict is consistent (OK exactly when every byte is in a
  * whole record), the whole records rescan as OK, walk as records of
- * growing numbers, and any cut inside the last of them is a torn tail.
+ * growing numbers, any cut inside the last of them is a torn tail, and
+ * after damage journal_resync() stops only at a whole, later record.
  */
 #include "../../store/jscan.h"
 
@@ -79,6 +80,16 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (again.status != JSCAN_OK || again.good != js.good ||
 	    again.records != js.records || again.last_seq != js.last_seq)
 		abort();
+	/* After damage, recovery resumes only at a whole, later record. */
+	if (js.status == JSCAN_CORRUPT) {
+		size_t next = journal_resync(b, len, js.good, js.last_seq);
+		if (next <= js.good || next > len)
+			abort();
+		journal_scan(b + next, len - next, &again);
+		if (next < len &&
+		    (again.records == 0 || again.first_seq <= js.last_seq))
+			abort();
+	}
 	/* A write cut short anywhere in the last record is a torn tail. */
 	if (js.records) {
 		size_t cut = last + (js.good - last) / 2;
