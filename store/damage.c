@@ -451,7 +451,7 @@ static int check_journals(struct check *c, unsigned k, uint64_t applied,
 		problem(c,
 			"%s ends at byte %zu in %s, but %s holds later "
 			"records: it was cut, not torn by a crash (%zu bytes "
-			"dropped)",
+			"of a record left)",
 			o[0]->path, o[0]->scan.good, o[0]->scan.why, o[1]->path,
 			o[0]->len - o[0]->scan.good);
 		if (recover && !(rc = keep_journals(c, k, &copied)) &&
