@@ -105,8 +105,8 @@ struct store;
  * background thread (fsync each second, retention).  Refuses a directory
  * made with another shard count (-EINVAL, logged) or in use by another
  * process (-EBUSY), and a damaged one (-EUCLEAN, each problem logged,
- * nothing modified) unless @cfg->recover names where to keep what is
- * set aside (see damage.c).  Stale reader slots left by a killed process are
+ * nothing modified) unless @cfg->recover names where to keep what is set
+ * aside (see damage.c).  Stale reader slots left by a killed process are
  * cleared.  On success *@out owns everything; release with store_close().
  */
 int store_open(const struct store_config *cfg, struct store **out);
