@@ -3,7 +3,8 @@
  *
  * A crash (kill -9, power loss) can leave only this: both journal files
  * holding records (one was being emptied), and the newest record cut
- * short (a write() that did not finish).  The journal's replay handles
+ * short (a write() that did not finish: a kill stops a large write()
+ * between pages, a power loss anywhere).  The journal's replay handles
  * those.  Anything else was done to the directory from outside - a
  * flipped byte, a file cut or deleted, a shard directory removed - and
  * serving it would answer with counts silently short.  So store_open()
