@@ -12,7 +12,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lfuse3 -llmd
 ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
 
 COMMON = common/log.c common/notify.c
-STORE = store/shard.c store/journal.c store/record.c store/query.c store/retain.c store/pending.c
+STORE = store/shard.c store/journal.c store/jscan.c store/damage.c store/record.c store/query.c store/retain.c store/pending.c
 REPL = replicate/conn.c replicate/push.c replicate/global.c
 FS = fs/fs.c fs/line.c fs/path.c fs/stats.c
 DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
@@ -101,8 +101,13 @@ torture: deps countfs countfs-asan bench/load
 # libFuzzer (clang): each target for FUZZ_SECONDS (default 60) from its
 # seed corpus; a crash leaves crash-* files and fails.
 FUZZ_SECONDS ?= 60
-FUZZERS = line ingest path
+FUZZERS = line ingest path journal
 FUZZ_BIN = $(patsubst %,$(B)/fuzz_%,$(FUZZERS))
+
+# The journal's judge needs no LMDB: jscan.c alone.
+$(B)/fuzz_journal: tests/fuzz/fuzz_journal.c store/jscan.c
+	@mkdir -p $(B)
+	clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ $^
 
 $(B)/fuzz_%: tests/fuzz/fuzz_%.c fs/line.c fs/path.c
 	@mkdir -p $(B)

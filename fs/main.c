@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct options {
@@ -28,15 +29,16 @@ struct options {
 	char *host, *mysql, *global_cache;
 	char *keep[STORE_LEVELS];
 	char *retain;
+	char *recover; /* recover=KEEP */
 	char *arg[3]; /* SOURCE and MOUNTPOINT, in the order given */
-	int nargs, show_help, show_version, foreground;
+	int nargs, show_help, show_version, foreground, recover_flag;
 };
 
 #define OPTION(t, p)                                                           \
 	{                                                                      \
 		t, offsetof(struct options, p), 1                              \
 	}
-enum { KEY_FOREGROUND, KEY_IGNORE, KEY_SYNC_FLAG };
+enum { KEY_FOREGROUND, KEY_IGNORE, KEY_SYNC_FLAG, KEY_RECOVER };
 
 static const struct fuse_opt option_spec[] = {
     OPTION("data=%s", data),
@@ -53,6 +55,8 @@ static const struct fuse_opt option_spec[] = {
     OPTION("host=%s", host),
     OPTION("mysql=%s", mysql),
     OPTION("global_cache=%s", global_cache),
+    OPTION("recover=%s", recover),
+    FUSE_OPT_KEY("recover", KEY_RECOVER),
     OPTION("-h", show_help),
     OPTION("--help", show_help),
     OPTION("-V", show_version),
@@ -96,6 +100,8 @@ static void usage(void)
 	      "hostname)\n"
 	      "  -o global_cache=MS   reuse a /global answer this long "
 	      "(default 1000)\n"
+	      "  -o recover=KEEP      start a damaged DIR, setting aside the "
+	      "damage in KEEP\n"
 	      "  -o allow_other       let other users in (file modes apply)\n"
 	      "  -f, -d               stay in the foreground (-d: debug FUSE)\n"
 	      "  -V, --version        print the version\n"
@@ -121,6 +127,10 @@ static int opt_proc(void *data, const char *arg, int key,
 	if (key == KEY_FOREGROUND) {
 		o->foreground = 1;
 		return 1; /* libfuse needs it too */
+	}
+	if (key == KEY_RECOVER) {
+		o->recover_flag = 1; /* where: chosen once DIR is known */
+		return 0;
 	}
 	if (key == KEY_SYNC_FLAG) {
 		/* The kernel's synchronous-mount flag would mount silently
@@ -287,6 +297,67 @@ static int check_replication(struct countfs *c, struct options *o)
 	return 0;
 }
 
+/* Is @path a directory, or could mkdir make it? */
+static bool parent_is_dir(const char *path)
+{
+	struct stat sb;
+	char *copy = strdup(path), *slash;
+	bool ok;
+
+	if (stat(path, &sb) == 0) {
+		free(copy);
+		return S_ISDIR(sb.st_mode);
+	}
+	if (!copy || !(slash = strrchr(copy, '/'))) {
+		free(copy);
+		return false;
+	}
+	*slash = '\0';
+	ok = stat(copy[0] ? copy : "/", &sb) == 0 && S_ISDIR(sb.st_mode);
+	free(copy);
+	return ok;
+}
+
+/*
+ * recover[=KEEP]: where what is damaged is kept, absolute; by default
+ * DIR/recovered-YYYYmmdd-HHMMSS (UTC), chosen once so that the preflight
+ * and the real open agree.  Made only when damage is found.
+ */
+static int check_recover(struct countfs *c, struct options *o)
+{
+	char stamp[32], *where;
+	time_t now = time(NULL);
+	struct tm tm;
+	bool dflt = !o->recover;
+
+	if (o->recover && !o->recover[0])
+		return bad("recover", "", "give a directory, or no value");
+	if (dflt && !o->recover_flag)
+		return 0;
+	if (dflt) {
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+		if (asprintf(&where, "%s/recovered-%s", c->store_cfg.dir,
+			     stamp) < 0)
+			return -ENOMEM;
+	} else if (absolute(o->recover, &where)) {
+		return -ENOMEM;
+	}
+	free(o->recover);
+	o->recover = where;
+	/* DIR itself may not exist yet: the default is checked by use. */
+	if (!dflt && !parent_is_dir(where))
+		return bad("recover", where,
+			   "give a directory whose parent exists");
+	size_t n = strlen(c->store_cfg.dir);
+	if (strncmp(where, c->store_cfg.dir, n) == 0 &&
+	    strncmp(where + n, "/shard-", 7) == 0)
+		return bad("recover", where,
+			   "keep what is set aside outside the shards");
+	c->store_cfg.recover = where;
+	return 0;
+}
+
 static int check_options(struct countfs *c, struct options *o)
 {
 	struct store_config *sc = &c->store_cfg;
@@ -354,7 +425,7 @@ static int check_options(struct countfs *c, struct options *o)
 				   "or 4G");
 		sc->map_size = v;
 	}
-	if ((rc = check_replication(c, o)))
+	if ((rc = check_replication(c, o)) || (rc = check_recover(c, o)))
 		return rc;
 	if (o->log_level && log_parse_level(o->log_level, &log_level))
 		return bad("log_level", o->log_level,
@@ -443,6 +514,7 @@ static void free_options(struct options *o)
 	free(o->data), free(o->shards), free(o->sync), free(o->dedup);
 	free(o->log_level), free(o->mapsize), free(o->retain);
 	free(o->host), free(o->mysql), free(o->global_cache);
+	free(o->recover);
 	for (int l = 0; l < STORE_LEVELS; l++)
 		free(o->keep[l]);
 	for (int i = 0; i < 3; i++)

@@ -52,6 +52,7 @@ struct journal {
 	unsigned active;      /* the one appended to */
 	unsigned char *buf;   /* records not yet taken by a leader */
 	size_t len, cap, events;
+	uint64_t room;	      /* map room the records of buf may need */
 	unsigned char *spare; /* an empty buffer to swap in */
 	size_t spare_cap;
 	uint64_t seq;		  /* of the last record written */
@@ -166,6 +167,10 @@ int meta_put(struct shard *sh, MDB_txn *txn, const char *name, const void *v,
 /* Does this request qualify for the journal (journal.c)? */
 bool journal_eligible(const struct store *st, const struct store_event *ev,
 		      size_t n);
+
+/* Judge the data directory before anything in it changes (damage.c):
+ * 0, or -EUCLEAN when it is damaged and cfg.recover is not set. */
+int store_check(struct store *st);
 
 /* Open the journal files in @dir and apply what they hold beyond what
  * LMDB has; the shard's databases are open. */

@@ -26,9 +26,13 @@
  *     journal that covers its record (group commit, sync_to()).
  *   - reads: every read of a shard first applies what its journal holds
  *     (journal_settle), so a successful write is visible to any later read.
- *   - disk full: a record is taken only while the shard's map has 64 times
- *     the journal's size free (growing it if it can), so an apply does not
- *     run out of room for what was already acknowledged.  When the map
+ *   - disk full: a record is taken only while the shard's map has room
+ *     for what the journal holds and the record (growing it if it can),
+ *     so an apply does not run out of room for what was acknowledged.
+ *     The room is JREC_ROOM_PER_KEY (jscan.h) per event that opens a new
+ *     (video, type, second) after the event before it: the buckets an
+ *     apply can create, not the record's bytes, so a write of a million
+ *     empty lines to one file needs the room of one key.  When the map
  *     cannot grow, writes take the direct path and get ENOSPC there.
  *   - overflow: only events of |value| <= 2^32 and no #id take this path,
  *     and only while every sum of the shard stays within 2^62 (meta "big"
@@ -40,6 +44,7 @@
  * torn tail (power loss) ends the replay of a file.
  */
 #include "internal.h"
+#include "jscan.h"
 
 #include "../common/log.h"
 #include "../common/mono.h"
@@ -51,40 +56,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct jrec_head {
-	uint32_t len; /* of the whole record */
-	uint32_t check;
-	uint64_t seq;
-	uint32_t now;
-	uint32_t n;
-};
-
-struct jrec_event {
-	int64_t value;
-	uint32_t ts;
-	uint8_t vlen, tlen;
-} __attribute__((packed));
-
 #define JOURNAL_VALUE_MAX (INT64_C(1) << 32)
-#define JOURNAL_ROOM 64 /* free map bytes wanted per journal byte */
-
-static uint32_t jrec_check(const unsigned char *p, size_t len)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
-	size_t i = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
-	}
-	for (; i < len; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	h ^= h >> 29;
-	return (uint32_t)(h ^ h >> 32);
-}
-
-#define CHECKED_FROM offsetof(struct jrec_head, seq)
 
 bool journal_eligible(const struct store *st, const struct store_event *ev,
 		      size_t n)
@@ -97,16 +69,35 @@ bool journal_eligible(const struct store *st, const struct store_event *ev,
 	return true;
 }
 
-/* Is there room in the map for what the journal would hold with @more
- * bytes?  Grows the map when it can; false when the disk is full. */
-static bool journal_room(struct shard *sh, size_t more)
+/*
+ * Room an apply of these events may take in the map: JREC_ROOM_PER_KEY
+ * for each event whose (video, type, second) differs from the event
+ * before it; a repeat only changes buckets already counted.  The same
+ * rule as jrec_room() on the record they make.
+ */
+static uint64_t events_room(const struct store_event *ev, size_t n)
+{
+	uint64_t keys = 0;
+
+	for (size_t i = 0; i < n; i++)
+		keys += i == 0 || ev[i].ts != ev[i - 1].ts ||
+			ev[i].video_len != ev[i - 1].video_len ||
+			ev[i].type_len != ev[i - 1].type_len ||
+			memcmp(ev[i].video, ev[i - 1].video, ev[i].video_len) ||
+			memcmp(ev[i].type, ev[i - 1].type, ev[i].type_len);
+	return keys * JREC_ROOM_PER_KEY;
+}
+
+/* Is there room in the map for what the journal holds and @more?  Grows
+ * the map when it can; false when the disk is full.  With j->lock. */
+static bool journal_room(struct shard *sh, uint64_t more)
 {
 	for (;;) {
 		MDB_envinfo info;
 		pthread_rwlock_rdlock(&sh->resize);
 		mdb_env_info(sh->env, &info);
 		uint64_t used = (uint64_t)(info.me_last_pgno + 1) * sh->psize;
-		uint64_t want = used + (sh->j.len + more) * JOURNAL_ROOM;
+		uint64_t want = used + sh->j.room + more;
 		bool ok = want <= sh->map_size;
 		pthread_rwlock_unlock(&sh->resize);
 		if (ok)
@@ -212,9 +203,10 @@ int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
 			 ev[i].type_len;
 	if (bytes > UINT32_MAX)
 		return 1;
+	uint64_t room = events_room(ev, n);
 
 	pthread_mutex_lock(&j->lock);
-	if (!journal_room(sh, bytes)) {
+	if (!journal_room(sh, room)) {
 		pthread_mutex_unlock(&j->lock);
 		return 1;
 	}
@@ -235,7 +227,7 @@ int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
 		p += ev[i].type_len;
 	}
 	memcpy(rec, &h, sizeof(h));
-	h.check = jrec_check(rec + CHECKED_FROM, bytes - CHECKED_FROM);
+	h.check = jrec_check(rec + JREC_CHECKED_FROM, bytes - JREC_CHECKED_FROM);
 	memcpy(rec, &h, sizeof(h));
 
 	int fd = j->fd[j->active];
@@ -255,6 +247,7 @@ int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
 	j->seq++;
 	j->size[j->active] += bytes;
 	j->len += bytes;
+	j->room += room;
 	j->events += n;
 	atomic_fetch_add(&j->unapplied, n);
 	size_t held = j->events;
@@ -392,7 +385,7 @@ static void apply_slot(struct store *st, bool take)
 /* Put the records of @buf from byte @from back in front of the journal's
  * buffer, for the next apply; with j->lock. */
 static void put_back(struct shard *sh, unsigned char *buf, size_t from,
-		     size_t len, size_t events)
+		     size_t len, size_t events, uint64_t room)
 {
 	struct journal *j = &sh->j;
 	size_t keep = len - from, cap = keep + j->len;
@@ -411,6 +404,7 @@ static void put_back(struct shard *sh, unsigned char *buf, size_t from,
 	j->spare = j->buf, j->spare_cap = j->cap;
 	j->buf = b, j->cap = cap;
 	j->len += keep, j->events += events;
+	j->room += room; /* what all of them needed: enough for the rest */
 }
 
 int journal_apply(struct shard *sh)
@@ -418,13 +412,14 @@ int journal_apply(struct shard *sh)
 	struct journal *j = &sh->j;
 	unsigned char *buf;
 	size_t len, cap, events;
-	uint64_t last;
+	uint64_t last, room;
 	int rc = -ENOMEM;
 
 	pthread_mutex_lock(&j->lock);
 	buf = j->buf, len = j->len, cap = j->cap, events = j->events;
-	last = j->seq;
+	last = j->seq, room = j->room;
 	j->buf = j->spare, j->cap = j->spare_cap, j->len = 0, j->events = 0;
+	j->room = 0;
 	j->spare = NULL, j->spare_cap = 0;
 	pthread_mutex_unlock(&j->lock);
 	if (len == 0)
@@ -462,7 +457,7 @@ int journal_apply(struct shard *sh)
 		rc = store_errno(rc, "applying the journal");
 		walk(buf, len, done, &off);
 		pthread_mutex_lock(&j->lock);
-		put_back(sh, buf, off, len, events - done_events);
+		put_back(sh, buf, off, len, events - done_events, room);
 		pthread_mutex_unlock(&j->lock);
 		free(buf);
 		return rc;
@@ -531,30 +526,16 @@ void journal_rotate(struct shard *sh)
 		cut(sh, old);
 }
 
-/* Does the record at @rec (@len bytes, checked) hold what it says? */
-static bool records_sane(const unsigned char *rec, size_t len)
-{
-	struct jrec_head h;
-	size_t off = sizeof(h);
-
-	memcpy(&h, rec, sizeof(h));
-	for (uint32_t i = 0; i < h.n; i++) {
-		struct jrec_event e;
-		if (off + sizeof(e) > len)
-			return false;
-		memcpy(&e, rec + off, sizeof(e));
-		if (e.vlen == 0 || e.vlen > STORE_VIDEO_MAX || e.tlen == 0 ||
-		    e.tlen > STORE_TYPE_MAX)
-			return false;
-		off += sizeof(e) + e.vlen + e.tlen;
-	}
-	return off == len;
-}
-
-/* Read a journal file into memory; *@len its valid length. */
-static int load_file(int fd, unsigned char **out, size_t *len)
+/*
+ * Read a journal file into memory; *@len its whole records.  A torn tail
+ * (a write cut short) is left out, and logged; damage was refused by
+ * store_check() before, so finding some now is an error.
+ */
+static int load_file(int fd, const char *path, unsigned char **out,
+		     size_t *len)
 {
 	struct stat sb;
+	struct jscan js;
 
 	*out = NULL;
 	*len = 0;
@@ -573,37 +554,36 @@ static int load_file(int fd, unsigned char **out, size_t *len)
 			break;
 		got += (size_t)r;
 	}
-	/* Keep the whole, checked records; a torn tail ends the file. */
-	size_t off = 0;
-	while (off + sizeof(struct jrec_head) <= got) {
-		struct jrec_head h;
-		memcpy(&h, b + off, sizeof(h));
-		if (h.len < sizeof(h) || h.len > got - off ||
-		    jrec_check(b + off + CHECKED_FROM, h.len - CHECKED_FROM) !=
-			h.check ||
-		    !records_sane(b + off, h.len))
-			break;
-		off += h.len;
-	}
+	journal_scan(b, got, &js);
 	*out = b;
-	*len = off;
+	*len = js.good;
+	if (js.status == JSCAN_TORN)
+		log_warn("%s: %s at byte %zu: %zu bytes dropped (a write a "
+			 "crash cut short)",
+			 path, js.why, js.good, got - js.good);
+	if (js.status == JSCAN_CORRUPT) {
+		log_error("%s is damaged at byte %zu: %s", path, js.good,
+			  js.why);
+		return -EUCLEAN;
+	}
 	return 0;
 }
 
-/* Take the records of @b newer than @applied into the journal's buffer. */
-static int take_newer(struct journal *j, const unsigned char *b, size_t len,
-		      uint64_t applied)
+/* Take the records of @b numbered above any seen so far (j->seq starts
+ * at what LMDB applied) into the journal's buffer: a number that comes
+ * again (a damaged directory started with recover) is not taken twice. */
+static int take_newer(struct journal *j, const unsigned char *b, size_t len)
 {
 	for (size_t off = 0; off < len;) {
 		struct jrec_head h;
 		memcpy(&h, b + off, sizeof(h));
-		if (h.seq > j->seq)
+		if (h.seq > j->seq) {
 			j->seq = h.seq;
-		if (h.seq > applied) {
 			if (buf_reserve(&j->buf, &j->cap, j->len + h.len))
 				return -ENOMEM;
 			memcpy(j->buf + j->len, b + off, h.len);
 			j->len += h.len;
+			j->room += jrec_room(b + off);
 			j->events += h.n;
 		}
 		off += h.len;
@@ -636,14 +616,16 @@ int journal_open(struct shard *sh, const char *dir)
 	mono_cond_init(&j->gather_cond);
 	j->fd[0] = j->fd[1] = -1;
 	j->opened = true;
+	j->keep_files = true; /* until what they hold is in LMDB */
+	char path[2][4096];
 	for (unsigned f = 0; f < 2; f++) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%s/journal-%u", dir, f);
-		j->fd[f] = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
-				0600);
+		snprintf(path[f], sizeof(path[f]), "%s/journal-%u", dir, f);
+		j->fd[f] = open(path[f],
+				O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (j->fd[f] < 0) {
 			rc = -errno;
-			log_error("cannot open %s: %s", path, strerror(errno));
+			log_error("cannot open %s: %s", path[f],
+				  strerror(errno));
 			return rc;
 		}
 	}
@@ -653,13 +635,13 @@ int journal_open(struct shard *sh, const char *dir)
 	atomic_store(&sh->big, big != 0);
 	j->seq = applied;
 	for (unsigned f = 0; f < 2 && rc == 0; f++)
-		rc = load_file(j->fd[f], &b[f], &len[f]);
+		rc = load_file(j->fd[f], path[f], &b[f], &len[f]);
 	/* Each file holds increasing numbers; the older file goes first. */
 	unsigned first = first_seq(b[1], len[1]) < first_seq(b[0], len[0]);
 	if (rc == 0)
-		rc = take_newer(j, b[first], len[first], applied);
+		rc = take_newer(j, b[first], len[first]);
 	if (rc == 0)
-		rc = take_newer(j, b[!first], len[!first], applied);
+		rc = take_newer(j, b[!first], len[!first]);
 	free(b[0]);
 	free(b[1]);
 	if (rc)
@@ -675,6 +657,7 @@ int journal_open(struct shard *sh, const char *dir)
 	if ((rc = shard_sync(sh)))
 		return rc;
 	j->synced = j->seq;
+	j->keep_files = false;
 	cut(sh, 0);
 	cut(sh, 1);
 	return 0;

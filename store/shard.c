@@ -916,7 +916,8 @@ int store_open(const struct store_config *cfg, struct store **out)
 		log_error("cannot create %s: %s", st->dir, strerror(errno));
 		goto fail;
 	}
-	if ((rc = lock_dir(st)) || (rc = check_extra_shards(st)))
+	if ((rc = lock_dir(st)) || (rc = check_extra_shards(st)) ||
+	    (rc = store_check(st)))
 		goto fail;
 	for (unsigned i = 0; i < st->nshards; i++)
 		if ((rc = shard_open(st, &st->shards[i], i)))

@@ -61,6 +61,8 @@ struct store_config {
 	unsigned retain_interval;    /* seconds between retention passes */
 	unsigned repl_shards;	     /* MySQL shards to track changes for;
 					0: no replication, nothing tracked */
+	const char *recover; /* NULL: refuse a damaged directory; else start
+				anyway, keeping what is dropped here */
 };
 
 /* Fill @cfg with the documented defaults (dir "data", 4 shards, ...). */
@@ -102,7 +104,9 @@ struct store;
  * Open (creating if needed) the store described by @cfg and start its
  * background thread (fsync each second, retention).  Refuses a directory
  * made with another shard count (-EINVAL, logged) or in use by another
- * process (-EBUSY).  Stale reader slots left by a killed process are
+ * process (-EBUSY), and a damaged one (-EUCLEAN, each problem logged,
+ * nothing modified) unless @cfg->recover names where to keep what is set
+ * aside (see damage.c).  Stale reader slots left by a killed process are
  * cleared.  On success *@out owns everything; release with store_close().
  */
 int store_open(const struct store_config *cfg, struct store **out);

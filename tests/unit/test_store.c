@@ -4,6 +4,7 @@
  * Prints TAP.  Each test uses a fresh directory under $TMPDIR.
  */
 #include "../../common/log.h"
+#include "../../store/jscan.h"
 #include "../../store/store.h"
 #include "tap.h"
 
@@ -712,6 +713,317 @@ static void test_stats_during_growth(void)
 	   (unsigned long long)grows);
 }
 
+/* Append a record numbered @seq of @n events to @b at @off; its end. */
+static size_t put_rec(unsigned char *b, size_t off, uint64_t seq, uint32_t n,
+		      const char *video)
+{
+	struct jrec_head h = {0, 0, seq, DAY0, n};
+	size_t p = off + sizeof(h);
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct jrec_event e = {1, DAY0, (uint8_t)strlen(video), 5};
+		memcpy(b + p, &e, sizeof(e));
+		p += sizeof(e);
+		memcpy(b + p, video, e.vlen);
+		memcpy(b + p + e.vlen, "views", 5);
+		p += e.vlen + 5;
+	}
+	h.len = (uint32_t)(p - off);
+	memcpy(b + off, &h, sizeof(h));
+	h.check = jrec_check(b + off + JREC_CHECKED_FROM,
+			     h.len - JREC_CHECKED_FROM);
+	memcpy(b + off, &h, sizeof(h));
+	return p;
+}
+
+/* The pure judge of journal bytes: a torn tail against damage. */
+static void test_jscan(void)
+{
+	static unsigned char b[4096], c[4096];
+	size_t at[6], len = 0;
+	struct jscan js;
+
+	for (int r = 0; r < 5; r++) {
+		at[r] = len;
+		len = put_rec(b, len, 11 + r, 1 + r, r % 2 ? "vid" : "video");
+	}
+	at[5] = len;
+	journal_scan(b, len, &js);
+	ok(js.status == JSCAN_OK && js.good == len && js.records == 5 &&
+	       js.events == 15 && js.first_seq == 11 && js.last_seq == 15,
+	   "five whole records read OK");
+	journal_scan(b, len - 7, &js);
+	ok(js.status == JSCAN_TORN && js.good == at[4] && js.records == 4,
+	   "a last record cut short is a torn tail (%s)", js.why);
+	journal_scan(b, at[4] + 10, &js);
+	ok(js.status == JSCAN_TORN && js.good == at[4],
+	   "a last header cut short is a torn tail");
+	memcpy(c, b, len);
+	memset(c + len, 0, 100);
+	journal_scan(c, len + 100, &js);
+	ok(js.status == JSCAN_TORN && js.good == len,
+	   "zero bytes after the last record are a torn tail");
+
+	memcpy(c, b, len);
+	c[at[1] + 30] ^= 0x10;
+	journal_scan(c, len, &js);
+	ok(js.status == JSCAN_CORRUPT && js.good == at[1] && js.records == 1,
+	   "a flipped byte mid-file is damage at its record (%s)", js.why);
+	memcpy(c, b, len);
+	c[at[4] + 30] ^= 0x10;
+	journal_scan(c, len, &js);
+	ok(js.status == JSCAN_CORRUPT && js.good == at[4],
+	   "a flipped byte in a whole last record is damage, not a tear");
+	memcpy(c, b, len);
+	c[at[2] + 1] ^= 0x04; /* its length now runs past the end */
+	journal_scan(c, len, &js);
+	ok(js.status == JSCAN_CORRUPT && js.good == at[2],
+	   "a length flipped to overrun the file, with records after it, "
+	   "is damage (%s)",
+	   js.why);
+	memcpy(c, b, len);
+	c[at[2]] ^= 0x01;
+	journal_scan(c, len, &js);
+	ok(js.status == JSCAN_CORRUPT && js.good == at[2],
+	   "a length flipped shorter is damage");
+	memcpy(c, b, at[3]);
+	size_t l2 = put_rec(c, at[3], 12, 1, "video");
+	journal_scan(c, l2, &js);
+	ok(js.status == JSCAN_CORRUPT && js.good == at[3],
+	   "a number below the one before is damage");
+	journal_scan(b, 0, &js);
+	ok(js.status == JSCAN_OK && js.records == 0, "an empty file is OK");
+}
+
+static int open_cfg(const char *dir, unsigned shards, const char *recover,
+		    struct store **st)
+{
+	struct store_config cfg;
+
+	store_config_defaults(&cfg);
+	cfg.dir = dir;
+	cfg.shards = shards;
+	cfg.retain_interval = 3600;
+	cfg.recover = recover;
+	*st = NULL;
+	return store_open(&cfg, st);
+}
+
+static size_t slurp(const char *path, unsigned char **out)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = 0, cap = 1 << 16;
+	unsigned char *b = malloc(cap);
+
+	while (f && b) {
+		if (n == cap && !(b = realloc(b, cap *= 2)))
+			break;
+		size_t r = fread(b + n, 1, cap - n, f);
+		if (r == 0)
+			break;
+		n += r;
+	}
+	if (f)
+		fclose(f);
+	*out = b;
+	return n;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	if (f) {
+		if (n)
+			fwrite(b, 1, n, f);
+		fclose(f);
+	}
+}
+
+/* A digest of every file a store keeps (journals and data.mdb). */
+static uint64_t digest(const char *dir, unsigned shards)
+{
+	static const char *const names[] = {"data.mdb", "journal-0",
+					    "journal-1"};
+	uint64_t h = 0;
+
+	for (unsigned k = 0; k < shards; k++)
+		for (int i = 0; i < 3; i++) {
+			char path[512];
+			unsigned char *b;
+			snprintf(path, sizeof(path), "%s/shard-%u/%s", dir, k,
+				 names[i]);
+			size_t n = slurp(path, &b);
+			struct stat sb;
+			h = h * 31 + (stat(path, &sb) ? 7 : n + 1);
+			h = h * 31 + jrec_check(b, n);
+			free(b);
+		}
+	return h;
+}
+
+/* A directory whose shard-0/journal-0 holds what a killed writer left. */
+static char *damaged_dir(size_t *jlen)
+{
+	char *dir = fresh_dir(), path[512];
+	unsigned char *b;
+
+	die_after(dir, 1000, 0, DAY0 + 5000);
+	snprintf(path, sizeof(path), "%s/shard-0/journal-0", dir);
+	*jlen = slurp(path, &b);
+	free(b);
+	return dir;
+}
+
+/* Damage other than a torn tail: refused, nothing changed; recover
+ * keeps a copy and starts. */
+static void test_damage(void)
+{
+	char path[512], keep[600];
+	unsigned char *b, *k;
+	struct store *st;
+	size_t len;
+
+	char *dir = damaged_dir(&len);
+	ok(len > 1000, "the killed writer left %zu bytes of journal", len);
+	snprintf(path, sizeof(path), "%s/shard-0/journal-0", dir);
+	slurp(path, &b);
+	b[len / 2] ^= 0x20;
+	spit(path, b, len);
+	uint64_t before = digest(dir, 2);
+	is_int(open_cfg(dir, 2, NULL, &st), -EUCLEAN,
+	       "a flipped byte mid-journal is refused");
+	store_close(st);
+	ok(digest(dir, 2) == before, "and nothing was changed");
+	snprintf(keep, sizeof(keep), "%s/kept", dir);
+	is_int(open_cfg(dir, 2, keep, &st), 0, "recover starts it");
+	int64_t n = all_counts(st);
+	ok(n >= 999 && n <= 1000,
+	   "with all but the damaged record (%lld of 1000)", (long long)n);
+	store_close(st);
+	snprintf(keep, sizeof(keep), "%s/kept/shard-0/journal-0", dir);
+	size_t klen = slurp(keep, &k);
+	ok(klen == len && memcmp(k, b, len) == 0,
+	   "a copy of the damaged journal is kept");
+	free(k);
+	free(b);
+	is_int(open_cfg(dir, 2, NULL, &st), 0, "then it opens as usual");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+
+	dir = damaged_dir(&len);
+	snprintf(path, sizeof(path), "%s/shard-1/data.mdb", dir);
+	ok(truncate(path, 0) == 0, "data.mdb emptied");
+	before = digest(dir, 2);
+	is_int(open_cfg(dir, 2, NULL, &st), -EUCLEAN,
+	       "a zero-length data.mdb is refused");
+	store_close(st);
+	ok(digest(dir, 2) == before, "and nothing was changed");
+	snprintf(keep, sizeof(keep), "%s/kept", dir);
+	is_int(open_cfg(dir, 2, keep, &st), 0, "recover starts it");
+	store_close(st);
+	snprintf(keep, sizeof(keep), "%s/kept/shard-1/data.mdb", dir);
+	struct stat sb;
+	ok(stat(keep, &sb) == 0 && sb.st_size == 0,
+	   "the damaged data.mdb is kept");
+	rmrf(dir);
+	free(dir);
+
+	dir = damaged_dir(&len);
+	snprintf(path, sizeof(path), "%s/shard-1", dir);
+	snprintf(keep, sizeof(keep), "%s/gone", dir);
+	ok(rename(path, keep) == 0, "shard-1 taken away");
+	is_int(open_cfg(dir, 2, NULL, &st), -EUCLEAN,
+	       "a missing shard directory is refused");
+	store_close(st);
+	ok(access(path, F_OK) != 0, "and not made again");
+	rmrf(dir);
+	free(dir);
+}
+
+/* Both journal files holding records is what a crash leaves while one is
+ * being emptied: it opens.  The older one cut short is damage. */
+static void test_two_files(void)
+{
+	char j0[512], j1[512];
+	unsigned char *b;
+	struct store *st;
+	size_t len, half = 0;
+
+	char *dir = damaged_dir(&len);
+	snprintf(j0, sizeof(j0), "%s/shard-0/journal-0", dir);
+	snprintf(j1, sizeof(j1), "%s/shard-0/journal-1", dir);
+	slurp(j0, &b);
+	while (half < len / 2) {
+		struct jrec_head h;
+		memcpy(&h, b + half, sizeof(h));
+		half += h.len;
+	}
+	spit(j1, b, half);
+	spit(j0, b + half, len - half);
+	is_int(open_cfg(dir, 2, NULL, &st), 0,
+	       "records split over both files open");
+	is_int(all_counts(st), 1000, "and all count");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+
+	dir = damaged_dir(&len);
+	snprintf(j0, sizeof(j0), "%s/shard-0/journal-0", dir);
+	snprintf(j1, sizeof(j1), "%s/shard-0/journal-1", dir);
+	spit(j1, b, half - 5);
+	spit(j0, b + half, len - half);
+	is_int(open_cfg(dir, 2, NULL, &st), -EUCLEAN,
+	       "the older file cut short while the newer holds records is "
+	       "refused");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+
+	/* The newer file starting again with records the older holds: they
+	 * would count twice. */
+	dir = damaged_dir(&len);
+	snprintf(j0, sizeof(j0), "%s/shard-0/journal-0", dir);
+	snprintf(j1, sizeof(j1), "%s/shard-0/journal-1", dir);
+	struct jrec_head h;
+	memcpy(&h, b, sizeof(h));
+	spit(j1, b, half);
+	spit(j0, b + half - h.len, len - half + h.len);
+	is_int(open_cfg(dir, 2, NULL, &st), -EUCLEAN,
+	       "a record in both files is refused");
+	store_close(st);
+	char keep[600];
+	snprintf(keep, sizeof(keep), "%s/kept", dir);
+	is_int(open_cfg(dir, 2, keep, &st), 0, "recover starts it");
+	is_int(all_counts(st), 1000, "counting each record once");
+	store_close(st);
+	free(b);
+	rmrf(dir);
+	free(dir);
+}
+
+/* Room in the map follows what an apply can create, not journal bytes. */
+static void test_room(void)
+{
+	char *dir = fresh_dir();
+	struct store *st;
+	struct store_stats ss;
+	static struct store_event e[100000];
+	uint32_t now = DAY0 + 5000;
+
+	is_int(open_cfg(dir, 1, NULL, &st), 0, "a store with a 64 MiB map");
+	for (int i = 0; i < 100000; i++)
+		e[i] = ev("empty", "views", 1, now);
+	is_int(store_record(st, e, 100000, now, NULL), 0,
+	       "100,000 empty lines to one file in one write");
+	store_get_stats(st, &ss);
+	is_int(ss.map_bytes, 64 << 20, "the map did not grow for them");
+	is_int(total_count(st, "empty"), 100000, "all counted");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	log_level = LOG_LVL_ERROR;
@@ -726,6 +1038,10 @@ int main(void)
 	test_pending();
 	test_journal();
 	test_journal_chunks();
+	test_jscan();
+	test_damage();
+	test_two_files();
+	test_room();
 	sync_mode = STORE_SYNC_ALWAYS;
 	test_journal();
 	return tap_done();

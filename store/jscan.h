@@ -1,0 +1,91 @@
+/*
+ * jscan.h - the journal's record format, and the one function that
+ * judges a journal file's bytes.  No LMDB here: the daemon (journal.c,
+ * damage.c), the unit tests and the fuzzer (tests/fuzz/fuzz_journal.c)
+ * all read journal bytes through journal_scan().
+ *
+ * A record: struct jrec_head, then per event a struct jrec_event and the
+ * video and type bytes.  Records of one file have increasing numbers.
+ * The check covers everything after itself (seq onwards), so a flipped
+ * bit anywhere but in len is seen in its own record, and a flipped len
+ * is seen in the record it makes of the bytes that follow.
+ */
+#ifndef COUNTFS_STORE_JSCAN_H
+#define COUNTFS_STORE_JSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct jrec_head {
+	uint32_t len; /* of the whole record */
+	uint32_t check;
+	uint64_t seq;
+	uint32_t now;
+	uint32_t n;
+};
+
+struct jrec_event {
+	int64_t value;
+	uint32_t ts;
+	uint8_t vlen, tlen;
+} __attribute__((packed));
+
+#define JREC_CHECKED_FROM offsetof(struct jrec_head, seq)
+
+/* The check value of @len bytes (a record from JREC_CHECKED_FROM on). */
+uint32_t jrec_check(const unsigned char *p, size_t len);
+
+enum jscan_status {
+	JSCAN_OK,	/* whole records to the end */
+	JSCAN_TORN,	/* then a tail a crash can leave: a last record cut
+			   short, or zero bytes */
+	JSCAN_CORRUPT, /* then bytes no crash leaves: damage */
+};
+
+struct jscan {
+	enum jscan_status status;
+	size_t good;	    /* bytes of whole, checked records from the start */
+	size_t records;	    /* how many */
+	size_t events;	    /* in them */
+	uint64_t first_seq; /* of the first and last of them (0: none) */
+	uint64_t last_seq;
+	const char *why;    /* JSCAN_TORN or _CORRUPT: what is at @good */
+};
+
+/*
+ * Judge the @len bytes of a journal file.  Pure: reads @buf only, never
+ * fails.  The bytes past @good are a torn tail only when nothing in them
+ * says more was written: fewer bytes than a header, or a record whose
+ * length runs past the end while every event present before the end
+ * reads well and its number is above the one before, or only zero bytes.
+ * Anything else (a bad check value, a length that ends inside the file on
+ * bytes that are not a record, a number that does not grow) is damage.
+ */
+void journal_scan(const unsigned char *buf, size_t len, struct jscan *out);
+
+/*
+ * After damage at @from: the offset of the next whole, checked record
+ * numbered above @after (and not absurdly far above it), or @len when
+ * none follows.  For recovery: slow on purpose-made garbage, never wrong
+ * about what it returns being a whole record.
+ */
+size_t journal_resync(const unsigned char *buf, size_t len, size_t from,
+		      uint64_t after);
+
+/* Map room the record at @rec (whole and checked) may need once applied:
+ * its events that open a new (video, type, second) compared with the
+ * event before, times the room one such key takes (JREC_ROOM_PER_KEY). */
+uint64_t jrec_room(const unsigned char *rec);
+
+/*
+ * Each new key adds up to 5 buckets (53 bytes each with its node header),
+ * 3 expiry entries (21), its series and name entries (up to 180 each with
+ * the longest names) and 2 pending rows (26): under 800 bytes.  Measured:
+ * 200,000 new keys in batches of 2,000 took 487 bytes of map per key (572
+ * with replication), copy-on-write and half-full pages included; 1 KiB is
+ * twice that.  An event that repeats the key before it (a write of
+ * empty lines to one counter file) changes buckets already counted.
+ */
+#define JREC_ROOM_PER_KEY 1024
+
+#endif
