@@ -107,6 +107,7 @@ struct shard {
 struct store {
 	struct store_config cfg;
 	char *dir;
+	char identity[STORE_IDENTITY_LEN + 1]; /* see identity.c */
 	int lock_fd;
 	struct shard *shards;
 	unsigned nshards;
@@ -133,6 +134,9 @@ struct store {
 	atomic_uint_fast64_t events, deduplicated, commits, fsyncs, map_grows,
 	    expired;
 };
+
+/* Read DIR/identity, or make it if missing (the shards are open). */
+int identity_open(struct store *st);
 
 /* Map an LMDB (or system) error code to a negative errno, logging @what. */
 int store_errno(int rc, const char *what);
