@@ -415,6 +415,8 @@ void repl_get_stats(struct repl *r, unsigned i, struct repl_shard_stats *out)
 	out->lag_ms = now > synced ? now - synced : 0;
 }
 
+static void repl_free(struct repl *r);
+
 /* A replicator with its shards set up and no thread started yet;
  * release with repl_close(). */
 static struct repl *repl_alloc(const struct repl_config *cfg,
@@ -436,7 +438,7 @@ static struct repl *repl_alloc(const struct repl_config *cfg,
 	r->shards = calloc(r->nshards, sizeof(*r->shards));
 	r->cache = calloc(CACHE_SLOTS, sizeof(*r->cache));
 	if (!r->option_file || !r->host || !r->shards || !r->cache) {
-		repl_close(r);
+		repl_free(r);
 		return NULL;
 	}
 	for (unsigned i = 0; i < r->nshards; i++) {
@@ -530,14 +532,16 @@ int repl_claim(const struct repl_config *cfg, const char *identity,
 	}
 out:
 	free(jobs);
-	repl_close(r);
+	/* The library stays initialised for repl_open(): the connector
+	 * cannot be initialised again once ended. */
+	if (r)
+		repl_free(r);
 	return rc;
 }
 
-void repl_close(struct repl *r)
+/* Stop the threads and free @r; the connector's library stays up. */
+static void repl_free(struct repl *r)
 {
-	if (!r)
-		return;
 	pthread_mutex_lock(&r->lock);
 	atomic_store(&r->stop, true);
 	pthread_cond_broadcast(&r->cond);
@@ -559,5 +563,12 @@ void repl_close(struct repl *r)
 	free(r->option_file);
 	free(r->host);
 	free(r);
+}
+
+void repl_close(struct repl *r)
+{
+	if (!r)
+		return;
+	repl_free(r);
 	mysql_library_end();
 }
