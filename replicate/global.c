@@ -512,10 +512,16 @@ int repl_claim(const struct repl_config *cfg, const char *identity,
 	/* All shards at once: a shard that is down costs one connect
 	 * timeout, not one per shard. */
 	for (unsigned i = 0; i < r->nshards; i++) {
+		int err;
+
 		jobs[i].sh = &r->shards[i];
-		jobs[i].rc = -pthread_create(&jobs[i].thread, NULL,
-					     claim_thread, &jobs[i]);
-		jobs[i].started = jobs[i].rc == 0;
+		/* The thread owns jobs[i] from its start: no write after. */
+		err = pthread_create(&jobs[i].thread, NULL, claim_thread,
+				     &jobs[i]);
+		if (err)
+			jobs[i].rc = -err;
+		else
+			jobs[i].started = true;
 	}
 	for (unsigned i = 0; i < r->nshards; i++) {
 		if (jobs[i].started)
