@@ -177,6 +177,7 @@ for i in range(int(sys.argv[2])):
 	[[ "$output" = *"no [shard0] group"* ]]
 }
 
+# shellcheck disable=SC2030 # bats runs each test in its own subshell
 @test "a wrong password: EHOSTUNREACH on /global, the reason in the log, never the password" {
 	write_option_file "$CNF" "wrong-secret-$$"
 	mount_countfs "host=a,mysql=$CNF"
@@ -190,6 +191,7 @@ for i in range(int(sys.argv[2])):
 	grep -q 'mysql shard0: connect: .*refused the user, password or database' "$LOG"
 	run ! grep -q "wrong-secret" "$LOG" "$MNT/stats"
 	run ! grep -q "$(cat "$BATS_FILE_TMPDIR/db1/password")" "$LOG" "$MNT/stats"
+	# shellcheck disable=SC2016 # $1 is for the inner shell
 	run ! bash -c 'ps -eo args | grep -v grep | grep -q "$1"' _ wrong-secret
 }
 
@@ -197,6 +199,7 @@ for i in range(int(sys.argv[2])):
 
 # refused DIR MNT HOST [CNF]: countfs on DIR under HOST= exits 1 at start
 # with the sentence that the name belongs to another data directory.
+# shellcheck disable=SC2031 # $output is set by run in this function
 refused() {
 	mkdir -p "$2"
 	run -1 timeout 20 "$COUNTFS_BIN" "$2" -f -o "data=$1,host=$3,mysql=${4:-$CNF}"
