@@ -268,6 +268,17 @@ views_in_mysql() {
 	[ "$(cat "$DATA/identity")" = "not an identity" ]
 }
 
+@test "a directory made before identities gets one at its first start, and says so" {
+	mount_countfs
+	echo >>"$MNT/videos/old/views"
+	unmount_countfs
+	# What a countfs older than identities left behind.
+	rm "$DATA/identity"
+	mount_countfs
+	grep -q "$DATA had no identity (made by an older countfs): it is now $(cut -d' ' -f1 "$DATA/identity")" "$LOG"
+	content_is "$MNT/videos/old/views" $'1\n'
+}
+
 @test "a hostname outside [A-Za-z0-9_.:-] is an error at start, not a shared default" {
 	unshare -u true || skip "no UTS namespace here"
 	mkdir -p "$BATS_TEST_TMPDIR/m"
