@@ -274,10 +274,23 @@ static int check_replication(struct countfs *c, struct options *o)
 			return bad("host", o->host,
 				   "use 1-64 bytes of [A-Za-z0-9_.:-]");
 		rc->host = o->host;
-	} else {
-		if (gethostname(hostname, sizeof(hostname) - 1) ||
-		    !host_ok(hostname))
-			snprintf(hostname, sizeof(hostname), "localhost");
+	} else if (o->mysql) {
+		/* Never a made-up default: every host given one would share
+		 * it in MySQL. */
+		if (gethostname(hostname, sizeof(hostname) - 1)) {
+			fprintf(stderr, "countfs: cannot read the hostname "
+					"(%s); give -o host=NAME\n",
+				strerror(errno));
+			return -EINVAL;
+		}
+		if (!host_ok(hostname)) {
+			fprintf(stderr,
+				"countfs: the hostname '%s' cannot be the "
+				"host's id in MySQL (it must be 1-64 bytes of "
+				"[A-Za-z0-9_.:-]); give -o host=NAME\n",
+				hostname);
+			return -EINVAL;
+		}
 		rc->host = hostname;
 	}
 	if (!o->mysql)
@@ -433,10 +446,12 @@ static int check_options(struct countfs *c, struct options *o)
 	return check_keep(c, o);
 }
 
-/* Open and close the store once, to fail early and in the terminal. */
+/* Open and close the store once, and claim the host name in MySQL for
+ * the directory's identity, to fail early and in the terminal. */
 static int preflight(struct countfs *c)
 {
 	struct store *st;
+	char why[1024];
 	int rc = store_open(&c->store_cfg, &st);
 
 	if (rc) {
@@ -444,8 +459,18 @@ static int preflight(struct countfs *c)
 			c->store_cfg.dir, strerror(-rc));
 		return rc;
 	}
+	if (c->repl_cfg.option_file &&
+	    (rc = repl_claim(&c->repl_cfg, store_identity(st), why,
+			     sizeof(why)))) {
+		if (rc == -EEXIST)
+			fprintf(stderr, "countfs: %s\n", why);
+		else
+			fprintf(stderr, "countfs: cannot claim host name %s "
+					"in MySQL: %s\n",
+				c->repl_cfg.host, strerror(-rc));
+	}
 	store_close(st);
-	return 0;
+	return rc;
 }
 
 /* A loop ended by SIGTERM, SIGINT or SIGHUP is a clean unmount. */

@@ -42,6 +42,12 @@ static const char *const schema[] = {
     " min BIGINT NOT NULL, max BIGINT NOT NULL,"
     " PRIMARY KEY (video, type, host)"
     ") ENGINE=InnoDB",
+    "CREATE TABLE IF NOT EXISTS countfs_hosts ("
+    " host VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+    " identity CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+    " first_seen DATETIME NOT NULL, last_seen DATETIME NOT NULL,"
+    " PRIMARY KEY (host)"
+    ") ENGINE=InnoDB",
 };
 
 uint64_t repl_wall_ms(void)
@@ -138,13 +144,18 @@ int conn_error(struct repl_shard *sh, MYSQL *m, MYSQL_STMT *stmt,
 {
 	unsigned code = stmt ? mysql_stmt_errno(stmt) : mysql_errno(m);
 	const char *text = stmt ? mysql_stmt_error(stmt) : mysql_error(m);
+	const char *hint = "";
 	int err;
 
 	switch (code) {
 	case ER_ACCESS_DENIED_ERROR:
 	case ER_DBACCESS_DENIED_ERROR:
 	case ER_TABLEACCESS_DENIED_ERROR:
-		err = -EACCES;
+		/* Not EACCES: that would blame the local file.  The text
+		 * names the user, never the password. */
+		hint = "; the server refused the user, password or database "
+		       "given in this group of the option file";
+		err = -EIO;
 		break;
 	case ER_LOCK_DEADLOCK:
 	case ER_LOCK_WAIT_TIMEOUT:
@@ -160,8 +171,9 @@ int conn_error(struct repl_shard *sh, MYSQL *m, MYSQL_STMT *stmt,
 	default:
 		err = -EIO;
 	}
-	if (err != sh->last_errno || log_level >= LOG_LVL_DEBUG)
-		log_error("mysql %s: %s: %s (%u)", sh->group, what, text, code);
+	if (err != atomic_load(&sh->last_errno) || log_level >= LOG_LVL_DEBUG)
+		log_error("mysql %s: %s: %s (%u)%s", sh->group, what, text, code,
+			  hint);
 	return err;
 }
 
@@ -182,6 +194,8 @@ MYSQL *conn_open(struct repl_shard *sh, int *err)
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io);
 	mysql_options(m, MYSQL_OPT_RECONNECT, &off);
 	if (!mysql_real_connect(m, NULL, NULL, NULL, NULL, 0, NULL, 0)) {
+		/* Whatever the reason (refused credentials too), the shard
+		 * cannot be used: EHOSTUNREACH, the reason in the log. */
 		*err = conn_error(sh, m, NULL, "connect");
 		if (*err == -EIO)
 			*err = -EHOSTUNREACH;
@@ -213,4 +227,95 @@ int conn_create_tables(struct repl_shard *sh, MYSQL *m)
 			return rc;
 	}
 	return 0;
+}
+
+/* Run @sql binding @in; with @out, fetch one row of @nout strings. */
+static int claim_stmt(struct repl_shard *sh, MYSQL *m, const char *sql,
+		      MYSQL_BIND *in, MYSQL_BIND *out, bool *found)
+{
+	MYSQL_STMT *s = mysql_stmt_init(m);
+	int rc = 0, f;
+
+	if (!s)
+		return -ENOMEM;
+	if (mysql_stmt_prepare(s, sql, strlen(sql)) ||
+	    mysql_stmt_bind_param(s, in) || mysql_stmt_execute(s) ||
+	    (out && (mysql_stmt_bind_result(s, out) ||
+		     mysql_stmt_store_result(s)))) {
+		rc = conn_error(sh, m, s, "claiming the host name");
+	} else if (out) {
+		f = mysql_stmt_fetch(s);
+		*found = f == 0 || f == MYSQL_DATA_TRUNCATED;
+		if (f == 1)
+			rc = conn_error(sh, m, s, "claiming the host name");
+	}
+	mysql_stmt_close(s);
+	return rc;
+}
+
+int conn_claim(struct repl_shard *sh, MYSQL *m, struct host_owner *owner)
+{
+	/* Insert the claim; on a duplicate host only its owner's row is
+	 * touched.  Then read who owns the name: the row's identity is
+	 * never updated, so of two daemons claiming at once exactly one
+	 * reads its own. */
+	static const char claim[] =
+	    "INSERT INTO countfs_hosts (host, identity, first_seen, last_seen)"
+	    " VALUES (?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP())"
+	    " ON DUPLICATE KEY UPDATE last_seen ="
+	    " IF(identity = VALUES(identity), VALUES(last_seen), last_seen)";
+	static const char owner_sql[] =
+	    "SELECT identity, DATE_FORMAT(first_seen, '%Y-%m-%d %H:%i:%s')"
+	    " FROM countfs_hosts WHERE host = ?";
+	struct repl *r = sh->r;
+	unsigned long hlen = strlen(r->host), ilen = strlen(r->identity);
+	unsigned long olen = 0, slen = 0;
+	MYSQL_BIND in[2], out[2];
+	bool found = false;
+	int rc;
+
+	memset(in, 0, sizeof(in));
+	memset(out, 0, sizeof(out));
+	memset(owner, 0, sizeof(*owner));
+	in[0] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING,
+			     .buffer = r->host,
+			     .buffer_length = hlen,
+			     .length = &hlen};
+	in[1] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING,
+			     .buffer = r->identity,
+			     .buffer_length = ilen,
+			     .length = &ilen};
+	if ((rc = claim_stmt(sh, m, claim, in, NULL, NULL)))
+		return rc;
+	out[0] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING,
+			      .buffer = owner->identity,
+			      .buffer_length = sizeof(owner->identity) - 1,
+			      .length = &olen};
+	out[1] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING,
+			      .buffer = owner->since,
+			      .buffer_length = sizeof(owner->since) - 1,
+			      .length = &slen};
+	if ((rc = claim_stmt(sh, m, owner_sql, in, out, &found)))
+		return rc;
+	if (!found) {
+		log_error("mysql %s: the claim of host name %s vanished from "
+			  "countfs_hosts",
+			  sh->group, r->host);
+		return -EIO;
+	}
+	owner->identity[olen < sizeof(owner->identity) ? olen : 0] = '\0';
+	owner->since[slen < sizeof(owner->since) ? slen : 0] = '\0';
+	return strcmp(owner->identity, r->identity) ? -EEXIST : 0;
+}
+
+void conn_refusal(struct repl_shard *sh, const struct host_owner *owner,
+		  char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "host name %s already belongs to another data directory "
+		 "(identity %s, first seen %s UTC) in MySQL %s; this data "
+		 "directory is identity %s: start it with another -o host=NAME, "
+		 "or see 'Host identity' in the README",
+		 sh->r->host, owner->identity, owner->since, sh->group,
+		 sh->r->identity);
 }

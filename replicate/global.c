@@ -7,6 +7,14 @@
  * gives the connection back; a failed connection is closed, not reused.
  * Answers are kept for cache_ms in a direct-mapped cache so that a tight
  * loop of reads costs MySQL one query per key and period.
+ *
+ * A read runs on a FUSE worker thread, and local reads and writes need
+ * those threads too: a shard that hangs must not take them all.  So at
+ * most READS_MAX queries per shard are in flight and WAITERS_MAX wait for
+ * one (at most WAIT_MS), READERS_MAX in all; beyond that a read fails at
+ * once with EAGAIN.  A shard that could not be reached is known down for
+ * DOWN_MS: its reads fail at once with EHOSTUNREACH, then a single read
+ * tries it again while the others keep failing fast.
  */
 #include "internal.h"
 
@@ -18,6 +26,80 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+void shard_seen(struct repl_shard *sh, int rc)
+{
+	if (rc && rc != -EHOSTUNREACH)
+		return;
+	pthread_mutex_lock(&sh->pool_lock);
+	sh->down_until = rc ? repl_now_ms() + DOWN_MS : 0;
+	pthread_cond_broadcast(&sh->slot_free);
+	pthread_mutex_unlock(&sh->pool_lock);
+}
+
+/* Take a query slot of @sh, or fail at once (see the top of the file).
+ * *@probe is set when this read tries a shard known down. */
+static int read_enter(struct repl_shard *sh, bool *probe)
+{
+	struct repl *r = sh->r;
+	struct timespec until = mono_deadline((uint64_t)WAIT_MS * 1000000u);
+	bool waited = false;
+	int rc = 0;
+
+	*probe = false;
+	if (atomic_fetch_add(&r->readers, 1) >= READERS_MAX) {
+		atomic_fetch_sub(&r->readers, 1);
+		return -EAGAIN;
+	}
+	pthread_mutex_lock(&sh->pool_lock);
+	for (;;) {
+		if (sh->down_until &&
+		    (repl_now_ms() < sh->down_until || sh->probing)) {
+			rc = -EHOSTUNREACH;
+			break;
+		}
+		if (sh->busy < READS_MAX) {
+			*probe = sh->down_until != 0;
+			sh->probing = sh->probing || *probe;
+			sh->busy++;
+			break;
+		}
+		if (!waited && sh->waiting >= WAITERS_MAX) {
+			rc = -EAGAIN;
+			break;
+		}
+		if (!waited)
+			sh->waiting++;
+		waited = true;
+		if (pthread_cond_timedwait(&sh->slot_free, &sh->pool_lock,
+					   &until) == ETIMEDOUT) {
+			rc = -EAGAIN;
+			break;
+		}
+	}
+	if (waited)
+		sh->waiting--;
+	pthread_mutex_unlock(&sh->pool_lock);
+	if (rc)
+		atomic_fetch_sub(&r->readers, 1);
+	return rc;
+}
+
+/* Give the slot back; @rc tells whether the shard answered. */
+static void read_leave(struct repl_shard *sh, bool probe, int rc)
+{
+	pthread_mutex_lock(&sh->pool_lock);
+	sh->busy--;
+	if (probe)
+		sh->probing = false;
+	if (rc == 0)
+		sh->down_until = 0;
+	else if (rc == -EHOSTUNREACH)
+		sh->down_until = repl_now_ms() + DOWN_MS;
+	pthread_cond_broadcast(&sh->slot_free);
+	pthread_mutex_unlock(&sh->pool_lock);
+	atomic_fetch_sub(&sh->r->readers, 1);
+}
 
 static MYSQL *pool_get(struct repl_shard *sh, int *err)
 {
@@ -59,11 +141,16 @@ static int query_agg(struct repl_shard *sh, const char *sql,
 	my_bool null[4] = {0};
 	MYSQL_BIND res[4];
 	MYSQL_STMT *s;
-	int err = 0;
-	MYSQL *m = pool_get(sh, &err);
+	bool probe;
+	int err = read_enter(sh, &probe);
+	MYSQL *m;
 
-	if (!m)
+	if (err)
 		return err;
+	if (!(m = pool_get(sh, &err))) {
+		read_leave(sh, probe, err);
+		return err;
+	}
 	memset(res, 0, sizeof(res));
 	for (int i = 0; i < 4; i++) {
 		res[i].buffer_type = MYSQL_TYPE_LONGLONG;
@@ -83,6 +170,7 @@ static int query_agg(struct repl_shard *sh, const char *sql,
 	if (s)
 		mysql_stmt_close(s);
 	pool_put(sh, m, err != 0);
+	read_leave(sh, probe, err);
 	if (err)
 		return err == -EAGAIN ? -EIO : err;
 	*out = (struct store_agg){null[0] ? 0 : v[0], null[1] ? 0 : v[1],
@@ -208,12 +296,18 @@ static int list_names(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
 			  .buffer = name,
 			  .buffer_length = sizeof(name),
 			  .length = &len};
-	int err = 0, f;
-	MYSQL *m = pool_get(sh, &err);
+	int f;
+	bool probe;
+	int err = read_enter(sh, &probe);
 	MYSQL_STMT *s;
+	MYSQL *m;
 
-	if (!m)
+	if (err)
 		return err;
+	if (!(m = pool_get(sh, &err))) {
+		read_leave(sh, probe, err);
+		return err;
+	}
 	s = mysql_stmt_init(m);
 	if (!s || mysql_stmt_prepare(s, sql, strlen(sql)) ||
 	    (in && mysql_stmt_bind_param(s, in)) || mysql_stmt_execute(s) ||
@@ -230,19 +324,67 @@ static int list_names(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
 	if (s)
 		mysql_stmt_close(s);
 	pool_put(sh, m, err != 0);
+	read_leave(sh, probe, err);
 	return err == -EAGAIN ? -EIO : err;
+}
+
+struct name_set {
+	char **names;
+	size_t n, cap;
+	bool failed; /* out of memory */
+};
+
+static int collect_name(void *arg, const char *name, size_t len)
+{
+	struct name_set *set = arg;
+
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 256;
+		char **grown = realloc(set->names, cap * sizeof(*grown));
+		if (!grown)
+			return set->failed = true;
+		set->names = grown;
+		set->cap = cap;
+	}
+	if (!(set->names[set->n] = strndup(name, len)))
+		return set->failed = true;
+	set->n++;
+	return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int repl_list_videos(struct repl *r, store_name_fn fn, void *arg)
 {
 	static const char sql[] = "SELECT DISTINCT video FROM countfs_totals";
+	struct name_set set = {0};
+	int rc = 0;
 
-	for (unsigned i = 0; i < r->nshards; i++) {
-		int rc = list_names(&r->shards[i], sql, NULL, fn, arg);
-		if (rc)
-			return rc;
+	if (r->nshards == 1)
+		return list_names(&r->shards[0], sql, NULL, fn, arg);
+	/* After the shard count changed, a video has rows on its old shard
+	 * and on its new one: list each name once. */
+	for (unsigned i = 0; i < r->nshards && !rc; i++) {
+		rc = list_names(&r->shards[i], sql, NULL, collect_name, &set);
+		if (rc == 0 && set.failed)
+			rc = -ENOMEM;
 	}
-	return 0;
+	if (rc == 0) {
+		qsort(set.names, set.n, sizeof(*set.names), cmp_name);
+		for (size_t i = 0; i < set.n; i++) {
+			if (i && strcmp(set.names[i], set.names[i - 1]) == 0)
+				continue;
+			if (fn(arg, set.names[i], strlen(set.names[i])))
+				break;
+		}
+	}
+	for (size_t i = 0; i < set.n; i++)
+		free(set.names[i]);
+	free(set.names);
+	return rc;
 }
 
 int repl_list_types(struct repl *r, const char *video, size_t vlen,
@@ -273,51 +415,139 @@ void repl_get_stats(struct repl *r, unsigned i, struct repl_shard_stats *out)
 	out->lag_ms = now > synced ? now - synced : 0;
 }
 
-int repl_open(const struct repl_config *cfg, struct store *st,
-	      struct repl **out)
+static void repl_free(struct repl *r);
+
+/* A replicator with its shards set up and no thread started yet;
+ * release with repl_close(). */
+static struct repl *repl_alloc(const struct repl_config *cfg,
+			       const char *identity)
 {
 	struct repl *r = calloc(1, sizeof(*r));
-	int rc = -ENOMEM;
 
 	if (!r)
-		return -ENOMEM;
+		return NULL;
 	mysql_library_init(0, NULL, NULL);
 	r->cfg = *cfg;
-	r->st = st;
 	r->nshards = cfg->shards;
 	pthread_mutex_init(&r->lock, NULL);
 	mono_cond_init(&r->cond);
 	pthread_mutex_init(&r->cache_lock, NULL);
+	snprintf(r->identity, sizeof(r->identity), "%s", identity);
 	r->option_file = strdup(cfg->option_file);
 	r->host = strdup(cfg->host);
 	r->shards = calloc(r->nshards, sizeof(*r->shards));
 	r->cache = calloc(CACHE_SLOTS, sizeof(*r->cache));
-	if (!r->option_file || !r->host || !r->shards || !r->cache)
-		goto fail;
+	if (!r->option_file || !r->host || !r->shards || !r->cache) {
+		repl_free(r);
+		return NULL;
+	}
 	for (unsigned i = 0; i < r->nshards; i++) {
 		struct repl_shard *sh = &r->shards[i];
 		sh->r = r;
 		sh->index = i;
 		snprintf(sh->group, sizeof(sh->group), "shard%u", i);
 		pthread_mutex_init(&sh->pool_lock, NULL);
+		mono_cond_init(&sh->slot_free);
 	}
+	return r;
+}
+
+int repl_open(const struct repl_config *cfg, struct store *st,
+	      struct repl **out)
+{
+	struct repl *r = repl_alloc(cfg, store_identity(st));
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	r->st = st;
 	for (unsigned i = 0; i < r->nshards; i++) {
 		struct repl_shard *sh = &r->shards[i];
-		if ((rc = -pthread_create(&sh->thread, NULL, push_thread, sh)))
-			goto fail;
+		if ((rc = -pthread_create(&sh->thread, NULL, push_thread, sh))) {
+			repl_close(r);
+			return rc;
+		}
 		sh->started = true;
 	}
 	*out = r;
 	return 0;
-fail:
-	repl_close(r);
+}
+
+struct claim_job {
+	struct repl_shard *sh;
+	struct host_owner owner;
+	pthread_t thread;
+	bool started;
+	int rc;
+};
+
+static void *claim_thread(void *arg)
+{
+	struct claim_job *job = arg;
+	struct repl_shard *sh = job->sh;
+	MYSQL *m;
+
+	mysql_thread_init();
+	if ((m = conn_open(sh, &job->rc))) {
+		job->rc = conn_create_tables(sh, m);
+		if (job->rc == 0)
+			job->rc = conn_claim(sh, m, &job->owner);
+		mysql_close(m);
+	}
+	mysql_thread_end();
+	return NULL;
+}
+
+int repl_claim(const struct repl_config *cfg, const char *identity,
+	       char *why, size_t len)
+{
+	struct repl *r = repl_alloc(cfg, identity);
+	struct claim_job *jobs = calloc(cfg->shards, sizeof(*jobs));
+	int rc = 0;
+
+	if (!r || !jobs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* All shards at once: a shard that is down costs one connect
+	 * timeout, not one per shard. */
+	for (unsigned i = 0; i < r->nshards; i++) {
+		int err;
+
+		jobs[i].sh = &r->shards[i];
+		/* The thread owns jobs[i] from its start: no write after. */
+		err = pthread_create(&jobs[i].thread, NULL, claim_thread,
+				     &jobs[i]);
+		if (err)
+			jobs[i].rc = -err;
+		else
+			jobs[i].started = true;
+	}
+	for (unsigned i = 0; i < r->nshards; i++) {
+		if (jobs[i].started)
+			pthread_join(jobs[i].thread, NULL);
+		if (jobs[i].rc == -EEXIST && rc == 0) {
+			conn_refusal(&r->shards[i], &jobs[i].owner, why, len);
+			rc = -EEXIST;
+		} else if (jobs[i].rc && jobs[i].rc != -EEXIST) {
+			log_warn("mysql %s: cannot claim host name %s now; "
+				 "nothing is pushed to it before the claim "
+				 "succeeds",
+				 r->shards[i].group, r->host);
+		}
+	}
+out:
+	free(jobs);
+	/* The library stays initialised for repl_open(): the connector
+	 * cannot be initialised again once ended. */
+	if (r)
+		repl_free(r);
 	return rc;
 }
 
-void repl_close(struct repl *r)
+/* Stop the threads and free @r; the connector's library stays up. */
+static void repl_free(struct repl *r)
 {
-	if (!r)
-		return;
 	pthread_mutex_lock(&r->lock);
 	atomic_store(&r->stop, true);
 	pthread_cond_broadcast(&r->cond);
@@ -329,6 +559,7 @@ void repl_close(struct repl *r)
 		while (sh->nidle > 0)
 			mysql_close(sh->idle[--sh->nidle]);
 		pthread_mutex_destroy(&sh->pool_lock);
+		pthread_cond_destroy(&sh->slot_free);
 	}
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
@@ -338,5 +569,12 @@ void repl_close(struct repl *r)
 	free(r->option_file);
 	free(r->host);
 	free(r);
+}
+
+void repl_close(struct repl *r)
+{
+	if (!r)
+		return;
+	repl_free(r);
 	mysql_library_end();
 }

@@ -44,21 +44,39 @@ static void push_disconnect(struct repl_shard *sh)
 	atomic_store(&sh->connected, false);
 }
 
+/* Connect, create the tables, and claim the host name before anything
+ * is pushed: rows are only ever written under a name this data directory
+ * owns on this shard. */
 static int push_connect(struct repl_shard *sh)
 {
+	struct host_owner owner;
+	char why[512];
 	int rc;
 
-	if (!(sh->push = conn_open(sh, &rc)))
+	sh->push = conn_open(sh, &rc);
+	shard_seen(sh, rc);
+	if (!sh->push)
 		return rc;
 	if (!sh->tables_ok && (rc = conn_create_tables(sh, sh->push))) {
 		push_disconnect(sh);
 		return rc;
 	}
 	sh->tables_ok = true;
+	if ((rc = conn_claim(sh, sh->push, &owner))) {
+		if (rc == -EEXIST) {
+			conn_refusal(sh, &owner, why, sizeof(why));
+			log_error("%s; replication stopped, local service "
+				  "continues",
+				  why);
+			atomic_store(&sh->r->refused, true);
+		}
+		push_disconnect(sh);
+		return rc;
+	}
 	atomic_store(&sh->connected, true);
-	if (sh->last_errno)
+	if (atomic_load(&sh->last_errno))
 		log_info("mysql %s: connected again", sh->group);
-	sh->last_errno = 0;
+	atomic_store(&sh->last_errno, 0);
 	return 0;
 }
 
@@ -276,12 +294,21 @@ void *push_thread(void *arg)
 	}
 	atomic_store(&sh->synced_until, cycle_start);
 	while (!atomic_load(&r->stop)) {
+		/* Another data directory owns the host name (found by any
+		 * shard's thread): push nothing more, anywhere. */
+		if (atomic_load(&r->refused)) {
+			push_disconnect(sh);
+			if (nap(r, 10000))
+				break;
+			continue;
+		}
 		int rc = sh->push ? 0 : push_connect(sh);
 		if (rc == 0)
 			rc = push_round(sh, cur, rows, sel);
 		if (rc) {
 			atomic_fetch_add(&sh->errors, 1);
-			sh->last_errno = rc;
+			atomic_store(&sh->last_errno, rc);
+			shard_seen(sh, rc);
 			push_disconnect(sh);
 			if (nap(r, backoff))
 				break;

@@ -17,7 +17,14 @@
  * /global reads sum the rows of every host on the video's shard, through a
  * small pool of connections and a short cache.  Connect, read and write
  * timeouts are set, so a dead shard fails a read with EHOSTUNREACH (cannot
- * connect) or EIO (query failed) instead of hanging.
+ * connect, or its server refused the credentials) or EIO (query failed)
+ * instead of hanging; a bound on the reads in flight per shard, and a
+ * shard known down failing reads at once, keep FUSE threads free for
+ * local work (EAGAIN when too many /global reads wait already).
+ *
+ * A host name belongs to one data directory: countfs_hosts(host, identity,
+ * first_seen, last_seen) on each shard records which; nothing is pushed to
+ * a shard before the name is claimed there.
  *
  * Errors are negative errnos.  Credentials stay in the option file: they
  * are never copied, logged or shown in /stats.  Only this module includes
@@ -52,6 +59,18 @@ struct repl_config {
 int repl_check(const char *path, unsigned *shards, char *why, size_t len);
 
 struct repl;
+
+/*
+ * Claim cfg->host in MySQL for the data directory @identity (see 'Host
+ * identity' in the README), on every shard at once, before the daemon
+ * mounts: 0 when every shard that answers says the name is ours, -EEXIST
+ * with the sentence for the terminal in @why when another data directory
+ * owns it.  A shard that does not answer now does not block the start:
+ * its push thread claims the name before pushing anything to it, and stops
+ * all replication if the claim is refused then.
+ */
+int repl_claim(const struct repl_config *cfg, const char *identity,
+	       char *why, size_t len);
 
 /* Start the push threads; connections are made by them, so a shard that
  * is down at start only delays replication.  Release with repl_close(). */

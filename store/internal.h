@@ -108,6 +108,7 @@ struct shard {
 struct store {
 	struct store_config cfg;
 	char *dir;
+	char identity[STORE_IDENTITY_LEN + 1]; /* see identity.c */
 	int lock_fd;
 	struct shard *shards;
 	unsigned nshards;
@@ -137,6 +138,9 @@ struct store {
 	 * between its clock reading and its transaction (query.c). */
 	atomic_uint_fast32_t expire_now;
 };
+
+/* Read DIR/identity, or make it if missing (the shards are open). */
+int identity_open(struct store *st);
 
 /* Map an LMDB (or system) error code to a negative errno, logging @what. */
 int store_errno(int rc, const char *what);

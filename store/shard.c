@@ -922,6 +922,8 @@ int store_open(const struct store_config *cfg, struct store **out)
 	for (unsigned i = 0; i < st->nshards; i++)
 		if ((rc = shard_open(st, &st->shards[i], i)))
 			goto fail;
+	if ((rc = identity_open(st)))
+		goto fail;
 	if ((rc = helpers_start(st)))
 		goto fail;
 	if ((rc = -pthread_create(&st->bg, NULL, store_background, st)))

@@ -114,6 +114,15 @@ int store_open(const struct store_config *cfg, struct store **out);
 /* Stop the background thread, fsync every shard and close it.  NULL ok. */
 void store_close(struct store *st);
 
+/*
+ * The identity of the data directory: 32 lowercase hex digits (128 random
+ * bits) made when the directory was created and kept in DIR/identity
+ * (identity.c).  store_open() refuses a damaged identity file with -EINVAL
+ * and gives a directory made before identities existed a new one.
+ */
+#define STORE_IDENTITY_LEN 32
+const char *store_identity(const struct store *st);
+
 /* The shard that holds @video: FNV-1a 64 of its bytes, modulo shards. */
 unsigned store_shard_of(const struct store *st, const char *video, size_t len);
 

@@ -15,9 +15,9 @@ teardown_file() {
 setup() {
 	CNF=$BATS_TEST_TMPDIR/shards.cnf
 	write_option_file "$CNF"
-	# Each test starts from empty tables.
+	# Each test starts from empty tables, every host name free.
 	for i in 0 1; do
-		sql $i "DROP TABLE IF EXISTS countfs_minutes, countfs_totals"
+		sql $i "DROP TABLE IF EXISTS countfs_minutes, countfs_totals, countfs_hosts"
 	done
 }
 
@@ -28,6 +28,11 @@ teardown() {
 both() {
 	mount_countfs "host=a,mysql=$CNF,global_cache=0"
 	mount_b "host=b,mysql=$CNF,global_cache=0"
+}
+
+# global_a FILE WANT: /global/FILE reads WANT on the first mount.
+global_a() {
+	[ "$(cat "$MNT/global/$1" 2>/dev/null)" = "$2" ]
 }
 
 # global FILE WANT: /global/FILE reads WANT on both mounts.
@@ -175,18 +180,161 @@ for i in range(int(sys.argv[2])):
 	[[ "$output" = *"no [shard0] group"* ]]
 }
 
-@test "a wrong password: a clear log line, local service continues, never the password" {
+# shellcheck disable=SC2030 # bats runs each test in its own subshell
+@test "a wrong password: EHOSTUNREACH on /global, the reason in the log, never the password" {
 	write_option_file "$CNF" "wrong-secret-$$"
 	mount_countfs "host=a,mysql=$CNF"
 	echo >>"$MNT/videos/w/views"
 	content_is "$MNT/videos/w/views" $'1\n'
 	eventually 10 grep -q "Access denied" "$LOG"
-	grep -q 'mysql shard0: connect' "$LOG"
+	# w0 lives on shard 0, the one with the wrong password.
+	run $FSOP read "$MNT/global/videos/w0/views"
+	echo "$output"
+	[ "$output" = EHOSTUNREACH ]
+	grep -q 'mysql shard0: connect: .*refused the user, password or database' "$LOG"
 	# grep's 1: both files read, no match (2 would be a failed read).
 	pw1=$(cat "$BATS_FILE_TMPDIR/db1/password")
 	[ -n "$pw1" ]
 	run -1 grep -F -e "wrong-secret" -e "$pw1" "$LOG" "$MNT/stats"
 	run -1 pgrep -f "wrong-secret|$pw1"
+}
+
+# ---- host identity (README 'Host identity') ---------------------------
+
+# refused DIR MNT HOST [CNF]: countfs on DIR under HOST= exits 1 at start
+# with the sentence that the name belongs to another data directory.
+# shellcheck disable=SC2031 # $output is set by run in this function
+refused() {
+	mkdir -p "$2"
+	run -1 timeout 20 "$COUNTFS_BIN" "$2" -f -o "data=$1,host=$3,mysql=${4:-$CNF}"
+	echo "$output"
+	[[ "$output" = *"host name $3 already belongs to another data directory (identity "*", first seen "*") in MySQL shard"* ]]
+	[[ "$output" = *"start it with another -o host=NAME"* ]]
+	run ! mountpoint -q "$2"
+}
+
+# views_in_mysql VIDEO: the video's total views over both shards and hosts.
+views_in_mysql() {
+	local a b
+	a=$(sql 0 "SELECT COALESCE(SUM(count), 0) FROM countfs_totals WHERE video = '$1' AND type = 'views'")
+	b=$(sql 1 "SELECT COALESCE(SUM(count), 0) FROM countfs_totals WHERE video = '$1' AND type = 'views'")
+	echo $((a + b))
+}
+
+@test "a second data directory under the same host= is refused; /global keeps its count" {
+	mount_countfs "host=a,mysql=$CNF,global_cache=0"
+	write_views "$MNT" dup 4
+	eventually 15 global_a videos/dup/views 4
+	# The other directory has counts of its own for the same video.
+	mount_b "shards=4"
+	write_views "$MNT_B" dup 2
+	unmount_b
+	refused "$BATS_TEST_TMPDIR/data_b" "$MNT_B" a
+	sleep 2
+	content_is "$MNT/global/videos/dup/views" $'4\n'
+	[ "$(views_in_mysql dup)" = 4 ]
+	[ "$(sql 0 "SELECT identity FROM countfs_hosts WHERE host = 'a'")" = "$(cut -d' ' -f1 "$DATA/identity")" ]
+	[ "$(sql 1 "SELECT identity FROM countfs_hosts WHERE host = 'a'")" = "$(cut -d' ' -f1 "$DATA/identity")" ]
+}
+
+@test "a wiped data directory under its old host= is refused and never lowers /global; a new name counts on" {
+	mount_countfs "host=a,mysql=$CNF,global_cache=0"
+	write_views "$MNT" wipe 11
+	eventually 15 global_a videos/wipe/views 11
+	eventually 10 replicated "$MNT"
+	unmount_countfs
+	old=$(cat "$DATA/identity" 2>/dev/null) || old=none
+	rm -rf "$DATA"
+	mount_countfs "shards=4"
+	write_views "$MNT" wipe 2
+	unmount_countfs
+	[ "$(cat "$DATA/identity")" != "$old" ]
+	refused "$DATA" "$BATS_TEST_TMPDIR/mnt" a
+	sleep 2
+	[ "$(views_in_mysql wipe)" = 11 ]
+	# The way forward: a new name; the old host's rows keep counting.
+	mount_countfs "host=a2,mysql=$CNF,global_cache=0"
+	eventually 15 global_a videos/wipe/views 13
+}
+
+@test "a directory's identity survives restarts; a damaged identity file is refused" {
+	mount_countfs "host=a,mysql=$CNF"
+	id=$(cat "$DATA/identity")
+	[[ "$id" =~ ^[0-9a-f]{32}\ [0-9]+$ ]]
+	unmount_countfs
+	mount_countfs "host=a,mysql=$CNF"
+	[ "$(cat "$DATA/identity")" = "$id" ]
+	unmount_countfs
+	echo "not an identity" >"$DATA/identity"
+	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA,host=a,mysql=$CNF"
+	echo "$output"
+	[[ "$output" = *"$DATA/identity is damaged"* ]]
+	[ "$(cat "$DATA/identity")" = "not an identity" ]
+}
+
+@test "a directory made before identities gets one at its first start, and says so" {
+	mount_countfs
+	echo >>"$MNT/videos/old/views"
+	unmount_countfs
+	# What a countfs older than identities left behind.
+	rm "$DATA/identity"
+	mount_countfs
+	grep -q "$DATA had no identity (made by an older countfs): it is now $(cut -d' ' -f1 "$DATA/identity")" "$LOG"
+	content_is "$MNT/videos/old/views" $'1\n'
+}
+
+@test "a hostname outside [A-Za-z0-9_.:-] is an error at start, not a shared default" {
+	unshare -u true || skip "no UTS namespace here"
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	run -1 timeout 20 unshare -u python3 -c '
+import os, socket, sys
+socket.sethostname("bad name")
+os.execv(sys.argv[1], sys.argv[1:])' "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -f \
+		-o "data=$BATS_TEST_TMPDIR/d,mysql=$CNF"
+	echo "$output"
+	[[ "$output" = *"the hostname 'bad name' cannot be the host's id in MySQL"*"give -o host=NAME"* ]]
+	run ! mountpoint -q "$BATS_TEST_TMPDIR/m"
+	[ -z "$(sql 0 "SELECT host FROM countfs_hosts")" ]
+}
+
+@test "after the shard count changes, ls /global/videos lists each video once" {
+	sed '/^\[shard1\]/,$d' "$CNF" >"$BATS_TEST_TMPDIR/one.cnf"
+	chmod 600 "$BATS_TEST_TMPDIR/one.cnf"
+	mount_countfs "host=a,mysql=$BATS_TEST_TMPDIR/one.cnf,global_cache=0"
+	for v in $(seq 1 12); do echo >>"$MNT/videos/m$v/views"; done
+	eventually 15 replicated "$MNT"
+	unmount_countfs
+	mount_countfs "host=a,mysql=$CNF,global_cache=0"
+	eventually 15 replicated "$MNT"
+	# Videos now on shard 1 have rows on both shards.
+	[ -n "$(sql 1 "SELECT DISTINCT video FROM countfs_totals")" ]
+	run ls "$MNT/global/videos"
+	[ "$status" = 0 ]
+	echo "$output"
+	[ "$(echo "$output" | wc -l)" = 12 ]
+	[ "$(echo "$output" | sort -u | wc -l)" = 12 ]
+}
+
+@test "a hung shard (SIGSTOP) and 200 /global readers leave local write latency within 2x" {
+	mount_countfs "host=a,mysql=$CNF,global_cache=0"
+	echo >>"$MNT/videos/lat/views"
+	# A pooled connection to shard 0, as a running daemon would have.
+	content_is "$MNT/global/videos/hung1/views" $'0\n'
+	kill -STOP "$(sh "$MARIADB_SH" pid "$BATS_FILE_TMPDIR/db0")"
+	load=$ROOT/tests/helpers/global_load.py
+	base=$(timeout 60 python3 "$load" write "$MNT/videos/lat/views" 300)
+	timeout 120 python3 "$load" read "$MNT" 2 0 200 "$BATS_TEST_TMPDIR/stop" \
+		>"$BATS_TEST_TMPDIR/readers" &
+	r=$!
+	sleep 2
+	loaded=$(timeout 60 python3 "$load" write "$MNT/videos/lat/views" 300)
+	touch "$BATS_TEST_TMPDIR/stop"
+	wait "$r"
+	echo "local append p99: $base ms alone, $loaded ms with 200 /global readers of a stopped shard"
+	echo "/global reads ended: $(cat "$BATS_TEST_TMPDIR/readers")"
+	awk -v b="$base" -v l="$loaded" 'BEGIN { exit !(l <= 2 * b) }'
+	grep -q EHOSTUNREACH "$BATS_TEST_TMPDIR/readers"
+	content_is "$MNT/videos/lat/views" $'601\n'
 }
 
 # The ```sql blocks of the README, in order, with dates set to today

@@ -4,6 +4,8 @@
 #   stop_shards         in teardown_file
 #   write_option_file F [PASSWORD0]   [shard0] over TCP, [shard1] over the socket
 #   sql N QUERY         run QUERY on shard N as root, tab-separated, no header
+#   forget_hosts        drop countfs_hosts on both shards: host names claimed
+#                       by the data directories of earlier tests are free
 #   eventually SECS CMD...   retry CMD until it succeeds or SECS pass
 
 MARIADB_SH=$ROOT/tests/helpers/mariadb.sh
@@ -53,6 +55,12 @@ CNF
 
 sql() {
 	mariadb --no-defaults -S "$BATS_FILE_TMPDIR/db$1/sock" -u root -N -B countfs -e "$2"
+}
+
+forget_hosts() {
+	for i in 0 1; do
+		sql $i "DROP TABLE IF EXISTS countfs_hosts"
+	done
 }
 
 # replicated MNT: every acknowledged write of MNT is in MySQL (one read of

@@ -76,6 +76,7 @@ crash_loop() { # SYNC
 # global counts must be exact.
 shard_fault() { # NAME BREAK-CMD HEAL-CMD [VIDEO]
 	write_option_file "$BATS_TEST_TMPDIR/s.cnf"
+	forget_hosts
 	mount_countfs "host=a,mysql=$BATS_TEST_TMPDIR/s.cnf,global_cache=0"
 	mount_b "host=b,mysql=$BATS_TEST_TMPDIR/s.cnf,global_cache=0"
 	for i in 0 1; do sql $i "DELETE FROM countfs_minutes; DELETE FROM countfs_totals" 2>/dev/null || true; done
@@ -221,6 +222,7 @@ PY
 
 @test "soak: 10,000 events/s with replication; RSS and fds flat, no errors" {
 	write_option_file "$BATS_TEST_TMPDIR/s.cnf"
+	forget_hosts
 	mount_countfs "host=a,mysql=$BATS_TEST_TMPDIR/s.cnf"
 	secs=${SOAK_SECONDS:-600}
 	"$ROOT/bench/load" steady "$secs" 10000 "$MNT" 100000 >"$BATS_TEST_TMPDIR/steady" &
