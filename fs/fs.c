@@ -55,8 +55,15 @@ struct open_file {
 	pthread_mutex_t lock; /* guards everything below */
 	char *tail;	      /* unfinished line, TAIL_MAX capacity */
 	size_t tail_len;
+	pid_t tail_tid;	  /* the thread that last added to it */
 	bool tail_killed; /* its writer died of a signal since it grew */
+	bool discard;	  /* drop up to the next '\n': a refused long line */
+	atomic_bool tail_shared;  /* a read gave up waiting: another fd */
 	atomic_bool flushed_tail; /* a close() left tail_len > 0; see top */
+	/* With flushed_tail, under countfs.files_lock: the video an /ingest
+	 * tail names (len -1 while it is not written out yet). */
+	char tail_video[STORE_VIDEO_MAX];
+	int tail_video_len;
 	char *snap; /* content served to reads at offset > 0 */
 	size_t snap_len;
 
@@ -78,11 +85,21 @@ static struct open_file *file_of(struct fuse_file_info *fi)
 	return (struct open_file *)(uintptr_t)fi->fh;
 }
 
-/* The file's unfinished line no longer waits for a release. */
-static void tail_unflushed(struct countfs *c, struct open_file *of)
+/* The file's unfinished line no longer waits for a release; with
+ * files_lock held. */
+static void tail_unflushed_locked(struct countfs *c, struct open_file *of)
 {
 	if (atomic_exchange(&of->flushed_tail, false))
 		atomic_fetch_sub(&c->flushed_tails, 1);
+}
+
+static void tail_unflushed(struct countfs *c, struct open_file *of)
+{
+	if (!atomic_load(&of->flushed_tail))
+		return;
+	pthread_mutex_lock(&c->files_lock);
+	tail_unflushed_locked(c, of);
+	pthread_mutex_unlock(&c->files_lock);
 }
 
 /* ---- attributes and directories ---------------------------------- */
@@ -374,11 +391,14 @@ static int format_agg(char *buf, size_t cap, enum agg_fn fn,
 	}
 }
 
-/* Might the unfinished line of @w hold events of @n's series? */
+/* Might the unfinished line of @w hold events of @n's series?  With
+ * files_lock held. */
 static bool tail_touches(const struct open_file *w, const struct node *n)
 {
-	if (w->node.kind == NODE_INGEST)
-		return true; /* its lines name their video */
+	if (w->node.kind == NODE_INGEST) /* its lines name their video */
+		return w->tail_video_len < 0 ||
+		       ((size_t)w->tail_video_len == n->video_len &&
+			memcmp(w->tail_video, n->video, n->video_len) == 0);
 	return w->node.video_len == n->video_len &&
 	       w->node.type_len == n->type_len &&
 	       memcmp(w->video, n->video, n->video_len) == 0 &&
@@ -391,8 +411,9 @@ static bool tail_touches(const struct open_file *w, const struct node *n)
  * TAIL_WAIT_MS; a file still open through another fd then stops being
  * waited for.  One atomic load when no close left a line.
  */
-static void wait_for_tails(struct countfs *c, const struct node *n)
+static void wait_for_tails(struct countfs *c, const struct open_file *self)
 {
+	const struct node *n = &self->node;
 	struct timespec until;
 	bool waited = false;
 
@@ -403,12 +424,14 @@ static void wait_for_tails(struct countfs *c, const struct node *n)
 	for (;;) {
 		struct open_file *w;
 		for (w = c->files; w; w = w->next)
-			if (atomic_load(&w->flushed_tail) && tail_touches(w, n))
+			if (w != self && atomic_load(&w->flushed_tail) &&
+			    tail_touches(w, n))
 				break;
 		if (!w)
 			break;
 		if (waited) { /* timed out: kept open by another fd */
-			tail_unflushed(c, w);
+			atomic_store(&w->tail_shared, true);
+			tail_unflushed_locked(c, w);
 			continue;
 		}
 		if (pthread_cond_timedwait(&c->tails_cond, &c->files_lock,
@@ -435,7 +458,7 @@ static int snapshot(struct countfs *c, struct open_file *of)
 	if (n->kind == NODE_INGEST)
 		return 0;
 	if (!n->global)
-		wait_for_tails(c, n);
+		wait_for_tails(c, of);
 	if (n->global && n->windowed) {
 		uint32_t end = n->open_end ? wall_seconds() + 1 : n->end;
 		rc = repl_range(c->repl, n->video, n->video_len, n->type,
@@ -619,6 +642,34 @@ static bool tail_fits(const char *data, size_t len)
 	       (len == TAIL_MAX && data[len - 1] == '\r');
 }
 
+/*
+ * Can the unfinished line @t still become a valid line?  It can when it
+ * parses with one of a few endings added (the rest of a number, of a name,
+ * of the fields an /ingest line needs).  One that cannot is refused at
+ * once, as a line over 4 KiB is, instead of making every later write of
+ * the file fail when it is finished.
+ */
+static bool tail_viable(const struct open_file *of, const char *t, size_t len)
+{
+	static const char *const endings[] = {"", "0", "a", " a", " a 0"};
+	char buf[TAIL_MAX + 8];
+	const char *why;
+	struct line ln;
+
+	if (len == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(endings) / sizeof(endings[0]); i++) {
+		size_t n = strlen(endings[i]);
+		memcpy(buf, t, len);
+		memcpy(buf + len, endings[i], n);
+		if (of->node.kind == NODE_INGEST
+			? line_parse_ingest(buf, len + n, &ln, &why) == 0
+			: line_parse(buf, len + n, &ln, &why) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The bytes after the last '\n' of @data become the new unfinished tail. */
 static int keep_tail(struct countfs *c, struct open_file *of, const char *data,
 		     size_t len)
@@ -647,7 +698,18 @@ static int write_locked(struct countfs *c, struct open_file *of,
 	if (!of->tail && !(of->tail = malloc(TAIL_MAX)))
 		return -ENOMEM;
 	tail_unflushed(c, of);
+	atomic_store(&of->tail_shared, false);
 	of->tail_killed = false;
+	of->tail_tid = fuse_get_context()->pid;
+	if (of->discard) {
+		/* The rest of a line refused as too long: dropped. */
+		const char *nl = memchr(buf, '\n', size);
+		if (!nl)
+			return 0;
+		of->discard = false;
+		len = size -= (size_t)(nl + 1 - buf);
+		data = buf = nl + 1;
+	}
 	if (of->tail_len) {
 		if (!(joined = malloc(of->tail_len + size)))
 			return -ENOMEM;
@@ -661,6 +723,19 @@ static int write_locked(struct countfs *c, struct open_file *of,
 
 	if (!tail_fits(data + done, len - done)) {
 		rc = keep_tail(c, of, data + done, len - done);
+		/* Nothing of the line is kept: neither its start, nor the
+		 * rest that later writes bring. */
+		of->tail_len = 0;
+		of->discard = true;
+		goto out;
+	}
+	if (!tail_viable(of, data + done, len - done)) {
+		atomic_fetch_add(&c->stats.refused[REFUSED_LINE], 1);
+		log_warn("%s: write refused (EINVAL): an unfinished line that "
+			 "cannot become valid: \"%.*s\"",
+			 of->path, (int)(len - done > 80 ? 80 : len - done),
+			 data + done);
+		rc = -EINVAL;
 		goto out;
 	}
 	if (done && (rc = record_lines(c, of, data, done, false)))
@@ -724,23 +799,64 @@ static int killed_by(pid_t tid)
 	return code & 0x7f; /* WTERMSIG */
 }
 
+/* Are threads @a and @b of one process?  By their Tgid in /proc; a thread
+ * gone from /proc is compared by its id alone. */
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return tid;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return tid;
+	buf[n] = 0;
+	p = strstr(buf, "\nTgid:");
+	return p ? (pid_t)atoi(p + 7) : tid;
+}
+
+static bool same_process(pid_t a, pid_t b)
+{
+	return a == b || tgid_of(a) == tgid_of(b);
+}
+
 /*
  * Every close() of every copy of the fd: the unfinished line stays with
- * the open file (its last close is release).  A writer dying of a signal
- * marks it, so that release drops rather than records a half line.
+ * the open file (its last close is release).  The process that wrote it,
+ * dying of a signal, marks it, so that release drops rather than records
+ * a half line; a daemon that cannot see the writer (another pid
+ * namespace: pid 0) records it.
  */
 static int fs_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct countfs *c = context();
 	struct open_file *of = file_of(fi);
+	pid_t tid = fuse_get_context()->pid;
 
 	(void)path;
 	pthread_mutex_lock(&of->lock);
-	if (of->tail_len) {
-		if (killed_by(fuse_get_context()->pid))
-			of->tail_killed = true;
-		if (!atomic_exchange(&of->flushed_tail, true))
-			atomic_fetch_add(&c->flushed_tails, 1);
+	if (of->tail_len && !of->tail_killed && killed_by(tid) &&
+	    same_process(tid, of->tail_tid))
+		of->tail_killed = true;
+	/* Once a read found the file held open by another fd, its closes
+	 * no longer make reads wait (a shell's children each close one). */
+	if (of->tail_len && !atomic_load(&of->tail_shared) &&
+	    !atomic_load(&of->flushed_tail)) {
+		size_t v = strcspn(of->tail, " \t");
+		pthread_mutex_lock(&c->files_lock);
+		of->tail_video_len = -1;
+		if (of->node.kind == NODE_INGEST && v < of->tail_len &&
+		    v <= STORE_VIDEO_MAX) {
+			memcpy(of->tail_video, of->tail, v);
+			of->tail_video_len = (int)v;
+		}
+		atomic_store(&of->flushed_tail, true);
+		atomic_fetch_add(&c->flushed_tails, 1);
+		pthread_mutex_unlock(&c->files_lock);
 	}
 	pthread_mutex_unlock(&of->lock);
 	return 0;

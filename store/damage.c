@@ -502,8 +502,9 @@ static int check_shard(struct check *c, unsigned k, bool established)
 		if (errno != ENOENT || !established)
 			return errno == ENOENT ? 0 : -errno;
 		problem(c,
-			"%s is missing, but the other shards exist: the "
-			"counts of its videos are gone",
+			"%s is missing, but the directory was made already "
+			"(other shards or its identity exist): the counts of "
+			"its videos are gone",
 			dir);
 		if (c->st->cfg.recover)
 			done(c, "%s will be made again, empty", dir);
@@ -541,13 +542,18 @@ static bool shard_exists(const struct store *st, unsigned k)
 	return stat(path, &sb) == 0;
 }
 
-/* Does DIR hold any of its shards already? */
+/* Was DIR made already: does it hold any of its shards, or its identity
+ * (written once every shard was made)?  Then a missing shard is damage. */
 static bool established(const struct store *st)
 {
+	char path[4096];
+	struct stat sb;
+
 	for (unsigned k = 0; k < st->nshards; k++)
 		if (shard_exists(st, k))
 			return true;
-	return false;
+	snprintf(path, sizeof(path), "%s/identity", st->dir);
+	return stat(path, &sb) == 0;
 }
 
 int store_check(struct store *st)

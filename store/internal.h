@@ -40,6 +40,7 @@ struct commit_req {
 	size_t deduped;
 	int rc;
 	bool done;
+	bool one_by_one; /* apply event by event: folded, a sum overflowed */
 	struct commit_req *next;
 };
 

@@ -475,8 +475,22 @@ int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 	MDB_cursor *c = NULL;
 	size_t events = 0, r;
 	uint32_t now = 0;
-	int rc;
+	int rc = 0;
 
+	if (nreq == 1 && req->one_by_one && req->n > 1) {
+		/* Each event merged before the next is folded: a sum passes
+		 * 64 bits only if the running sum does. */
+		size_t deduped = 0;
+		for (size_t i = 0; i < req->n && rc == 0; i++) {
+			struct commit_req one = {
+			    .ev = req->ev + i, .n = 1, .now = req->now};
+			rc = shard_apply(sh, txn, &one, 1, used);
+			deduped += one.deduped;
+		}
+		req->deduped = deduped;
+		*used = 1;
+		return rc;
+	}
 	for (r = 0; r < nreq; r++)
 		events += req[r].n;
 	if ((rc = fold_init(&f, events)))

@@ -186,7 +186,11 @@ static void run_batch(struct shard *sh, struct commit_req *batch)
 			if (rc == 0)
 				continue;
 			shard_txn_abort(sh, txn);
-			if (rc == -EOVERFLOW) {
+			if (rc == -EOVERFLOW && !r->one_by_one && r->n > 1) {
+				/* Folded, a write's sum can pass 64 bits
+				 * where event by event it does not. */
+				r->one_by_one = true;
+			} else if (rc == -EOVERFLOW) {
 				r->rc = rc;
 			} else if (rc == MDB_MAP_FULL) {
 				if ((rc = shard_grow(sh)))
@@ -429,11 +433,13 @@ static int record_atomic(struct store *st, const struct store_event *ev,
 	size_t *start = malloc((ns + 1) * sizeof(*start));
 	MDB_txn **txn = calloc(ns, sizeof(*txn));
 	struct commit_req *req = calloc(ns, sizeof(*req));
+	bool *committed = calloc(ns, sizeof(*committed));
 	struct store_event *part = NULL;
 	unsigned s, grow = ns;
-	int rc = -ENOMEM;
+	int rc = -ENOMEM, lrc = EIO;
 
-	if (!start || !txn || !req || !(part = split(st, ev, n, start)))
+	if (!start || !txn || !req || !committed ||
+	    !(part = split(st, ev, n, start)))
 		goto out;
 	for (s = 0; s < ns; s++) {
 		req[s] = (struct commit_req){.ev = part + start[s],
@@ -447,7 +453,6 @@ static int record_atomic(struct store *st, const struct store_event *ev,
 		if (req[s].n)
 			rc = journal_apply(&st->shards[s]);
 	for (int attempt = 0; rc == 0 && attempt < 64; attempt++) {
-		int lrc = 0;
 		size_t used;
 
 		if (grow < ns) { /* no transaction may be open */
@@ -455,8 +460,11 @@ static int record_atomic(struct store *st, const struct store_event *ev,
 				break;
 			grow = ns;
 		}
-		for (s = 0; s < ns && lrc == 0; s++) {
-			if (!req[s].n)
+		/* Apply every part not yet committed... */
+		bool again = false;
+		lrc = 0;
+		for (s = 0; s < ns && lrc == 0 && !again; s++) {
+			if (!req[s].n || committed[s])
 				continue;
 			struct shard *sh = &st->shards[s];
 			req[s].deduped = 0;
@@ -464,17 +472,33 @@ static int record_atomic(struct store *st, const struct store_event *ev,
 				lrc = shard_apply(sh, txn[s], &req[s], 1, &used);
 			if (lrc == MDB_MAP_FULL)
 				grow = s;
+			if (lrc == -EOVERFLOW && !req[s].one_by_one &&
+			    req[s].n > 1) {
+				/* Folded, a batch's sum can pass 64 bits
+				 * where event by event it does not. */
+				req[s].one_by_one = true;
+				again = true;
+				lrc = 0;
+			}
 		}
-		for (s = 0; s < ns && lrc == 0; s++)
-			if (txn[s] && (lrc = shard_txn_commit(&st->shards[s],
-							      txn[s])) == 0)
-				txn[s] = NULL;
+		/* ...and commit them only when all applied.  A commit that
+		 * fails has ended its transaction; one that succeeded is not
+		 * applied again. */
+		for (s = 0; s < ns && lrc == 0 && !again; s++) {
+			if (!txn[s])
+				continue;
+			lrc = shard_txn_commit(&st->shards[s], txn[s]);
+			txn[s] = NULL;
+			committed[s] = lrc == 0;
+			if (lrc == MDB_MAP_FULL)
+				grow = s;
+		}
 		for (s = 0; s < ns; s++) {
 			if (txn[s])
 				shard_txn_abort(&st->shards[s], txn[s]);
 			txn[s] = NULL;
 		}
-		if (lrc == MDB_MAP_FULL)
+		if (lrc == MDB_MAP_FULL || again)
 			continue;
 		if (lrc == 0) {
 			atomic_fetch_add(&st->commits, 1);
@@ -491,15 +515,12 @@ static int record_atomic(struct store *st, const struct store_event *ev,
 				else
 					atomic_store(&st->shards[s].dirty, true);
 			}
-			goto unlead;
 		}
-		rc = lrc == -EOVERFLOW ? lrc
-				       : store_errno(lrc, "recording events");
-		goto unlead;
+		break;
 	}
 	if (rc == 0)
-		rc = store_errno(EIO, "recording events");
-unlead:
+		rc = lrc == -EOVERFLOW ? lrc
+				       : store_errno(lrc, "recording events");
 	for (s = 0; s < ns; s++)
 		if (req[s].n)
 			shard_unlead(&st->shards[s]);
@@ -507,6 +528,7 @@ out:
 	free(start);
 	free(txn);
 	free(req);
+	free(committed);
 	free(part);
 	return rc;
 }

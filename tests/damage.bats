@@ -131,7 +131,7 @@ EOF
 	fill_and_crash
 	rm -rf "$DATA/shard-1"
 	refused
-	[[ "$refusal" == *"$DATA/shard-1 is missing, but the other shards exist"* ]]
+	[[ "$refusal" == *"$DATA/shard-1 is missing, but the directory was made already"* ]]
 	[ ! -e "$DATA/shard-1" ]
 
 	mount_countfs "shards=2,recover=$BATS_TEST_TMPDIR/kept"
@@ -140,6 +140,16 @@ EOF
 	echo "counted $counted of 3000"
 	[ "$counted" -gt 0 ]
 	[ "$counted" -lt 3000 ]
+}
+
+@test "every shard directory deleted, the identity left: refused, not made again empty" {
+	fill_and_crash
+	rm -rf "$DATA/shard-0" "$DATA/shard-1"
+	refused
+	[[ "$refusal" == *"$DATA/shard-0 is missing, but the directory was made already"* ]]
+	[[ "$refusal" == *"$DATA/shard-1 is missing, but the directory was made already"* ]]
+	[ ! -e "$DATA/shard-0" ]
+	[ ! -e "$DATA/shard-1" ]
 }
 
 @test "a zero-length data.mdb is refused; recover moves it aside and starts" {

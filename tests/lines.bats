@@ -134,10 +134,11 @@ setup() {
 }
 
 @test "an invalid unfinished line is logged and not recorded at the last close" {
-	run $FSOP close-after "$E/count" 'zz'
-	[ "$output" = "OK 2" ]
+	# "-" can still become a value ("-5"), so the write is accepted.
+	run $FSOP close-after "$E/count" '-'
+	[ "$output" = "OK 1" ]
 	content_is "$E/count" $'0\n'
-	run grep -c 'write refused (EINVAL).*"zz"' "$LOG"
+	run grep -c 'write refused (EINVAL).*"-"' "$LOG"
 	[ "$output" = 1 ]
 }
 
@@ -210,9 +211,9 @@ print("reaped")
 	run python3 -c '
 import os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
-os.write(fd, b"1" * 3000)
+os.write(fd, b"1" + b" " * 2999)
 try:
-    os.write(fd, b"1" * 2000)
+    os.write(fd, b" " * 2000)
     print("accepted")
 except OSError as e:
     print(e.errno == 22)

@@ -45,11 +45,24 @@ start_writers() { # MOUNT VIDEO N
 
 acked() { cat "$BATS_TEST_TMPDIR"/acked.* 2>/dev/null | wc -l; }
 
+# Wait (at most 30 s) until more than $1 writes are acknowledged: on a
+# loaded machine python takes a while to start, and a crash before any
+# write tests nothing.
+acked_beyond() {
+	local deadline=$((SECONDS + 30))
+	until (($(acked) > $1)); do
+		((SECONDS < deadline)) || return 1
+		sleep 0.02
+	done
+}
+
 crash_loop() { # SYNC
-	local kills=${KILLS:-50} inflight=0
+	local kills=${KILLS:-50} inflight=0 before
 	for i in $(seq 1 "$kills"); do
 		mount_countfs "sync=$1"
+		before=$(acked)
 		start_writers "$MNT" crash 4
+		acked_beyond $((before + 3))
 		sleep "0.$((RANDOM % 4 + 2))"
 		crash_countfs
 		for p in "${writers[@]}"; do wait "$p" || true; done
@@ -60,6 +73,7 @@ crash_loop() { # SYNC
 	a=$(acked)
 	echo "sync=$1: $kills crashes, acknowledged $a, counted $counted"
 	report "kill -9 x$kills, sync=$1" "$a" "$counted"
+	[ "$a" -ge $((kills * 4)) ]
 	[ "$counted" -ge "$a" ]
 	[ "$counted" -le $((a + inflight)) ]
 }
