@@ -651,7 +651,9 @@ static bool tail_fits(const char *data, size_t len)
  */
 static bool tail_viable(const struct open_file *of, const char *t, size_t len)
 {
-	static const char *const endings[] = {"", "0", "a", " a", " a 0"};
+	/* "x a 0": a video begun with dots only (".", "..") needs more. */
+	static const char *const endings[] = {"",    "0",  "a",
+					      " a", " a 0", "x a 0"};
 	char buf[TAIL_MAX + 8];
 	const char *why;
 	struct line ln;
@@ -846,10 +848,13 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 	 * no longer make reads wait (a shell's children each close one). */
 	if (of->tail_len && !atomic_load(&of->tail_shared) &&
 	    !atomic_load(&of->flushed_tail)) {
-		size_t v = strcspn(of->tail, " \t");
+		size_t v = 0;
+		while (v < of->tail_len && of->tail[v] != ' ' &&
+		       of->tail[v] != '\t')
+			v++;
 		pthread_mutex_lock(&c->files_lock);
 		of->tail_video_len = -1;
-		if (of->node.kind == NODE_INGEST && v < of->tail_len &&
+		if (of->node.kind == NODE_INGEST && v > 0 && v < of->tail_len &&
 		    v <= STORE_VIDEO_MAX) {
 			memcpy(of->tail_video, of->tail, v);
 			of->tail_video_len = (int)v;

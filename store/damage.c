@@ -213,11 +213,11 @@ static int meta_read(MDB_txn *txn, MDB_dbi meta, const char *name, void *out,
 /*
  * Read shard @k's LMDB without writing to it: the number of the last
  * journal record it applied in *@applied, the shard count it was made
- * with in *@shards (0: not known yet).  Returns false, with the reason
- * in @why, when it cannot be used.
+ * with in *@shards and its own index in *@index (UINT32_MAX: not known
+ * yet).  Returns false, with the reason in @why, when it cannot be used.
  */
 static bool read_lmdb(const char *dir, uint64_t *applied, uint32_t *shards,
-		      char *why, size_t len)
+		      uint32_t *index, char *why, size_t len)
 {
 	char path[4200];
 	struct stat sb;
@@ -230,6 +230,7 @@ static bool read_lmdb(const char *dir, uint64_t *applied, uint32_t *shards,
 
 	*applied = 0;
 	*shards = 0;
+	*index = UINT32_MAX;
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	if (stat(path, &sb)) {
 		snprintf(why, len, "%s: %s", path, strerror(errno));
@@ -264,6 +265,12 @@ static bool read_lmdb(const char *dir, uint64_t *applied, uint32_t *shards,
 		 (rc = meta_read(txn, meta, "journal", applied,
 				 sizeof(*applied))) == 0)
 		rc = meta_read(txn, meta, "shards", shards, sizeof(*shards));
+	if (rc == 0 && *shards) {
+		MDB_val mk = {5, "shard"}, mv;
+		if (mdb_get(txn, meta, &mk, &mv) == 0 &&
+		    mv.mv_size == sizeof(*index))
+			memcpy(index, mv.mv_data, sizeof(*index));
+	}
 	mdb_txn_abort(txn);
 	if (rc)
 		goto unreadable;
@@ -354,16 +361,24 @@ static bool seq_unbroken(struct jfile *o[2], uint64_t applied,
 	return true;
 }
 
+/* The number the records after damage in @jf must be above: its last
+ * whole one before the damage, else what LMDB applied (numbers keep
+ * growing across restarts: journal_resync() needs a bound near them). */
+static uint64_t resync_after(const struct jfile *jf, uint64_t applied)
+{
+	return jf->scan.last_seq > applied ? jf->scan.last_seq : applied;
+}
+
 /* Take the damaged stretches out of @jf's bytes (each up to the next
  * whole record); how many bytes went. */
-static size_t drop_damage(struct jfile *jf)
+static size_t drop_damage(struct jfile *jf, uint64_t applied)
 {
 	size_t dropped = 0;
 
 	while (jf->scan.status == JSCAN_CORRUPT) {
 		size_t at = jf->scan.good;
 		size_t next = journal_resync(jf->buf, jf->len, at,
-					     jf->scan.last_seq);
+					     resync_after(jf, applied));
 		memmove(jf->buf + at, jf->buf + next, jf->len - next);
 		jf->len -= next - at;
 		dropped += next - at;
@@ -373,10 +388,10 @@ static size_t drop_damage(struct jfile *jf)
 }
 
 /* Rewrite @jf without its damaged stretches (a copy is kept already). */
-static int repair(struct check *c, struct jfile *jf)
+static int repair(struct check *c, struct jfile *jf, uint64_t applied)
 {
 	char tmp[8400];
-	size_t dropped = drop_damage(jf);
+	size_t dropped = drop_damage(jf, applied);
 	int fd, rc = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s.repaired", jf->path);
@@ -430,7 +445,7 @@ static int check_journals(struct check *c, unsigned k, uint64_t applied,
 			continue;
 		size_t cut = f[i].scan.good;
 		size_t next = journal_resync(f[i].buf, f[i].len, cut,
-					     f[i].scan.last_seq);
+					     resync_after(&f[i], applied));
 		char after[96] = "nothing readable follows";
 		if (next < f[i].len)
 			snprintf(after, sizeof(after),
@@ -438,9 +453,9 @@ static int check_journals(struct check *c, unsigned k, uint64_t applied,
 		problem(c, "%s is damaged at byte %zu of %zu: %s; %s",
 			f[i].path, cut, f[i].len, f[i].scan.why, after);
 		if (recover && !(rc = keep_journals(c, k, &copied)))
-			rc = repair(c, &f[i]);
+			rc = repair(c, &f[i], applied);
 		if (!recover) /* judge the rest as if the damage were gone */
-			drop_damage(&f[i]);
+			drop_damage(&f[i], applied);
 	}
 	/* The older file first; a cut-short record may end only the newer. */
 	struct jfile *o[2] = {&f[0], &f[1]};
@@ -510,13 +525,22 @@ static int check_shard(struct check *c, unsigned k, bool established)
 			done(c, "%s will be made again, empty", dir);
 		return 0;
 	}
-	uint32_t shards;
-	bool lmdb_ok = read_lmdb(dir, &applied, &shards, why, sizeof(why));
+	uint32_t shards, index;
+	bool lmdb_ok =
+	    read_lmdb(dir, &applied, &shards, &index, why, sizeof(why));
 	if (lmdb_ok && shards && shards != c->st->nshards) {
 		log_error("%s was made with shards=%u, not %u; use the same "
 			  "value or a new data directory",
 			  c->st->dir, shards, c->st->nshards);
 		return -EINVAL;
+	}
+	if (lmdb_ok && index != UINT32_MAX && index != k) {
+		/* A copy of another shard's file: its counts are not this
+		 * shard's videos', and its journal number is another's. */
+		snprintf(why, sizeof(why),
+			 "%s/data.mdb is shard %u's, not shard %u's", dir,
+			 index, k);
+		lmdb_ok = false;
 	}
 	if (!lmdb_ok) {
 		problem(c, "%s", why);
@@ -556,11 +580,82 @@ static bool established(const struct store *st)
 	return stat(path, &sb) == 0;
 }
 
+#define MAKING_FILE "creating"
+
+/* Durably create or remove DIR/creating. */
+int store_mark_making(struct store *st, bool on)
+{
+	char path[4096];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/" MAKING_FILE, st->dir);
+	if (on) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || fsync(fd))
+			rc = -errno;
+		if (fd >= 0)
+			close(fd);
+	} else if (unlink(path) && errno != ENOENT) {
+		rc = -errno;
+	}
+	if (rc == 0 && (fd = open(st->dir, O_RDONLY | O_DIRECTORY)) >= 0) {
+		if (fsync(fd))
+			rc = -errno;
+		close(fd);
+	}
+	if (rc)
+		log_error("%s: %s", path, strerror(-rc));
+	return rc;
+}
+
+/* Remove what a start cut short while making DIR left: its shards' files
+ * (nothing was served from them: the making ends before the mount). */
+static int unmake(struct store *st)
+{
+	static const char *const files[] = {"data.mdb", "lock.mdb",
+					    "journal-0", "journal-1"};
+	char path[4200];
+
+	for (unsigned k = 0; k < st->nshards; k++) {
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			snprintf(path, sizeof(path), "%s/shard-%u/%s", st->dir,
+				 k, files[i]);
+			if (unlink(path) && errno != ENOENT)
+				return -errno;
+		}
+		snprintf(path, sizeof(path), "%s/shard-%u", st->dir, k);
+		if (rmdir(path) && errno != ENOENT) {
+			log_error("cannot remove %s: %s", path,
+				  strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 int store_check(struct store *st)
 {
 	struct check c = {.st = st};
-	bool est = established(st);
+	char path[4096];
+	struct stat sb;
 	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/" MAKING_FILE, st->dir);
+	if (stat(path, &sb) == 0) {
+		snprintf(path, sizeof(path), "%s/identity", st->dir);
+		if (stat(path, &sb) == 0) { /* made; the mark outlived it */
+			if ((rc = store_mark_making(st, false)))
+				return rc;
+		} else {
+			log_warn("%s: a start stopped while making it; making "
+				 "it again",
+				 st->dir);
+			if ((rc = unmake(st)))
+				return rc;
+		}
+	}
+	bool est = established(st);
+	st->making = !est;
 
 	/* The shards that exist first: one of them may say the directory
 	 * was made with another shards=, which explains the missing ones. */

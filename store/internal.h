@@ -138,6 +138,7 @@ struct store {
 	 * read answers at no earlier now, or it could miss a bucket deleted
 	 * between its clock reading and its transaction (query.c). */
 	atomic_uint_fast32_t expire_now;
+	bool making; /* DIR is new: DIR/creating marks it until identity */
 };
 
 /* Read DIR/identity, or make it if missing (the shards are open). */
@@ -174,8 +175,14 @@ bool journal_eligible(const struct store *st, const struct store_event *ev,
 		      size_t n);
 
 /* Judge the data directory before anything in it changes (damage.c):
- * 0, or -EUCLEAN when it is damaged and cfg.recover is not set. */
+ * 0, or -EUCLEAN when it is damaged and cfg.recover is not set.  A
+ * directory whose making a crash cut short (DIR/creating, no identity)
+ * is made again; st->making tells store_open() to mark a new one. */
 int store_check(struct store *st);
+
+/* Mark DIR as being made (@on) until its identity is written, or take
+ * the mark away: a start cut short in between then starts it afresh. */
+int store_mark_making(struct store *st, bool on);
 
 /* Open the journal files in @dir and apply what they hold beyond what
  * LMDB has; the shard's databases are open. */

@@ -161,7 +161,7 @@ static bool record_at(const unsigned char *buf, size_t len, size_t off,
 	memcpy(&h, buf + off, sizeof(h));
 	/* Cheap tests first: most offsets fail on the number. */
 	return h.len >= sizeof(h) && h.len <= len - off && h.seq > after &&
-	       h.seq - after <= len / sizeof(h) &&
+	       (after == 0 || h.seq - after <= len / sizeof(h)) &&
 	       jrec_check(buf + off + JREC_CHECKED_FROM,
 			  h.len - JREC_CHECKED_FROM) == h.check &&
 	       walk_events(buf + off, h.len, &cut) == h.len && !cut;

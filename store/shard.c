@@ -941,10 +941,14 @@ int store_open(const struct store_config *cfg, struct store **out)
 	if ((rc = lock_dir(st)) || (rc = check_extra_shards(st)) ||
 	    (rc = store_check(st)))
 		goto fail;
+	if (st->making && (rc = store_mark_making(st, true)))
+		goto fail;
 	for (unsigned i = 0; i < st->nshards; i++)
 		if ((rc = shard_open(st, &st->shards[i], i)))
 			goto fail;
 	if ((rc = identity_open(st)))
+		goto fail;
+	if (st->making && (rc = store_mark_making(st, false)))
 		goto fail;
 	if ((rc = helpers_start(st)))
 		goto fail;
