@@ -332,7 +332,10 @@ os.execv(sys.argv[1], sys.argv[1:])' "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -f \
 	wait "$r"
 	echo "local append p99: $base ms alone, $loaded ms with 200 /global readers of a stopped shard"
 	echo "/global reads ended: $(cat "$BATS_TEST_TMPDIR/readers")"
-	awk -v b="$base" -v l="$loaded" 'BEGIN { exit !(l <= 2 * b) }'
+	# Within 2x, or under 5 ms: a quiet machine's p99 is a fraction of a
+	# millisecond, where scheduling noise alone can double it; the defect
+	# this catches (writes waiting for MySQL timeouts) costs seconds.
+	awk -v b="$base" -v l="$loaded" 'BEGIN { exit !(l <= 2 * b || l < 5) }'
 	grep -q EHOSTUNREACH "$BATS_TEST_TMPDIR/readers"
 	content_is "$MNT/videos/lat/views" $'601\n'
 }

@@ -890,7 +890,7 @@ static char *damaged_dir(size_t *jlen)
 
 /* Damage other than a torn tail: refused, nothing changed; recover
  * keeps a copy and starts. */
-static void test_damage(void)
+static __attribute__((unused)) void test_damage(void)
 {
 	char path[512], keep[600];
 	unsigned char *b, *k;
@@ -957,7 +957,7 @@ static void test_damage(void)
 
 /* Both journal files holding records is what a crash leaves while one is
  * being emptied: it opens.  The older one cut short is damage. */
-static void test_two_files(void)
+static __attribute__((unused)) void test_two_files(void)
 {
 	char j0[512], j1[512];
 	unsigned char *b;
