@@ -776,21 +776,32 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
  * from do_exit(), which has already set the task's exit code: the 52nd
  * field of /proc/TID/stat (Linux 3.5 on), a wait status.
  */
-static int killed_by(pid_t tid)
+/* Read the start of /proc/TID/@name into @buf, NUL-terminated; false
+ * when the thread is gone or the file cannot be read. */
+static bool read_proc(pid_t tid, const char *name, char *buf, size_t cap)
 {
-	char path[64], buf[1024], *p;
-	int field = 2, code = 0;
+	char path[64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, name);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return false;
+	n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return false;
 	buf[n] = 0;
+	return true;
+}
+
+static int killed_by(pid_t tid)
+{
+	char buf[1024], *p;
+	int field = 2, code = 0;
+
+	if (!read_proc(tid, "stat", buf, sizeof(buf)))
+		return 0;
 	/* The command name may hold spaces and parentheses. */
 	if (!(p = strrchr(buf, ')')))
 		return 0;
@@ -805,18 +816,10 @@ static int killed_by(pid_t tid)
  * gone from /proc is compared by its id alone. */
 static pid_t tgid_of(pid_t tid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	char buf[512], *p;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!read_proc(tid, "status", buf, sizeof(buf)))
 		return tid;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return tid;
-	buf[n] = 0;
 	p = strstr(buf, "\nTgid:");
 	return p ? (pid_t)atoi(p + 7) : tid;
 }

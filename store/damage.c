@@ -576,7 +576,7 @@ static bool established(const struct store *st)
 	for (unsigned k = 0; k < st->nshards; k++)
 		if (shard_exists(st, k))
 			return true;
-	snprintf(path, sizeof(path), "%s/identity", st->dir);
+	snprintf(path, sizeof(path), "%s/" IDENTITY_FILE, st->dir);
 	return stat(path, &sb) == 0;
 }
 
@@ -642,7 +642,7 @@ int store_check(struct store *st)
 
 	snprintf(path, sizeof(path), "%s/" MAKING_FILE, st->dir);
 	if (stat(path, &sb) == 0) {
-		snprintf(path, sizeof(path), "%s/identity", st->dir);
+		snprintf(path, sizeof(path), "%s/" IDENTITY_FILE, st->dir);
 		if (stat(path, &sb) == 0) { /* made; the mark outlived it */
 			if ((rc = store_mark_making(st, false)))
 				return rc;

@@ -24,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define IDENTITY_FILE "identity"
 #define IDENTITY_LINE_MAX 64
 
 const char *store_identity(const struct store *st)

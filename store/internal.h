@@ -141,6 +141,8 @@ struct store {
 	bool making; /* DIR is new: DIR/creating marks it until identity */
 };
 
+#define IDENTITY_FILE "identity" /* DIR/identity: see identity.c */
+
 /* Read DIR/identity, or make it if missing (the shards are open). */
 int identity_open(struct store *st);
 
