@@ -159,6 +159,24 @@ static void fail_all(struct commit_req *batch, int rc)
 			r->rc = rc;
 }
 
+/* The events of @r, committed, in the store's counters. */
+static void note_counted(struct store *st, const struct commit_req *r)
+{
+	atomic_fetch_add(&st->events, r->n - r->deduped);
+	atomic_fetch_add(&st->deduplicated, r->deduped);
+}
+
+/* @sh committed: with sync=always LMDB's own commit synced the data
+ * pages, then the meta page (in that order, so a power loss leaves either
+ * the old or the new state); otherwise the next sync has work. */
+static void note_committed(struct shard *sh)
+{
+	if (sh->st->cfg.sync == STORE_SYNC_ALWAYS)
+		atomic_fetch_add(&sh->st->fsyncs, 1);
+	else
+		atomic_store(&sh->dirty, true);
+}
+
 /* Apply the live requests of @batch in one transaction and commit it.
  * A request that fails on its own is marked and the rest retried. */
 static void run_batch(struct shard *sh, struct commit_req *batch)
@@ -211,19 +229,10 @@ static void run_batch(struct shard *sh, struct commit_req *batch)
 		if (rc)
 			goto fail;
 		atomic_fetch_add(&st->commits, 1);
-		for (struct commit_req *r = batch; r; r = r->next) {
-			if (r->rc)
-				continue;
-			atomic_fetch_add(&st->events, r->n - r->deduped);
-			atomic_fetch_add(&st->deduplicated, r->deduped);
-		}
-		/* With sync=always LMDB's own commit synced the data pages,
-		 * then the meta page: in that order, so a power loss leaves
-		 * either the old or the new state. */
-		if (st->cfg.sync == STORE_SYNC_ALWAYS)
-			atomic_fetch_add(&st->fsyncs, 1);
-		else
-			atomic_store(&sh->dirty, true);
+		for (struct commit_req *r = batch; r; r = r->next)
+			if (!r->rc)
+				note_counted(st, r);
+		note_committed(sh);
 		return;
 	}
 	rc = EIO;
@@ -505,15 +514,9 @@ static int record_atomic(struct store *st, const struct store_event *ev,
 			for (s = 0; s < ns; s++) {
 				if (!req[s].n)
 					continue;
-				atomic_fetch_add(&st->events,
-						 req[s].n - req[s].deduped);
-				atomic_fetch_add(&st->deduplicated,
-						 req[s].deduped);
+				note_counted(st, &req[s]);
+				note_committed(&st->shards[s]);
 				*deduped += req[s].deduped;
-				if (st->cfg.sync == STORE_SYNC_ALWAYS)
-					atomic_fetch_add(&st->fsyncs, 1);
-				else
-					atomic_store(&st->shards[s].dirty, true);
 			}
 		}
 		break;
