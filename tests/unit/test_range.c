@@ -15,6 +15,7 @@
 #include "../../common/log.h"
 #include "../../store/store.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -31,17 +32,7 @@
 
 static char *fresh_dir(void)
 {
-	char tmpl[] = "/tmp/countfs-range.XXXXXX";
-	char *d = mkdtemp(tmpl);
-	return d ? strdup(d) : NULL;
-}
-
-static void rmrf(const char *dir)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	return fresh_dir_named("range");
 }
 
 /* A store whose background thread never runs retention: each test

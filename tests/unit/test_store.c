@@ -7,6 +7,7 @@
 #include "../../store/jscan.h"
 #include "../../store/store.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -24,17 +25,7 @@
 
 static char *fresh_dir(void)
 {
-	char tmpl[] = "/tmp/countfs-unit.XXXXXX";
-	char *d = mkdtemp(tmpl);
-	return d ? strdup(d) : NULL;
-}
-
-static void rmrf(const char *dir)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	return fresh_dir_named("unit");
 }
 
 static enum store_sync sync_mode = STORE_SYNC_SECOND;
