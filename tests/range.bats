@@ -212,6 +212,10 @@ zone_min() { echo $(((($(now) - 7 * 86400 + 3599) / 3600) * 3600)); }
 	E=$V/events/big
 	p=4611686018427387904 # 2^62
 	m=$((($(now) - 600) / 60 * 60))
+	# Keep m - 20 .. m + 80 inside one hour: two of the +2^62 in one hour
+	# bucket would not fit, and the write would rightly be refused.
+	if ((m % 3600 < 120)); then m=$((m - 240)); fi
+	if ((m % 3600 >= 3600 - 120)); then m=$((m - 180)); fi
 	# In an order whose running totals fit: -2^62, then +2^62 twice.
 	printf -- '-%d @%d\n%d @%d\n%d @%d\n' $p $((m + 70)) $p $((m + 5)) \
 		$p $((m - 10)) >>"$E/count"
