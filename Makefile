@@ -6,14 +6,15 @@ DESTDIR ?=
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 DEPS = fuse3 lmdb libmariadb
-VERSION = 0.4.0
+VERSION = 0.5.0
 CPPFLAGS += -D_GNU_SOURCE -DCOUNTFS_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lfuse3 -llmdb -lmariadb) -lpthread
 ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
 
 COMMON = common/log.c common/notify.c
 STORE = store/shard.c store/journal.c store/jscan.c store/damage.c store/record.c \
-	store/query.c store/retain.c store/pending.c store/identity.c
+	store/query.c store/retain.c store/pending.c store/identity.c \
+	store/format.c
 REPL = replicate/conn.c replicate/push.c replicate/global.c
 FS = fs/fs.c fs/line.c fs/path.c fs/stats.c
 DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c

@@ -210,14 +210,20 @@ static int meta_read(MDB_txn *txn, MDB_dbi meta, const char *name, void *out,
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* What a shard's meta says of it; zeroes when not known yet. */
+struct shard_meta {
+	uint64_t applied; /* the last journal record in LMDB */
+	uint32_t shards;  /* the shard count it was made with */
+	uint32_t index;	  /* its own index; UINT32_MAX: not known */
+	uint32_t format;  /* its data format */
+};
+
 /*
- * Read shard @k's LMDB without writing to it: the number of the last
- * journal record it applied in *@applied, the shard count it was made
- * with in *@shards and its own index in *@index (UINT32_MAX: not known
- * yet).  Returns false, with the reason in @why, when it cannot be used.
+ * Read shard @k's LMDB without writing to it into *@m.  Returns false,
+ * with the reason in @why, when it cannot be used.
  */
-static bool read_lmdb(const char *dir, uint64_t *applied, uint32_t *shards,
-		      uint32_t *index, char *why, size_t len)
+static bool read_lmdb(const char *dir, struct shard_meta *m, char *why,
+		      size_t len)
 {
 	char path[4200];
 	struct stat sb;
@@ -228,9 +234,7 @@ static bool read_lmdb(const char *dir, uint64_t *applied, uint32_t *shards,
 	MDB_dbi meta;
 	int rc;
 
-	*applied = 0;
-	*shards = 0;
-	*index = UINT32_MAX;
+	*m = (struct shard_meta){.index = UINT32_MAX};
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	if (stat(path, &sb)) {
 		snprintf(why, len, "%s: %s", path, strerror(errno));
@@ -262,14 +266,17 @@ static bool read_lmdb(const char *dir, uint64_t *applied, uint32_t *shards,
 	if (rc == MDB_NOTFOUND) /* made, then killed before its first commit */
 		rc = 0;
 	else if (rc == 0 &&
-		 (rc = meta_read(txn, meta, "journal", applied,
-				 sizeof(*applied))) == 0)
-		rc = meta_read(txn, meta, "shards", shards, sizeof(*shards));
-	if (rc == 0 && *shards) {
+		 (rc = meta_read(txn, meta, "journal", &m->applied,
+				 sizeof(m->applied))) == 0 &&
+		 (rc = meta_read(txn, meta, "format", &m->format,
+				 sizeof(m->format))) == 0)
+		rc = meta_read(txn, meta, "shards", &m->shards,
+			       sizeof(m->shards));
+	if (rc == 0 && m->shards) {
 		MDB_val mk = {5, "shard"}, mv;
 		if (mdb_get(txn, meta, &mk, &mv) == 0 &&
-		    mv.mv_size == sizeof(*index))
-			memcpy(index, mv.mv_data, sizeof(*index));
+		    mv.mv_size == sizeof(m->index))
+			memcpy(&m->index, mv.mv_data, sizeof(m->index));
 	}
 	mdb_txn_abort(txn);
 	if (rc)
@@ -525,23 +532,25 @@ static int check_shard(struct check *c, unsigned k, bool established)
 			done(c, "%s will be made again, empty", dir);
 		return 0;
 	}
-	uint32_t shards, index;
-	bool lmdb_ok =
-	    read_lmdb(dir, &applied, &shards, &index, why, sizeof(why));
-	if (lmdb_ok && shards && shards != c->st->nshards) {
+	struct shard_meta m;
+	bool lmdb_ok = read_lmdb(dir, &m, why, sizeof(why));
+	if (lmdb_ok && (rc = format_check(m.format, dir)))
+		return rc;
+	if (lmdb_ok && m.shards && m.shards != c->st->nshards) {
 		log_error("%s was made with shards=%u, not %u; use the same "
 			  "value or a new data directory",
-			  c->st->dir, shards, c->st->nshards);
+			  c->st->dir, m.shards, c->st->nshards);
 		return -EINVAL;
 	}
-	if (lmdb_ok && index != UINT32_MAX && index != k) {
+	if (lmdb_ok && m.index != UINT32_MAX && m.index != k) {
 		/* A copy of another shard's file: its counts are not this
 		 * shard's videos', and its journal number is another's. */
 		snprintf(why, sizeof(why),
 			 "%s/data.mdb is shard %u's, not shard %u's", dir,
-			 index, k);
+			 m.index, k);
 		lmdb_ok = false;
 	}
+	applied = m.applied;
 	if (!lmdb_ok) {
 		problem(c, "%s", why);
 		if (c->st->cfg.recover &&
@@ -579,8 +588,6 @@ static bool established(const struct store *st)
 	snprintf(path, sizeof(path), "%s/" IDENTITY_FILE, st->dir);
 	return stat(path, &sb) == 0;
 }
-
-#define MAKING_FILE "creating"
 
 /* Durably create or remove DIR/creating. */
 int store_mark_making(struct store *st, bool on)

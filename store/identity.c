@@ -97,39 +97,48 @@ static int sync_dir(const char *dir)
 	return rc;
 }
 
-/* Make a new identity and write it to @path, atomically and durably. */
-static int identity_write(struct store *st, const char *path)
+int store_write_file(const char *dir, const char *name, const char *text)
 {
-	unsigned char raw[STORE_IDENTITY_LEN / 2];
-	char tmp[4096 + 8], line[IDENTITY_LINE_MAX + 1];
-	int fd, len, rc = 0;
+	char path[4200], tmp[4210];
+	size_t len = strlen(text);
+	int fd, rc = 0;
 
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-		rc = -errno;
-		log_error("cannot draw an identity for %s: %s", st->dir,
-			  strerror(errno));
-		return rc;
-	}
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(st->identity + 2 * i, 3, "%02x", raw[i]);
-	len = snprintf(line, sizeof(line), "%s %lld\n", st->identity,
-		       (long long)time(NULL));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	errno = 0;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, line, (size_t)len) != len || fsync(fd))
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd))
 		rc = errno ? -errno : -EIO;
 	if (fd >= 0 && close(fd) && !rc)
 		rc = -errno;
 	if (!rc && rename(tmp, path))
 		rc = -errno;
 	if (!rc)
-		rc = sync_dir(st->dir);
+		rc = sync_dir(dir);
 	if (rc) {
 		log_error("cannot write %s: %s", path, strerror(-rc));
 		unlink(tmp);
 	}
 	return rc;
+}
+
+/* Make a new identity and write it to DIR/identity. */
+static int identity_write(struct store *st)
+{
+	unsigned char raw[STORE_IDENTITY_LEN / 2];
+	char line[IDENTITY_LINE_MAX + 1];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		int rc = -errno;
+		log_error("cannot draw an identity for %s: %s", st->dir,
+			  strerror(errno));
+		return rc;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(st->identity + 2 * i, 3, "%02x", raw[i]);
+	snprintf(line, sizeof(line), "%s %lld\n", st->identity,
+		 (long long)time(NULL));
+	return store_write_file(st->dir, IDENTITY_FILE, line);
 }
 
 /* Did the shards hold any series before this open?  (Then the directory
@@ -161,7 +170,7 @@ int identity_open(struct store *st)
 	rc = identity_read(st, path);
 	if (rc != -ENOENT)
 		return rc;
-	if ((rc = identity_write(st, path)))
+	if ((rc = identity_write(st)))
 		return rc;
 	if (identity_had_data(st))
 		log_info("%s had no identity (made by an older countfs): it "

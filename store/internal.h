@@ -29,7 +29,10 @@
 #define LEVEL_TOTAL STORE_LEVELS
 #define BUCKET_KEY_LEN 13
 #define EXPIRY_KEY_LEN 13
-#define FORMAT_VERSION 1
+/* The data format this countfs writes; it reads FORMAT_OLDEST up to it
+ * and upgrades older directories in place (format.c has the history). */
+#define FORMAT_VERSION 2
+#define FORMAT_OLDEST 1
 #define PENDING_KEY_LEN (1 + BUCKET_KEY_LEN)
 
 /* A request waiting for the group commit of its shard. */
@@ -139,9 +142,33 @@ struct store {
 	 * between its clock reading and its transaction (query.c). */
 	atomic_uint_fast32_t expire_now;
 	bool making; /* DIR is new: DIR/creating marks it until identity */
+	uint32_t stamped;	/* DIR/format as found; 0: none (format.c) */
+	uint32_t upgraded_from; /* oldest shard format below FORMAT_VERSION */
 };
 
 #define IDENTITY_FILE "identity" /* DIR/identity: see identity.c */
+#define FORMAT_FILE "format"	 /* DIR/format: see format.c */
+#define MAKING_FILE "creating"	 /* DIR/creating: see damage.c */
+
+/* Write DIR/@name holding @text through a fsynced temporary file renamed
+ * over it, the directory fsynced after: a crash leaves the old file or
+ * the new one.  0 or a negative errno (logged). */
+int store_write_file(const char *dir, const char *name, const char *text);
+
+/*
+ * Format and ownership of DIR (format.c), all logged when refused:
+ * format_claim() runs before anything in DIR is made: -ENOTEMPTY for a
+ * non-empty directory that is not a data directory, -ENOTSUP when
+ * DIR/format is newer than FORMAT_VERSION.  format_check() refuses a
+ * newer @format found at @where (-ENOTSUP).  format_shard() checks a
+ * shard's meta "format" and sets it to FORMAT_VERSION inside @txn, the
+ * transaction that opens (and creates) its databases.  format_stamp()
+ * writes DIR/format once every shard is at FORMAT_VERSION.
+ */
+int format_claim(struct store *st);
+int format_check(uint32_t format, const char *where);
+int format_shard(struct shard *sh, MDB_txn *txn);
+int format_stamp(struct store *st);
 
 /* Read DIR/identity, or make it if missing (the shards are open). */
 int identity_open(struct store *st);

@@ -716,7 +716,7 @@ static int meta_u32(struct shard *sh, MDB_txn *txn, const char *name,
 		return MDB_CORRUPTED;
 	memcpy(&have, v.mv_data, sizeof(have));
 	if (have != want) {
-		log_error("shard %u was made with %s %u, not %u; use the same "
+		log_error("shard %u was made with %s%u, not %u; use the same "
 			  "value or a new data directory",
 			  sh->index, what, have, want);
 		return -EINVAL;
@@ -777,12 +777,11 @@ static int shard_open_dbs(struct shard *sh)
 	if (!rc)
 		rc = mdb_set_compare(txn, sh->expiry, cmp_key13);
 	if (!rc)
-		rc = meta_u32(sh, txn, "format", FORMAT_VERSION,
-			      "format version");
+		rc = format_shard(sh, txn);
 	if (!rc)
 		rc = meta_u32(sh, txn, "shards", sh->st->nshards, "shards=");
 	if (!rc)
-		rc = meta_u32(sh, txn, "shard", sh->index, "shard index");
+		rc = meta_u32(sh, txn, "shard", sh->index, "shard index ");
 	if (!rc)
 		rc = pending_setup(sh, txn);
 	if (rc) {
@@ -934,6 +933,7 @@ int store_open(const struct store_config *cfg, struct store **out)
 	st->apply_max = cpus > 1 ? (unsigned)cpus : 1;
 	if (!st->dir || !st->shards || !st->flush_jobs) {
 		rc = -ENOMEM;
+		log_error("cannot open %s: %s", cfg->dir, strerror(-rc));
 		goto fail;
 	}
 	if (mkdir(st->dir, 0700) && errno != EEXIST) {
@@ -941,22 +941,24 @@ int store_open(const struct store_config *cfg, struct store **out)
 		log_error("cannot create %s: %s", st->dir, strerror(errno));
 		goto fail;
 	}
-	if ((rc = lock_dir(st)) || (rc = check_extra_shards(st)) ||
-	    (rc = store_check(st)))
+	if ((rc = format_claim(st)) || (rc = lock_dir(st)) ||
+	    (rc = check_extra_shards(st)) || (rc = store_check(st)))
 		goto fail;
 	if (st->making && (rc = store_mark_making(st, true)))
 		goto fail;
 	for (unsigned i = 0; i < st->nshards; i++)
 		if ((rc = shard_open(st, &st->shards[i], i)))
 			goto fail;
-	if ((rc = identity_open(st)))
+	if ((rc = identity_open(st)) || (rc = format_stamp(st)))
 		goto fail;
 	if (st->making && (rc = store_mark_making(st, false)))
 		goto fail;
-	if ((rc = helpers_start(st)))
+	if ((rc = helpers_start(st)) ||
+	    (rc = -pthread_create(&st->bg, NULL, store_background, st))) {
+		log_error("cannot start the store's threads: %s",
+			  strerror(-rc));
 		goto fail;
-	if ((rc = -pthread_create(&st->bg, NULL, store_background, st)))
-		goto fail;
+	}
 	st->bg_running = true;
 	*out = st;
 	return 0;

@@ -102,12 +102,16 @@ struct store;
 
 /*
  * Open (creating if needed) the store described by @cfg and start its
- * background thread (fsync each second, retention).  Refuses a directory
- * made with another shard count (-EINVAL, logged) or in use by another
- * process (-EBUSY), and a damaged one (-EUCLEAN, each problem logged,
- * nothing modified) unless @cfg->recover names where to keep what is set
- * aside (see damage.c).  Stale reader slots left by a killed process are
- * cleared.  On success *@out owns everything; release with store_close().
+ * background thread (fsync each second, retention).  Refuses a non-empty
+ * directory that is not a data directory (-ENOTEMPTY), one of a data
+ * format newer than this countfs reads (-ENOTSUP), both before anything
+ * in it changes; a directory made with another shard count (-EINVAL) or
+ * in use by another process (-EBUSY), and a damaged one (-EUCLEAN, each
+ * problem logged, nothing modified) unless @cfg->recover names where to
+ * keep what is set aside (see damage.c).  An older format is upgraded in
+ * place (format.c).  Stale reader slots left by a killed process are
+ * cleared.  Every failure is logged, once: the caller need not say it
+ * again.  On success *@out owns everything; release with store_close().
  */
 int store_open(const struct store_config *cfg, struct store **out);
 

@@ -1,0 +1,190 @@
+/*
+ * format.c - which data format a directory holds, and whether a directory
+ * is a data directory at all.
+ *
+ * Every change to what countfs keeps on disk bumps FORMAT_VERSION:
+ *   1  countfs 0.1.0 to 0.4.0 (0.3.0 added the journals and 0.4.0
+ *      DIR/identity without a bump: a daemon of an older release then
+ *      read what it did not understand, hence this file)
+ *   2  countfs 0.5.0: DIR/format, and the time each series last changed
+ * The format is kept twice: in each shard's meta "format" (u32), which
+ * every release checks, and in DIR/format, one line "countfs data format
+ * N", which can be read without LMDB and marks the directory as countfs's.
+ *
+ * A daemon refuses a directory whose DIR/format or any shard is newer than
+ * it reads, before changing anything (the shards are read by damage.c's
+ * read-only pass).  An older one is upgraded in place: each shard's meta
+ * is set in the transaction that opens its databases, creating the new
+ * ones, then DIR/format is written.  A crash in between leaves shards of
+ * both formats and no DIR/format: the next start finishes the upgrade.
+ * From the first upgraded shard on, a daemon of format 1 refuses the
+ * directory (its meta check wants 1).
+ */
+#include "internal.h"
+
+#include "../common/log.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef COUNTFS_VERSION
+#define COUNTFS_VERSION "(unknown)"
+#endif
+
+#define STAMP_PREFIX "countfs data format "
+
+/* The release that first wrote each format. */
+static const char *const first_release[FORMAT_VERSION + 1] = {
+    [1] = "0.1.0",
+    [2] = "0.5.0",
+};
+
+int format_check(uint32_t format, const char *where)
+{
+	if (format <= FORMAT_VERSION)
+		return 0;
+	log_error("%s was written by a newer countfs (data format %u); this "
+		  "countfs %s reads formats %u to %u",
+		  where, format, COUNTFS_VERSION, FORMAT_OLDEST,
+		  FORMAT_VERSION);
+	return -ENOTSUP;
+}
+
+/* Is @name one that only countfs makes in a data directory? */
+static bool name_is_ours(const char *name)
+{
+	size_t digits;
+
+	if (strcmp(name, FORMAT_FILE) == 0 || strcmp(name, IDENTITY_FILE) == 0 ||
+	    strcmp(name, MAKING_FILE) == 0)
+		return true;
+	if (strncmp(name, "shard-", 6) != 0)
+		return false;
+	digits = strspn(name + 6, "0123456789");
+	return digits > 0 && name[6 + digits] == '\0';
+}
+
+/* Refuse a directory holding something but nothing of a data directory:
+ * countfs would fill it with shards.  "lock" alone is a start stopped
+ * just after taking the lock; "lost+found" alone, a new filesystem. */
+static int check_owner(struct store *st)
+{
+	DIR *d = opendir(st->dir);
+	struct dirent *e;
+	char stranger[256] = "";
+	bool ours = false;
+
+	if (!d) {
+		int err = errno;
+		log_error("cannot read %s: %s", st->dir, strerror(err));
+		return -err;
+	}
+	while (!ours && (e = readdir(d))) {
+		const char *n = e->d_name;
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
+		    strcmp(n, "lock") == 0 || strcmp(n, "lost+found") == 0)
+			continue;
+		if (name_is_ours(n))
+			ours = true;
+		else if (!stranger[0])
+			snprintf(stranger, sizeof(stranger), "%s", n);
+	}
+	closedir(d);
+	if (ours || !stranger[0])
+		return 0;
+	log_error("%s is not empty and is not a countfs data directory (it "
+		  "holds '%s' and no " FORMAT_FILE " or shard-0): give data= a "
+		  "new or empty directory",
+		  st->dir, stranger);
+	return -ENOTEMPTY;
+}
+
+/* Read DIR/format into st->stamped (0 when there is none). */
+static int read_stamp(struct store *st)
+{
+	char path[4200], line[64], rest;
+	unsigned v;
+	ssize_t n;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/" FORMAT_FILE, st->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0) {
+		err = errno;
+		log_error("cannot read %s: %s", path, strerror(err));
+		return -err;
+	}
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	line[n > 0 ? n : 0] = '\0';
+	if (n <= 0 || strncmp(line, STAMP_PREFIX, strlen(STAMP_PREFIX)) ||
+	    sscanf(line + strlen(STAMP_PREFIX), "%u%c", &v, &rest) != 2 ||
+	    rest != '\n' || v < FORMAT_OLDEST) {
+		log_error("%s is damaged: it must be one line \"" STAMP_PREFIX
+			  "N\"; write the line back (" STAMP_PREFIX "%u if "
+			  "this countfs made the directory)",
+			  path, FORMAT_VERSION);
+		return -EINVAL;
+	}
+	st->stamped = v;
+	return format_check(v, st->dir);
+}
+
+int format_claim(struct store *st)
+{
+	int rc = check_owner(st);
+
+	return rc ? rc : read_stamp(st);
+}
+
+int format_shard(struct shard *sh, MDB_txn *txn)
+{
+	static const char name[] = "format";
+	uint32_t want = FORMAT_VERSION, have;
+	MDB_val k = {sizeof(name) - 1, (void *)name}, v;
+	char where[4200];
+	int rc = mdb_get(txn, sh->meta, &k, &v);
+
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == 0) {
+		if (v.mv_size != sizeof(have))
+			return MDB_CORRUPTED;
+		memcpy(&have, v.mv_data, sizeof(have));
+		snprintf(where, sizeof(where), "%s/shard-%u", sh->st->dir,
+			 sh->index);
+		if ((rc = format_check(have, where)))
+			return rc;
+		if (have == want)
+			return 0;
+		if (!sh->st->upgraded_from || have < sh->st->upgraded_from)
+			sh->st->upgraded_from = have;
+	}
+	v.mv_size = sizeof(want);
+	v.mv_data = &want;
+	return mdb_put(txn, sh->meta, &k, &v, 0);
+}
+
+int format_stamp(struct store *st)
+{
+	char line[64];
+	int rc;
+
+	if (st->stamped == FORMAT_VERSION)
+		return 0;
+	snprintf(line, sizeof(line), STAMP_PREFIX "%u\n", FORMAT_VERSION);
+	if ((rc = store_write_file(st->dir, FORMAT_FILE, line)))
+		return rc;
+	if (st->upgraded_from)
+		log_info("%s: upgraded from data format %u to %u; a countfs "
+			 "older than %s no longer starts on it",
+			 st->dir, st->upgraded_from, FORMAT_VERSION,
+			 first_release[FORMAT_VERSION]);
+	st->stamped = FORMAT_VERSION;
+	return 0;
+}
