@@ -1034,7 +1034,8 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 			 c->repl_cfg.host, c->repl_cfg.shards,
 			 c->repl_cfg.option_file);
 	}
-	log_info("serving, data in %s, %u shards, sync=%s", c->store_cfg.dir,
+	log_info("countfs %s serving %s, data in %s, %u shards, sync=%s",
+		 COUNTFS_VERSION, c->mountpoint, c->store_cfg.dir,
 		 c->store_cfg.shards,
 		 c->store_cfg.sync == STORE_SYNC_ALWAYS ? "always" : "second");
 	notify_service("READY=1\nSTATUS=serving");

@@ -27,6 +27,7 @@ struct countfs {
 	struct store *store;
 	struct repl_config repl_cfg; /* option_file NULL: no MySQL */
 	struct repl *repl;	     /* opened in init after the store */
+	const char *mountpoint; /* real path, for the log */
 	bool foreground;
 	bool failed; /* init could not open the store */
 	time_t started;

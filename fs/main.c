@@ -59,6 +59,7 @@ static const struct fuse_opt option_spec[] = {
     FUSE_OPT_KEY("recover", KEY_RECOVER),
     OPTION("-h", show_help),
     OPTION("--help", show_help),
+    OPTION("help", show_help),
     OPTION("-V", show_version),
     OPTION("--version", show_version),
     FUSE_OPT_KEY("-f", KEY_FOREGROUND),
@@ -169,6 +170,13 @@ static int parse_scaled(const char *s, const char *units, const uint64_t *mult,
 	return 0;
 }
 
+static int bad(const char *what, const char *value, const char *allowed)
+{
+	fprintf(stderr, "countfs: %s=%s is not valid: %s\n", what, value,
+		allowed);
+	return -EINVAL;
+}
+
 static int parse_duration(const char *s, bool forever_ok, uint32_t *out)
 {
 	static const uint64_t mult[] = {1, 60, 3600, 86400};
@@ -184,15 +192,29 @@ static int parse_duration(const char *s, bool forever_ok, uint32_t *out)
 	return 0;
 }
 
+/*
+ * The option @name=@s, a duration of at most @max seconds (or forever when
+ * @forever_ok), in *@out; else exit-worthy, with @allowed as the reason.
+ * Every duration needs its unit: a bare number is refused, since nobody
+ * can tell whether dedup=10 meant seconds or minutes.
+ */
+static int duration_option(const char *name, const char *s, bool forever_ok,
+			   uint32_t max, const char *allowed, uint32_t *out)
+{
+	char why[160];
+
+	if (s[0] && strspn(s, "0123456789") == strlen(s)) {
+		snprintf(why, sizeof(why), "give a unit, e.g. %.20ss, %.20sm "
+			 "or %.20sd", s, s, s);
+		return bad(name, s, why);
+	}
+	if (parse_duration(s, forever_ok, out) || *out > max)
+		return bad(name, s, allowed);
+	return 0;
+}
+
 /* The longest dedup window: ids are kept that long, one entry each. */
 #define DEDUP_MAX (365u * 86400)
-
-static int bad(const char *what, const char *value, const char *allowed)
-{
-	fprintf(stderr, "countfs: %s=%s is not valid: %s\n", what, value,
-		allowed);
-	return -EINVAL;
-}
 
 static int check_keep(struct countfs *c, struct options *o)
 {
@@ -204,10 +226,12 @@ static int check_keep(struct countfs *c, struct options *o)
 	char why[160];
 
 	for (int l = 0; l < STORE_LEVELS; l++)
-		if (o->keep[l] && parse_duration(o->keep[l], true, &keep[l]))
-			return bad(names[l], o->keep[l],
-				   "give a duration such as 3600s, 90m, 48h, "
-				   "30d, or forever");
+		if (o->keep[l] &&
+		    duration_option(names[l], o->keep[l], true, UINT32_MAX,
+				    "give a duration such as 3600s, 90m, 48h, "
+				    "30d, or forever",
+				    &keep[l]))
+			return -EINVAL;
 	/* A level must cover at least one bucket of the next one up. */
 	for (int l = 0; l + 1 < STORE_LEVELS; l++) {
 		uint32_t next = store_level_size[l + 1];
@@ -371,35 +395,75 @@ static int check_recover(struct countfs *c, struct options *o)
 	return 0;
 }
 
+/* [SOURCE] MOUNTPOINT, as mount.fuse3 gives them: no more, no less. */
+static int check_args(const struct options *o)
+{
+	if (o->nargs > 2) {
+		fprintf(stderr, "countfs: too many arguments: give [SOURCE] "
+				"MOUNTPOINT; see countfs --help\n");
+		return -EINVAL;
+	}
+	if (o->nargs == 0) {
+		fprintf(stderr, "countfs: no mountpoint given; see countfs "
+				"--help\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Choose the data directory, absolute in store_cfg.dir (the daemon leaves
+ * the current directory when it goes to the background).  A SOURCE means
+ * countfs was started as mount(8) starts it: mount.fuse3 runs "countfs
+ * SOURCE MOUNTPOINT -o OPTIONS" from wherever mount ran, / at boot.  Then
+ * a SOURCE with a slash is the data directory and a bare word a label,
+ * and the directory must be absolute: a relative one would be made
+ * wherever that was.
+ */
+static int check_data(struct countfs *c, struct options *o)
+{
+	const char *source = o->nargs == 2 ? o->arg[0] : NULL;
+	const char *what = o->data ? "data=" : "SOURCE ";
+	char *dir;
+
+	if (o->data && !o->data[0])
+		return bad("data", "", "give a directory");
+	if (source && !o->data && strchr(source, '/') &&
+	    !(o->data = strdup(source)))
+		return -ENOMEM;
+	if (source && !o->data) {
+		fprintf(stderr, "countfs: SOURCE %s is a label and no data= is "
+				"given: with a SOURCE, as mount(8) gives it, "
+				"name an absolute data directory as SOURCE or "
+				"in -o data=\n",
+			source);
+		return -EINVAL;
+	}
+	if (source && o->data[0] != '/') {
+		fprintf(stderr, "countfs: %s%s is not valid: with a SOURCE, as "
+				"mount(8) gives it, the data directory must be "
+				"an absolute path (mount runs countfs from a "
+				"directory of its own)\n",
+			what, o->data);
+		return -EINVAL;
+	}
+	if (absolute(o->data ? o->data : c->store_cfg.dir, &dir))
+		return bad("data", o->data ? o->data : c->store_cfg.dir,
+			   "cannot make it an absolute path");
+	free(o->data);
+	o->data = dir;
+	c->store_cfg.dir = dir;
+	return 0;
+}
+
 static int check_options(struct countfs *c, struct options *o)
 {
 	struct store_config *sc = &c->store_cfg;
 	uint64_t v;
 	int rc;
 
-	/* mount.fuse3 runs "countfs SOURCE MOUNTPOINT": a SOURCE with a
-	 * slash is the data directory, a bare word (countfs) a label. */
-	if (o->nargs > 2) {
-		fprintf(stderr, "countfs: too many arguments: give [SOURCE] "
-				"MOUNTPOINT; see countfs --help\n");
-		return -EINVAL;
-	}
-	if (o->nargs == 2 && !o->data && strchr(o->arg[0], '/'))
-		o->data = strdup(o->arg[0]);
-	/* Absolute, since the daemon leaves the current directory when it
-	 * goes to the background. */
-	const char *dir = o->data ? o->data : sc->dir;
-	if (dir[0] != '/') {
-		char cwd[PATH_MAX], *abs;
-		if (!getcwd(cwd, sizeof(cwd)) ||
-		    asprintf(&abs, "%s/%s", cwd, dir) < 0)
-			return bad("data", dir,
-				   "cannot make it an absolute path");
-		free(o->data);
-		o->data = abs;
-		dir = abs;
-	}
-	sc->dir = dir;
+	if ((rc = check_args(o)) || (rc = check_data(c, o)))
+		return rc;
 	if (o->shards) {
 		static const uint64_t one[] = {1};
 		if (parse_scaled(o->shards, "", one, STORE_MAX_SHARDS, &v) ||
@@ -416,16 +480,19 @@ static int check_options(struct countfs *c, struct options *o)
 		else
 			return bad("sync", o->sync, "use always or second");
 	}
-	if (o->dedup && (parse_duration(o->dedup, false, &sc->dedup_window) ||
-			 sc->dedup_window > DEDUP_MAX))
-		return bad("dedup", o->dedup,
-			   "give a duration from 1s to 365d, such as 600s or "
-			   "10m");
+	if (o->dedup &&
+	    duration_option("dedup", o->dedup, false, DEDUP_MAX,
+			    "give a duration from 1s to 365d, such as 600s or "
+			    "10m",
+			    &sc->dedup_window))
+		return -EINVAL;
 	if (o->retain) {
 		uint32_t r;
-		if (parse_duration(o->retain, false, &r) || r > 86400)
-			return bad("retain_interval", o->retain,
-				   "give a duration from 1s to 1d, such as 10s");
+		if (duration_option("retain_interval", o->retain, false, 86400,
+				    "give a duration from 1s to 1d, such as "
+				    "10s",
+				    &r))
+			return -EINVAL;
 		sc->retain_interval = r;
 	}
 	if (o->mapsize) {
@@ -446,19 +513,121 @@ static int check_options(struct countfs *c, struct options *o)
 	return check_keep(c, o);
 }
 
-/* Open and close the store once, and claim the host name in MySQL for
- * the directory's identity, to fail early and in the terminal. */
+/*
+ * Is @dir (a real path) a countfs mount already?  Its source, the data
+ * directory, in @source.  Mount points in mountinfo escape ' ', '\t',
+ * '\n' and '\\' as \ooo.
+ */
+static bool countfs_mounted(const char *dir, char *source, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, mnt[PATH_MAX], type[64], src[PATH_MAX];
+	size_t cap = 0;
+	bool found = false;
+
+	while (f && !found && getline(&line, &cap, f) > 0) {
+		char *dash = strstr(line, " - ");
+		size_t j = 0;
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    sscanf(dash, " - %63s %4095s", type, src) != 2)
+			continue;
+		for (size_t i = 0; mnt[i]; j++) {
+			unsigned ch;
+			if (mnt[i] == '\\' && sscanf(mnt + i + 1, "%3o", &ch) == 1)
+				mnt[j] = (char)ch, i += 4;
+			else
+				mnt[j] = mnt[i++];
+		}
+		mnt[j] = '\0';
+		found = strcmp(mnt, dir) == 0 && strcmp(type, "fuse.countfs") == 0;
+	}
+	if (found) {
+		size_t n = strnlen(src, len - 1);
+		memcpy(source, src, n);
+		source[n] = '\0';
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* @path made real (symlinks and .. resolved) when it or at least its
+ * parent exists, else a copy of it; NULL without memory.  Free it. */
+static char *real_path(const char *path)
+{
+	char *r = realpath(path, NULL), *parent, *out = NULL;
+	const char *slash = strrchr(path, '/');
+
+	if (r || !slash)
+		return r ? r : strdup(path);
+	parent = strndup(path, (size_t)(slash - path));
+	r = parent ? realpath(parent[0] ? parent : "/", NULL) : NULL;
+	if (!r || asprintf(&out, "%s%s", r, slash) < 0)
+		out = strdup(path);
+	free(r);
+	free(parent);
+	return out;
+}
+
+/*
+ * The mountpoint, before anything is made: an existing directory, not a
+ * countfs mount already, and not holding the data directory (the daemon
+ * would wait on itself).  /dev/fd/N is a FUSE device mount.fuse3 opened.
+ */
+static int check_mountpoint(const char *mnt, const char *data)
+{
+	char real[PATH_MAX], source[PATH_MAX];
+	struct stat sb;
+	size_t n;
+
+	if (strncmp(mnt, "/dev/fd/", 8) == 0)
+		return 0;
+	if (stat(mnt, &sb) || !realpath(mnt, real)) {
+		int err = errno;
+		fprintf(stderr, "countfs: cannot mount on %s: %s%s\n", mnt,
+			strerror(err),
+			err == ENOTCONN ? " (a countfs that died there? "
+					  "fusermount3 -u it first)"
+					: "");
+		return -err;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "countfs: cannot mount on %s: not a "
+				"directory\n", mnt);
+		return -ENOTDIR;
+	}
+	if (countfs_mounted(real, source, sizeof(source))) {
+		fprintf(stderr, "countfs: %s is a countfs mount already (of "
+				"%s): unmount it first, or pick another "
+				"mountpoint\n", real, source);
+		return -EBUSY;
+	}
+	char *rdata = real_path(data);
+	n = strlen(real);
+	bool inside = rdata && strncmp(rdata, real, n) == 0 &&
+		      (rdata[n] == '/' || rdata[n] == '\0' || n == 1);
+	free(rdata);
+	if (inside)
+		return bad("data", data, "the data directory cannot be inside "
+					 "the mountpoint");
+	return 0;
+}
+
+/*
+ * Open and close the store once, and claim the host name in MySQL for
+ * the directory's identity, to fail early and in the terminal.  This is
+ * where the data directory is made: after every other check.  The store
+ * logs why it refuses; that line is the only one.
+ */
 static int preflight(struct countfs *c)
 {
 	struct store *st;
 	char why[1024];
 	int rc = store_open(&c->store_cfg, &st);
 
-	if (rc) {
-		fprintf(stderr, "countfs: cannot use data directory %s: %s\n",
-			c->store_cfg.dir, strerror(-rc));
+	if (rc)
 		return rc;
-	}
 	if (c->repl_cfg.option_file &&
 	    (rc = repl_claim(&c->repl_cfg, store_identity(st), why,
 			     sizeof(why)))) {
@@ -485,41 +654,27 @@ static bool clean_exit(int rc)
  * Done by hand rather than with fuse_main() to pick the thread pool and
  * to exit 0 after a clean unmount by signal.
  */
-static int serve(struct fuse_args *args, struct countfs *c)
+static int serve(struct fuse *fuse, struct fuse_cmdline_opts *opts,
+		 struct countfs *c)
 {
-	struct fuse_cmdline_opts opts;
 	struct fuse_loop_config *loop;
-	struct fuse *fuse;
 	int rc = 1;
 
-	if (fuse_parse_cmdline(args, &opts))
+	if (fuse_mount(fuse, opts->mountpoint))
 		return 1;
-	if (!opts.mountpoint) {
-		fprintf(stderr, "countfs: no mountpoint given; see countfs "
-				"--help\n");
-		return 1;
-	}
-	c->foreground = opts.foreground;
-	fuse = fuse_new(args, &countfs_ops, sizeof(countfs_ops), c);
-	if (!fuse) {
-		fprintf(stderr, "countfs: see countfs --help for the options\n");
-		goto out;
-	}
-	if (fuse_mount(fuse, opts.mountpoint))
-		goto out_destroy;
-	if (fuse_daemonize(opts.foreground))
+	if (fuse_daemonize(opts->foreground))
 		goto out_unmount;
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)))
 		goto out_unmount;
-	if (opts.singlethread) {
+	if (opts->singlethread) {
 		rc = fuse_loop(fuse);
 	} else {
 		loop = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(loop, opts.clone_fd);
-		fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
-		if (opts.max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_clone_fd(loop, opts->clone_fd);
+		fuse_loop_cfg_set_max_threads(loop, opts->max_threads);
+		if (opts->max_idle_threads != UINT_MAX)
 			fuse_loop_cfg_set_idle_threads(loop,
-						       opts.max_idle_threads);
+						       opts->max_idle_threads);
 		rc = fuse_loop_mt(fuse, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
@@ -527,7 +682,64 @@ static int serve(struct fuse_args *args, struct countfs *c)
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);
-out_destroy:
+	return rc;
+}
+
+/*
+ * The options countfs gives libfuse: the data directory shows as the
+ * mount's source (as sshfs shows its remote), before the user's options
+ * so that a fsname= of theirs wins; what the tree relies on, after them.
+ */
+static int mount_options(struct fuse_args *args, const char *dir)
+{
+	char *fsname = NULL;
+	int rc = fuse_opt_add_opt_escaped(&fsname, dir);
+
+	if (rc == 0) {
+		char *arg;
+		rc = asprintf(&arg, "-ofsname=%s", fsname) < 0 ? -1 : 0;
+		if (rc == 0)
+			rc = fuse_opt_insert_arg(args, 1, arg);
+		if (rc == 0)
+			rc = fuse_opt_insert_arg(args, 1, "-omax_threads=64");
+		free(arg);
+	}
+	free(fsname);
+	if (rc == 0)
+		rc = fuse_opt_add_arg(args, "-odefault_permissions,"
+					    "subtype=countfs,no_rofd_flush");
+	return rc;
+}
+
+/*
+ * Check everything that can be checked - option values, the mountpoint,
+ * libfuse's own options - then make or open the data directory, and only
+ * then mount: a mistake leaves nothing behind.
+ */
+static int start(struct fuse_args *args, struct countfs *c, struct options *o)
+{
+	struct fuse_cmdline_opts opts = {0};
+	struct fuse *fuse = NULL;
+	int rc = 1;
+
+	if (check_options(c, o) ||
+	    check_mountpoint(o->arg[o->nargs - 1], c->store_cfg.dir) ||
+	    fuse_opt_add_arg(args, o->arg[o->nargs - 1]) ||
+	    mount_options(args, c->store_cfg.dir) ||
+	    fuse_parse_cmdline(args, &opts))
+		goto out;
+	c->foreground = opts.foreground;
+	c->mountpoint = opts.mountpoint;
+	fuse = fuse_new(args, &countfs_ops, sizeof(countfs_ops), c);
+	if (!fuse) {
+		fprintf(stderr, "countfs: see countfs --help for the options\n");
+		goto out;
+	}
+	c->started = time(NULL);
+	c->uid = getuid();
+	c->gid = getgid();
+	if (preflight(c) == 0)
+		rc = serve(fuse, &opts, c);
 	fuse_destroy(fuse);
 out:
 	free(opts.mountpoint);
@@ -576,20 +788,8 @@ int main(int argc, char *argv[])
 	} else if (o.show_help) {
 		usage();
 		rc = 0;
-	} else if (check_options(&c, &o) == 0) {
-		if (o.nargs)
-			fuse_opt_add_arg(&args, o.arg[o.nargs - 1]);
-		c.started = time(NULL);
-		c.uid = getuid();
-		c.gid = getgid();
-		if (preflight(&c) == 0) {
-			fuse_opt_insert_arg(&args, 1, "-omax_threads=64");
-			fuse_opt_add_arg(&args,
-					 "-odefault_permissions,"
-					 "fsname=countfs,"
-					 "subtype=countfs,no_rofd_flush");
-			rc = serve(&args, &c);
-		}
+	} else {
+		rc = start(&args, &c, &o);
 	}
 	fuse_opt_free_args(&args);
 	free_options(&o);

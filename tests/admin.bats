@@ -170,7 +170,7 @@ PY
 	wait "$listener"
 	cat "$T/notified" "$LOG"
 	grep -q '^STOPPING=1' "$T/notified"
-	grep -q '^<6>info: serving, data in ' "$LOG"
+	grep -q '^<6>info: countfs [0-9.]* serving .*, data in ' "$LOG"
 	grep -q '^<6>info: unmounted; store closed' "$LOG"
 	run -1 grep -q 'countfs info' "$LOG" # 1: read, and not there
 }
@@ -204,7 +204,7 @@ with open(sys.argv[1], \"w\") as out:
 		wait
 	'
 	cat "$T/syslog"
-	grep -q 'countfs\[[0-9]*\]: serving, data in ' "$T/syslog"
+	grep -q 'countfs\[[0-9]*\]: countfs [0-9.]* serving .*, data in ' "$T/syslog"
 	grep -q 'countfs\[[0-9]*\]: .*write refused (EINVAL)' "$T/syslog"
 	grep -q 'countfs\[[0-9]*\]: unmounted; store closed' "$T/syslog"
 	# Facility daemon (3): <24+priority>; warn is 4, info 6.

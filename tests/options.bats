@@ -64,7 +64,7 @@ load helpers/common
 	[[ "$output" = *"too many arguments"* ]]
 	run -1 "$COUNTFS_BIN"
 	[[ "$output" = *"no mountpoint given"* ]]
-	# A bare-word SOURCE is a label: data= (or ./data) is used.
+	# A bare-word SOURCE is a label: data= (absolute) is used.
 	"$COUNTFS_BIN" countfs "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d1"
 	echo >>"$BATS_TEST_TMPDIR/m/videos/a/views"
 	fusermount3 -u "$BATS_TEST_TMPDIR/m"
@@ -172,6 +172,20 @@ PY
 	[[ "$output" != *"(null)"* ]]
 	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,keep_hours=1d,keep_minutes=2d"
 	[[ "$output" = *"keep_hours=1d is not valid"*"(keep_minutes is 2d)"* ]]
+}
+
+@test "a duration without a unit is refused, for every duration option" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	for o in dedup=10 keep_seconds=3600 keep_minutes=60 keep_hours=48 \
+		keep_days=400 retain_interval=10; do
+		run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,$o"
+		n=${o#*=}
+		[ "$output" = "countfs: $o is not valid: give a unit, e.g. ${n}s, ${n}m or ${n}d" ]
+	done
+	[ ! -e "$BATS_TEST_TMPDIR/d" ]
+	# global_cache is a number of milliseconds, as its name in --help says.
+	mount_countfs dedup=10s,retain_interval=1m,global_cache=500
+	content_is "$MNT/videos/a/views" $'0\n'
 }
 
 @test "the longest dedup window (365d) still deduplicates" {
