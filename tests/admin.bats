@@ -111,8 +111,9 @@ option_names() {
 		umount "$T/m"
 	'
 	[ "$(cat "$T/count")" = 2 ]
-	[ "$(cat "$T/type")" = "fuse.countfs countfs" ]
-	# SOURCE (a path) was the data directory; its shards= was honoured.
+	# SOURCE (a path) was the data directory, shown as the mount's
+	# source; its shards= was honoured.
+	[ "$(cat "$T/type")" = "fuse.countfs $T/data" ]
 	[ -d "$T/data/shard-1" ]
 	[ ! -d "$T/data/shard-2" ]
 	# The daemon ends with the unmount, leaving the data directory free.
