@@ -178,7 +178,7 @@ PY
 	mkdir -p "$BATS_TEST_TMPDIR/m"
 	for o in dedup=10 keep_seconds=3600 keep_minutes=60 keep_hours=48 \
 		keep_days=400 retain_interval=10; do
-		run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -o "data=$BATS_TEST_TMPDIR/d,$o"
+		run -1 timeout 20 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -f -o "data=$BATS_TEST_TMPDIR/d,$o"
 		n=${o#*=}
 		[ "$output" = "countfs: $o is not valid: give a unit, e.g. ${n}s, ${n}m or ${n}d" ]
 	done

@@ -12,24 +12,30 @@ entries() {
 	ls -A "$1"
 }
 
+# Run countfs in the foreground with the given arguments, at most 20 s:
+# if a mistake were accepted, it would mount and stay, and the test fail.
+countfs_fg() {
+	timeout 20 "$COUNTFS_BIN" -f "$@"
+}
+
 @test "a mistake on the command line leaves no ./data behind" {
 	mkdir -p "$BATS_TEST_TMPDIR/cwd/m"
 	cd "$BATS_TEST_TMPDIR/cwd"
-	run -1 "$COUNTFS_BIN"
+	run -1 countfs_fg
 	[[ "$output" = *"no mountpoint given"* ]]
-	run -0 "$COUNTFS_BIN" -o help
+	run -0 countfs_fg -o help
 	[[ "$output" = "usage: countfs"* ]]
-	run -1 "$COUNTFS_BIN" m -o sycn=always
+	run -1 countfs_fg m -o sycn=always
 	[[ "$output" = *"unknown option"*"sycn=always"* ]]
-	run -1 "$COUNTFS_BIN" m --foo
+	run -1 countfs_fg m --foo
 	[[ "$output" = *"unknown option"*"--foo"* ]]
-	run -1 "$COUNTFS_BIN" /nonexistent
+	run -1 countfs_fg /nonexistent
 	[[ "$output" = "countfs: cannot mount on /nonexistent: No such file or directory" ]]
-	run -1 "$COUNTFS_BIN" m -o max_threads=many
-	run -1 "$COUNTFS_BIN" m -o dedup=10
-	run -1 "$COUNTFS_BIN" m -o shards=0
+	run -1 countfs_fg m -o max_threads=many
+	run -1 countfs_fg m -o dedup=10
+	run -1 countfs_fg m -o shards=0
 	touch afile
-	run -1 "$COUNTFS_BIN" afile
+	run -1 countfs_fg afile
 	[[ "$output" = "countfs: cannot mount on afile: not a directory" ]]
 	rm afile
 	[ "$(entries .)" = m ]
@@ -54,11 +60,11 @@ entries() {
 @test "data= empty, or inside the mountpoint, is refused" {
 	mkdir -p "$BATS_TEST_TMPDIR/cwd/m"
 	cd "$BATS_TEST_TMPDIR/cwd"
-	run -1 "$COUNTFS_BIN" m -o data=
+	run -1 countfs_fg m -o data=
 	[ "$output" = "countfs: data= is not valid: give a directory" ]
-	run -1 "$COUNTFS_BIN" m -o data=m/d
+	run -1 countfs_fg m -o data=m/d
 	[[ "$output" = *"data=$BATS_TEST_TMPDIR/cwd/m/d is not valid: the data directory cannot be inside the mountpoint" ]]
-	run -1 "$COUNTFS_BIN" m -o data=m
+	run -1 countfs_fg m -o data=m
 	[[ "$output" = *"cannot be inside the mountpoint" ]]
 	[ "$(entries .)" = m ]
 	[ "$(entries m)" = "" ]
@@ -68,7 +74,7 @@ entries() {
 	DATA=$BATS_TEST_TMPDIR/notes
 	mkdir -p "$DATA" "$BATS_TEST_TMPDIR/m"
 	echo keep >"$DATA/todo.txt"
-	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -f -o "data=$DATA"
+	run -1 countfs_fg "$BATS_TEST_TMPDIR/m" -o "data=$DATA"
 	echo "$output"
 	[ "${#lines[@]}" = 1 ]
 	[[ "$output" = *"$DATA is not empty and is not a countfs data directory (it holds 'todo.txt' and no format or shard-0): give data= a new or empty directory" ]]
@@ -88,11 +94,11 @@ entries() {
 @test "with a SOURCE, as mount(8) gives it, the data directory must be absolute" {
 	mkdir -p "$BATS_TEST_TMPDIR/cwd/m"
 	cd "$BATS_TEST_TMPDIR/cwd"
-	run -1 "$COUNTFS_BIN" countfs m
+	run -1 countfs_fg countfs m
 	[[ "$output" = "countfs: SOURCE countfs is a label and no data= is given: "*"name an absolute data directory as SOURCE or in -o data=" ]]
-	run -1 "$COUNTFS_BIN" countfs m -o data=rel
+	run -1 countfs_fg countfs m -o data=rel
 	[[ "$output" = "countfs: data=rel is not valid: with a SOURCE, as mount(8) gives it, the data directory must be an absolute path"* ]]
-	run -1 "$COUNTFS_BIN" sub/data m
+	run -1 countfs_fg sub/data m
 	[[ "$output" = "countfs: SOURCE sub/data is not valid: "* ]]
 	[ "$(entries .)" = m ]
 	# Without a SOURCE, a relative data= is relative to here, as before.

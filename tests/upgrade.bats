@@ -5,7 +5,7 @@
 # middle of an upgrade still starts; 0.4.0 refuses the upgraded
 # directory; a directory of a newer format is refused with one sentence,
 # nothing in it changed.
-# shellcheck disable=SC2030,SC2031 # COUNTFS_PID is per test, as meant
+# shellcheck disable=SC2030,SC2031,SC2153 # COUNTFS_PID is per test, as meant; COUNTFS_BIN is common.bash's
 
 load helpers/common
 
@@ -119,7 +119,7 @@ counts_are_intact() {
 	old_fill
 	mount_countfs shards=2
 	unmount_countfs
-	run -1 "$OLD_BIN" "$MNT" -f -o "data=$DATA,shards=2"
+	run -1 timeout 20 "$OLD_BIN" "$MNT" -f -o "data=$DATA,shards=2"
 	[[ "$output" = *"was made with format version 2, not 1"* ]]
 	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
 }
@@ -141,7 +141,7 @@ counts_are_intact() {
 	[ "$(shard_format "$DATA" 0)" = 2 ]
 	[ "$(shard_format "$DATA" 1)" = 1 ]
 	# 0.4.0 refuses it already...
-	run -1 "$OLD_BIN" "$MNT" -f -o "data=$DATA,shards=2"
+	run -1 timeout 20 "$OLD_BIN" "$MNT" -f -o "data=$DATA,shards=2"
 	[[ "$output" = *"format version 2, not 1"* ]]
 	# ...and this countfs finishes the upgrade.
 	mount_countfs shards=2
@@ -158,7 +158,7 @@ counts_are_intact() {
 	unmount_countfs
 	printf 'countfs data format 3\n' >"$DATA/format"
 	sums=$(cd "$DATA" && md5sum format identity shard-*/*)
-	run -1 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
+	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
 	echo "$output"
 	[ "${#lines[@]}" = 1 ]
 	[[ "$output" = *"$DATA was written by a newer countfs (data format 3); this countfs $(version) reads formats 1 to 2" ]]
@@ -174,7 +174,7 @@ counts_are_intact() {
 	rm "$DATA/format"
 	set_shard_format "$DATA" 1 3
 	sums=$(cd "$DATA" && md5sum identity shard-*/*)
-	run -1 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA,shards=2"
+	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA,shards=2"
 	echo "$output"
 	[ "${#lines[@]}" = 1 ]
 	[[ "$output" = *"$DATA/shard-1 was written by a newer countfs (data format 3); this countfs $(version) reads formats 1 to 2" ]]
@@ -186,6 +186,6 @@ counts_are_intact() {
 	mount_countfs
 	unmount_countfs
 	printf 'hello\n' >"$DATA/format"
-	run -1 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
+	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
 	[[ "$output" = *"$DATA/format is damaged: it must be one line \"countfs data format N\""* ]]
 }
