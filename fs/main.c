@@ -3,9 +3,11 @@
  *
  * Options are parsed with a fuse_opt table into struct options, checked
  * (a bad value exits 1 with a sentence saying what is allowed), turned
- * into the store's configuration, and the store is opened once before
- * mounting so that a bad data directory fails here, in the terminal, and
- * not after daemonizing.  It is opened for real in init.
+ * into the store's configuration; the mountpoint and libfuse's options
+ * are checked next.  Only then is the store opened (and the data
+ * directory made), once before mounting so that a bad data directory
+ * fails here, in the terminal, and not after daemonizing.  It is opened
+ * for real in init.
  */
 #include "fs.h"
 

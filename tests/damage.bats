@@ -11,17 +11,7 @@ load helpers/common
 # (they are emptied a second after they were applied).
 fill_and_crash() {
 	mount_countfs shards=2
-	python3 - "$MNT" "$COUNTFS_PID" <<'EOF'
-import os, signal, sys
-fds = [os.open(f"{sys.argv[1]}/videos/v{i}/views", os.O_WRONLY | os.O_APPEND)
-       for i in range(8)]
-for k in range(3000):
-    os.write(fds[k % 8], b"\n")
-os.kill(int(sys.argv[2]), signal.SIGKILL)
-EOF
-	wait_pid "$COUNTFS_PID" 10
-	fusermount3 -uz "$MNT" 2>/dev/null || true
-	COUNTFS_PID=
+	views_then_kill 3000 8
 	J=$DATA/shard-0/journal-0
 	if [ "$(stat -c %s "$DATA/shard-0/journal-1")" -gt "$(stat -c %s "$J")" ]; then
 		J=$DATA/shard-0/journal-1

@@ -64,17 +64,7 @@ os.write(fd, b"t load_ms 250\nt load_ms 150\nr views 1 #x\nr views 1 #x\n")
 EOF
 	unmount_countfs
 	COUNTFS_BIN=$OLD_BIN mount_countfs shards=2
-	python3 - "$MNT" "$COUNTFS_PID" <<'EOF'
-import os, signal, sys
-fds = [os.open(f"{sys.argv[1]}/videos/v{i}/views", os.O_WRONLY | os.O_APPEND)
-       for i in range(8)]
-for k in range(2000):
-    os.write(fds[k % 8], b"\n")
-os.kill(int(sys.argv[2]), signal.SIGKILL)
-EOF
-	wait_pid "$COUNTFS_PID" 10
-	fusermount3 -uz "$MNT" 2>/dev/null || true
-	COUNTFS_PID=
+	views_then_kill 2000 8
 	# The crash left records in a journal (else this tests no replay).
 	local j
 	j=$(find "$DATA" -name 'journal-*' -size +1k | wc -l)

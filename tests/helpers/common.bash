@@ -154,3 +154,21 @@ writers_started() {
 }
 
 now() { date +%s; }
+
+# Append $1 views over the videos v0 .. v$(($2 - 1)) of the mount, one
+# write() each, and kill -9 the daemon right after the last: its journals
+# still hold the records (they are emptied a second after being applied).
+views_then_kill() {
+	python3 - "$MNT" "$COUNTFS_PID" "$1" "$2" <<'EOF'
+import os, signal, sys
+m, pid, n, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+fds = [os.open(f"{m}/videos/v{i}/views", os.O_WRONLY | os.O_APPEND)
+       for i in range(k)]
+for j in range(n):
+    os.write(fds[j % k], b"\n")
+os.kill(pid, signal.SIGKILL)
+EOF
+	wait_pid "$COUNTFS_PID" 10
+	fusermount3 -uz "$MNT" 2>/dev/null || true
+	COUNTFS_PID=
+}
