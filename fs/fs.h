@@ -28,6 +28,7 @@ struct countfs {
 	struct repl_config repl_cfg; /* option_file NULL: no MySQL */
 	struct repl *repl;	     /* opened in init after the store */
 	bool foreground;
+	bool ingest_skip; /* -o ingest=skip: /ingest drops its bad lines */
 	bool failed; /* init could not open the store */
 	time_t started;
 	uid_t uid;
