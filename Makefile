@@ -133,7 +133,8 @@ MANDIR = $(DESTDIR)$(PREFIX)/share/man
 DOCDIR = $(DESTDIR)$(PREFIX)/share/doc/countfs
 EXAMPLES = examples/README.md examples/tour.sh examples/client.py \
 	examples/client.c examples/client.js examples/nginx-ingest.sh \
-	examples/access.log examples/plot examples/countfs.service
+	examples/access.log examples/nginx-countfs.conf examples/plot \
+	examples/countfs.service
 
 install: countfs countfs-top
 	install -d $(BINDIR) $(MANDIR)/man8 $(MANDIR)/man1 $(DOCDIR)/examples
