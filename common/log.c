@@ -75,20 +75,7 @@ static void emit(enum log_level lvl, const char *msg)
 		ts.tv_nsec / 1000000, names[lvl], msg);
 }
 
-void log_msg(enum log_level lvl, const char *fmt, ...)
-{
-	char msg[LOG_LINE];
-	va_list ap;
-
-	if (lvl > log_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	emit(lvl, msg);
-}
-
-/* ---- rate limiting ------------------------------------------------ */
+/* ---- rate limiting: every message goes through vlog() -------------- */
 
 /*
  * One call site's interval.  A fixed table, found by the address of the
@@ -158,40 +145,71 @@ static bool site_close(struct site *s, uint64_t now, char *out, size_t cap)
 
 static void summaries_at_exit(void) { log_summaries(true); }
 
-void log_limited(enum log_level lvl, const char *fmt, ...)
+/*
+ * May a message of call site @fmt be written now?  If not, it is counted
+ * and kept as @msg.  *@summary tells whether @sum holds the summary of
+ * the site's interval that just ended, to be written first.
+ */
+static bool admit(enum log_level lvl, const char *fmt, const char *msg,
+		  char *sum, size_t cap, bool *summary)
 {
-	char msg[LOG_LINE], sum[LOG_LINE + 128];
-	bool show = true, summary = false;
 	uint64_t now = mono_ns();
+	bool show = true;
 	struct site *s;
-	va_list ap;
-
-	if (lvl > log_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 
 	pthread_mutex_lock(&sites_lock);
 	if ((s = site_of(fmt))) {
 		s->lvl = lvl;
 		if (now - s->since >= INTERVAL_NS)
-			summary = site_close(s, now, sum, sizeof(sum));
+			*summary = site_close(s, now, sum, cap);
 		if (s->shown < LOG_BURST) {
 			s->shown++;
 		} else {
 			show = false;
 			s->hidden++;
-			memcpy(s->last, msg, sizeof(msg));
+			snprintf(s->last, sizeof(s->last), "%s", msg);
 			if (!at_exit_set)
 				at_exit_set = atexit(summaries_at_exit) == 0;
 		}
 	}
 	pthread_mutex_unlock(&sites_lock);
+	return show;
+}
+
+static void vlog(enum log_level lvl, bool limited, const char *fmt,
+		 va_list ap)
+{
+	char msg[LOG_LINE], sum[LOG_LINE + 128];
+	bool summary = false, show;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	show = !limited || admit(lvl, fmt, msg, sum, sizeof(sum), &summary);
 	if (summary)
 		emit(lvl, sum);
 	if (show)
 		emit(lvl, msg);
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (lvl > log_level)
+		return;
+	va_start(ap, fmt);
+	vlog(lvl, false, fmt, ap);
+	va_end(ap);
+}
+
+void log_limited(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (lvl > log_level)
+		return;
+	va_start(ap, fmt);
+	vlog(lvl, true, fmt, ap);
+	va_end(ap);
 }
 
 void log_summaries(bool all)

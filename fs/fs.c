@@ -658,10 +658,10 @@ static void drops_account(struct countfs *c, struct open_file *of,
 	for (int k = 0; k < DROP_KINDS; k++)
 		if (d->n[k])
 			atomic_fetch_add(&c->stats.dropped[k], d->n[k]);
-	log_warn("%s: %zu of %zu lines from pid %d dropped (ingest=skip); "
-		 "the first: %s: \"%.*s\"",
-		 of->path, d->total, lines, (int)of->tail_tid, d->why,
-		 (int)(d->len > 80 ? 80 : d->len), d->line);
+	log_warn("%s: %zu of %zu lines dropped (ingest=skip); the first: "
+		 "%s: \"%.*s\" (pid %d)",
+		 of->path, d->total, lines, d->why,
+		 (int)(d->len > 80 ? 80 : d->len), d->line, (int)of->tail_tid);
 }
 
 /* A write refused for a bad line (all or nothing). */
@@ -670,9 +670,9 @@ static void refuse_line(struct countfs *c, struct open_file *of,
 			size_t len)
 {
 	atomic_fetch_add(&c->stats.refused[refusal_of(kind)], 1);
-	log_warn("%s: write refused (EINVAL) from pid %d: %s: \"%.*s\"",
-		 of->path, (int)of->tail_tid, why, (int)(len > 80 ? 80 : len),
-		 s);
+	log_warn("%s: write refused (EINVAL): %s: \"%.*s\" (pid %d)",
+		 of->path, why, (int)(len > 80 ? 80 : len), s,
+		 (int)of->tail_tid);
 }
 
 /* The store refused a batch: never a matter of one line, so the write
@@ -681,13 +681,13 @@ static void refuse_batch(struct countfs *c, struct open_file *of, int rc)
 {
 	if (rc == -EOVERFLOW) {
 		atomic_fetch_add(&c->stats.refused[REFUSED_OVERFLOW], 1);
-		log_warn("%s: write refused (EOVERFLOW) from pid %d: a sum "
-			 "would exceed 64 bits",
+		log_warn("%s: write refused (EOVERFLOW): a sum would exceed "
+			 "64 bits (pid %d)",
 			 of->path, (int)of->tail_tid);
 	} else {
 		atomic_fetch_add(&c->stats.refused[REFUSED_STORAGE], 1);
-		log_error("%s: write from pid %d failed: %s", of->path,
-			  (int)of->tail_tid, strerror(-rc));
+		log_error("%s: write failed: %s (pid %d)", of->path,
+			  strerror(-rc), (int)of->tail_tid);
 	}
 }
 
@@ -790,7 +790,7 @@ static void drop_long_tail(struct countfs *c, struct open_file *of, bool skip)
 		atomic_fetch_add(&c->stats.dropped[DROP_TOO_LONG], 1);
 	else
 		atomic_fetch_add(&c->stats.refused[REFUSED_TOO_LONG], 1);
-	log_warn("%s: %s from pid %d: line longer than 4096 bytes", of->path,
+	log_warn("%s: %s: line longer than 4096 bytes (pid %d)", of->path,
 		 skip ? "line dropped (ingest=skip)" : "write refused (EINVAL)",
 		 (int)of->tail_tid);
 	of->tail_len = 0;
@@ -812,10 +812,10 @@ static int refuse_tail(struct countfs *c, struct open_file *of,
 	}
 	if (!tail_viable(of, t, len)) {
 		atomic_fetch_add(&c->stats.refused[REFUSED_LINE], 1);
-		log_warn("%s: write refused (EINVAL) from pid %d: an "
-			 "unfinished line that cannot become valid: \"%.*s\"",
-			 of->path, (int)of->tail_tid,
-			 (int)(len > 80 ? 80 : len), t);
+		log_warn("%s: write refused (EINVAL): an unfinished line that "
+			 "cannot become valid: \"%.*s\" (pid %d)",
+			 of->path, (int)(len > 80 ? 80 : len), t,
+			 (int)of->tail_tid);
 		return -EINVAL;
 	}
 	return 0;

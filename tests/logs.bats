@@ -42,7 +42,7 @@ log_shows() {
 	# The summary comes once the interval is over, without another write.
 	log_shows 'more like this in the last [0-9]*s; the last: /videos/a/views: write refused' 15
 	unmount_countfs # says what is still held back
-	shown=$(grep -c "warn: /videos/a/views: write refused (EINVAL) from pid $pid: value is not an integer: \"bad\"" "$LOG")
+	shown=$(grep -c "warn: /videos/a/views: write refused (EINVAL): value is not an integer: \"bad\" (pid $pid)$" "$LOG")
 	hidden=$(awk '/ more like this in the last / { n += $4 } END { print n + 0 }' "$LOG")
 	echo "shown $shown, hidden $hidden" >&2
 	[ "$shown" -ge 10 ]
@@ -55,7 +55,7 @@ log_shows() {
 	bad_writes 500 >/dev/null
 	run $FSOP write "$MNT/videos/b/views" '1x'
 	[ "$output" = EINVAL ]
-	grep -Eq 'from pid [0-9]+: an unfinished line that cannot become valid: "1x"' "$LOG"
+	grep -Eq 'an unfinished line that cannot become valid: "1x" \(pid [0-9]+\)$' "$LOG"
 }
 
 @test "every kind of write refusal names the writer's pid" {
@@ -80,8 +80,16 @@ write("/videos/a/views", b"-")                  # refused at the last close
 PY
 	pid=$(cat "$BATS_TEST_TMPDIR/pid")
 	unmount_countfs
-	run grep -c "refused (E[A-Z]*) from pid $pid: " "$LOG"
+	run grep -c "refused (E[A-Z]*): .* (pid $pid)$" "$LOG"
 	[ "$output" = 5 ]
 	run grep -c 'refused' "$LOG"
 	[ "$output" = 5 ]
+}
+
+@test "what is held back when the daemon stops is told at unmount" {
+	bad_writes 100 >/dev/null
+	unmount_countfs
+	grep -q ' 90 more like this in the last [0-9]*s; the last: /videos/a/views: write refused' "$LOG"
+	# ...before the last line.
+	tail -n 1 "$LOG" | grep -q 'unmounted; store closed'
 }
