@@ -11,14 +11,16 @@
  *
  * A write is split into lines.  The complete ones are parsed first - any
  * bad line refuses the whole write with EINVAL and records nothing - and
- * then recorded in one call to the store.  With -o ingest=skip, /ingest
- * drops its bad lines instead (counted by reason and logged) and records
- * the others: a buffered writer such as nginx loses no good line to a bad
- * one.  What the store refuses (EOVERFLOW, ENOSPC) fails the write whole
- * in either mode.  An unfinished last line is kept
+ * then recorded in one call to the store.  An unfinished last line is kept
  * with the open file description and finished by the next write, or by
  * release - the last close of that description, not flush, which comes
  * with every close() of every copy of the fd (dup, a forked child).
+ *
+ * With -o ingest=skip, /ingest drops its bad lines instead (counted by
+ * reason and logged) and records the others, so that a buffered writer
+ * such as nginx loses no good line to a bad one.  A line is dropped
+ * whole, when it ends.  What the store refuses (EOVERFLOW, ENOSPC) is no
+ * bad line: it fails the write whole in either mode.
  *
  * release reaches the daemon just after close() returned, so a read that
  * follows a close could overtake it: a flush that leaves a tail marks the
