@@ -75,7 +75,7 @@ static void emit(enum log_level lvl, const char *msg)
 		ts.tv_nsec / 1000000, names[lvl], msg);
 }
 
-/* ---- rate limiting: every message goes through vlog() -------------- */
+/* ---- rate limiting ------------------------------------------------ */
 
 /*
  * One call site's interval.  A fixed table, found by the address of the
@@ -131,7 +131,8 @@ static bool site_close(struct site *s, uint64_t now, char *out, size_t cap)
 	bool any = s->hidden > 0;
 
 	if (any)
-		snprintf(out, cap, "%lu more like this in the last %llus; the "
+		snprintf(out, cap,
+			 "%lu more like this in the last %llus; the "
 			 "last: %s",
 			 s->hidden,
 			 (unsigned long long)((now - s->since + 999999999u) /
@@ -176,40 +177,22 @@ static bool admit(enum log_level lvl, const char *fmt, const char *msg,
 	return show;
 }
 
-static void vlog(enum log_level lvl, bool limited, const char *fmt,
-		 va_list ap)
+void log_write(enum log_level lvl, bool limited, const char *fmt, ...)
 {
 	char msg[LOG_LINE], sum[LOG_LINE + 128];
 	bool summary = false, show;
+	va_list ap;
 
+	if (lvl > log_level)
+		return;
+	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	show = !limited || admit(lvl, fmt, msg, sum, sizeof(sum), &summary);
 	if (summary)
 		emit(lvl, sum);
 	if (show)
 		emit(lvl, msg);
-}
-
-void log_msg(enum log_level lvl, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (lvl > log_level)
-		return;
-	va_start(ap, fmt);
-	vlog(lvl, false, fmt, ap);
-	va_end(ap);
-}
-
-void log_limited(enum log_level lvl, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (lvl > log_level)
-		return;
-	va_start(ap, fmt);
-	vlog(lvl, true, fmt, ap);
-	va_end(ap);
 }
 
 void log_summaries(bool all)
@@ -224,7 +207,8 @@ void log_summaries(bool all)
 		/* One site at a time: the lock is never held while writing. */
 		pthread_mutex_lock(&sites_lock);
 		struct site *s = &sites[i];
-		if (s->fmt && s->hidden && (all || now - s->since >= INTERVAL_NS)) {
+		if (s->fmt && s->hidden &&
+		    (all || now - s->since >= INTERVAL_NS)) {
 			lvl = s->lvl;
 			summary = site_close(s, now, sum, sizeof(sum));
 		}

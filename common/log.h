@@ -36,24 +36,24 @@ void log_detect_journal(void);
 #define LOG_BURST 10
 #define LOG_INTERVAL_S 5
 
-/* Write one message, never limited (a report made of many lines). */
-void log_msg(enum log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Write one message, rate-limited by @fmt (the call site, see above)
+ * when @limited. */
+void log_write(enum log_level lvl, bool limited, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* Write one message, rate-limited by @fmt (the call site); see above. */
-void log_limited(enum log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* One message, never limited (a report made of many lines). */
+#define log_msg(lvl, ...) log_write(lvl, false, __VA_ARGS__)
 
 /* Write the "N more like this" line of every call site whose interval is
  * over, or with @all of every call site that held messages back (at
  * exit).  Called once a second by the store's background thread. */
 void log_summaries(bool all);
 
-#define log_error(...) log_limited(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_error(...) log_write(LOG_LVL_ERROR, true, __VA_ARGS__)
 #define log_warn(...)                                                          \
 	do {                                                                   \
 		if (log_level >= LOG_LVL_WARN)                                 \
-			log_limited(LOG_LVL_WARN, __VA_ARGS__);                \
+			log_write(LOG_LVL_WARN, true, __VA_ARGS__);            \
 	} while (0)
 #define log_info(...)                                                          \
 	do {                                                                   \

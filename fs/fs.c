@@ -667,14 +667,12 @@ static void drops_account(struct countfs *c, struct open_file *of,
 }
 
 /* A write refused for a bad line (all or nothing). */
-static void refuse_line(struct countfs *c, struct open_file *of,
-			enum drop kind, const char *why, const char *s,
-			size_t len)
+static void refuse_line(struct countfs *c, struct open_file *of, enum drop kind,
+			const char *why, const char *s, size_t len)
 {
 	atomic_fetch_add(&c->stats.refused[refusal_of(kind)], 1);
-	log_warn("%s: write refused (EINVAL): %s: \"%.*s\" (pid %d)",
-		 of->path, why, (int)(len > 80 ? 80 : len), s,
-		 (int)of->tail_tid);
+	log_warn("%s: write refused (EINVAL): %s: \"%.*s\" (pid %d)", of->path,
+		 why, (int)(len > 80 ? 80 : len), s, (int)of->tail_tid);
 }
 
 /* The store refused a batch: never a matter of one line, so the write
@@ -805,8 +803,8 @@ static void drop_long_tail(struct countfs *c, struct open_file *of, bool skip)
  * Under ingest=skip there is no such refusal: a long line is dropped
  * after the rest is recorded, and a hopeless one is dropped when it ends.
  */
-static int refuse_tail(struct countfs *c, struct open_file *of,
-		       const char *t, size_t len)
+static int refuse_tail(struct countfs *c, struct open_file *of, const char *t,
+		       size_t len)
 {
 	if (!tail_fits(t, len)) {
 		drop_long_tail(c, of, false);

@@ -124,7 +124,8 @@ static void test_faults(void)
 	ok(line_parse_ingest(big, sizeof(big), &ln, &why) == -EINVAL &&
 	       ln.fault == LINE_TOO_LONG,
 	   "a line over 4096 bytes is too long before anything else");
-	ok(line_parse("#a/b", 4, &ln, &why) == -EINVAL && ln.fault == LINE_BAD_ID,
+	ok(line_parse("#a/b", 4, &ln, &why) == -EINVAL &&
+	       ln.fault == LINE_BAD_ID,
 	   "a counter file's line has faults too");
 }
 
