@@ -104,6 +104,27 @@ static void tail_unflushed(struct countfs *c, struct open_file *of)
 
 /* ---- attributes and directories ---------------------------------- */
 
+/*
+ * A node's mtime (and ctime, atime): for what holds counts, the last
+ * change of its series (a video's directories: of any of its series), so
+ * that find -newer, make and staleness alerts see a counter move; /stats
+ * and /global files, computed when read, the time of the getattr; the
+ * rest, and series not changed since 0.5.0, the mount time.
+ */
+static time_t node_mtime(struct countfs *c, const struct node *n)
+{
+	uint32_t when = 0;
+
+	if (n->kind == NODE_STATS || (n->global && !node_is_dir(n)))
+		return time(NULL);
+	if (n->video && !n->global &&
+	    store_changed(c->store, n->video, n->video_len, n->type,
+			  n->type_len, &when) == 0 &&
+	    when)
+		return (time_t)when;
+	return c->started;
+}
+
 static int fs_getattr(const char *path, struct stat *sb,
 		      struct fuse_file_info *fi)
 {
@@ -119,7 +140,7 @@ static int fs_getattr(const char *path, struct stat *sb,
 	memset(sb, 0, sizeof(*sb));
 	sb->st_uid = c->uid;
 	sb->st_gid = c->gid;
-	sb->st_atime = sb->st_mtime = sb->st_ctime = c->started;
+	sb->st_atime = sb->st_mtime = sb->st_ctime = node_mtime(c, &n);
 	if (node_is_dir(&n)) {
 		sb->st_mode = S_IFDIR | 0755;
 		sb->st_nlink = 2;

@@ -11,6 +11,8 @@
  *   dedupx   u32 arrival | u64 id | event id -> empty; ids to forget
  *   pending  u8 repl shard | bucket key -> u32 time first marked; minute
  *            buckets and totals not yet replicated (repl_shards > 0)
+ *   changed  u64 id                   -> u32 wall time of the last write
+ *            that counted an event of the series (a file's mtime)
  *   meta     "shards", "shard", "format", "repl_shards" -> u32
  * Integers in keys are big-endian so that byte order is numeric order.
  * The total of a series is its bucket at level LEVEL_TOTAL, time 0.
@@ -85,7 +87,8 @@ struct shard {
 	struct store *st;
 	unsigned index;
 	MDB_env *env;
-	MDB_dbi series, names, buckets, expiry, dedup, dedupx, meta, pending;
+	MDB_dbi series, names, buckets, expiry, dedup, dedupx, meta, pending,
+	    changed;
 	uint64_t map_size; /* guarded by resize (write side) */
 
 	/* Every transaction holds resize for reading; growing the map takes

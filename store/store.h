@@ -163,6 +163,16 @@ int store_range(struct store *st, const char *video, size_t vlen,
 		const char *type, size_t tlen, uint32_t start, uint32_t end,
 		uint32_t now, struct store_agg *out);
 
+/*
+ * When a series last changed: the wall time (arrival, not @ts) of the last
+ * write that counted one of its events; a write whose events were all
+ * duplicates changes nothing.  With @type NULL, the latest change of any
+ * type of @video.  *@when is 0 when not known: never written, or not
+ * written since the directory was made by a countfs older than 0.5.0.
+ */
+int store_changed(struct store *st, const char *video, size_t vlen,
+		  const char *type, size_t tlen, uint32_t *when);
+
 /* Called once per name by the listings below; nonzero stops the walk. */
 typedef int (*store_name_fn)(void *arg, const char *name, size_t len);
 
