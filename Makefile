@@ -142,9 +142,9 @@ EXAMPLES = examples/README.md examples/tour.sh examples/client.py \
 
 install: countfs countfs-top countfs-backup
 	install -d $(BINDIR) $(MANDIR)/man8 $(MANDIR)/man1 $(DOCDIR)/examples
-	install -m 755 countfs countfs-top $(BINDIR)
+	install -m 755 countfs countfs-top countfs-backup $(BINDIR)
 	install -m 644 man/countfs.8 $(MANDIR)/man8
-	install -m 644 man/countfs-top.1 $(MANDIR)/man1
+	install -m 644 man/countfs-top.1 man/countfs-backup.1 $(MANDIR)/man1
 	install -m 644 README.md $(DOCDIR)
 	install -m 644 $(EXAMPLES) $(DOCDIR)/examples
 	chmod 755 $(DOCDIR)/examples/tour.sh $(DOCDIR)/examples/client.py \

@@ -62,12 +62,16 @@ option_names() {
 	[[ "$output" = "countfs $version (libfuse 3."* ]]
 	grep -q "^\.TH COUNTFS 8 .* \"countfs $version\"" "$ROOT/man/countfs.8"
 	grep -q "^\.TH COUNTFS-TOP 1 .* \"countfs $version\"" "$ROOT/man/countfs-top.1"
+	grep -q "^\.TH COUNTFS-BACKUP 1 .* \"countfs $version\"" "$ROOT/man/countfs-backup.1"
+	run "$ROOT/countfs-backup" --version
+	[ "$output" = "countfs-backup $version" ]
 }
 
 @test "make install puts the daemon, countfs-top, man pages and examples under DESTDIR" {
 	s=$BATS_FILE_TMPDIR/stage/usr/local
 	[ -x "$s/bin/countfs" ]
 	[ -x "$s/bin/countfs-top" ]
+	[ -x "$s/bin/countfs-backup" ]
 	"$s/bin/countfs" --version
 	[ -x "$s/share/doc/countfs/examples/plot" ]
 	[ -f "$s/share/doc/countfs/examples/countfs.service" ]
@@ -86,6 +90,8 @@ option_names() {
 		[[ "$page" = *"$o="* ]] || { echo "man page misses $o"; false; }
 	done
 	run groff -man -ww -z "$s/share/man/man1/countfs-top.1"
+	[ -z "$output" ]
+	run groff -man -ww -z "$s/share/man/man1/countfs-backup.1"
 	[ -z "$output" ]
 	make -s -C "$ROOT" uninstall DESTDIR="$BATS_FILE_TMPDIR/stage" PREFIX=/usr/local
 	[ ! -e "$s/bin/countfs" ]
