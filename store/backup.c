@@ -167,17 +167,8 @@ static int copy_lmdb(const char *src, const char *dst)
 static int write_new(const char *path, const unsigned char *buf, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	int rc = fd < 0 ? -errno : 0;
+	int rc = fd < 0 ? -errno : write_synced(fd, buf, len);
 
-	for (size_t done = 0; rc == 0 && done < len;) {
-		ssize_t w = write(fd, buf + done, len - done);
-		if (w < 0)
-			rc = -errno;
-		else
-			done += (size_t)w;
-	}
-	if (rc == 0 && fsync(fd))
-		rc = -errno;
 	if (fd >= 0 && close(fd) && rc == 0)
 		rc = -errno;
 	if (rc)

@@ -112,6 +112,17 @@ static int copy_fd(int in, int out)
 	return r < 0 ? -errno : 0;
 }
 
+int write_synced(int fd, const void *buf, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(fd, (const char *)buf + done, len - done);
+		if (w < 0)
+			return -errno;
+		done += (size_t)w;
+	}
+	return fsync(fd) ? -errno : 0;
+}
+
 int copy_file(const char *src, const char *dst)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc;
@@ -380,17 +391,7 @@ static int repair(struct check *c, struct jfile *jf, uint64_t applied)
 
 	snprintf(tmp, sizeof(tmp), "%s.repaired", jf->path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		rc = -errno;
-	for (size_t done = 0; rc == 0 && done < jf->len;) {
-		ssize_t w = write(fd, jf->buf + done, jf->len - done);
-		if (w < 0)
-			rc = -errno;
-		else
-			done += (size_t)w;
-	}
-	if (rc == 0 && fsync(fd))
-		rc = -errno;
+	rc = fd < 0 ? -errno : write_synced(fd, jf->buf, jf->len);
 	if (fd >= 0)
 		close(fd);
 	if (rc == 0 && rename(tmp, jf->path))

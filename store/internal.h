@@ -190,6 +190,9 @@ int store_check(struct store *st);
  * the mark away: a start cut short in between then starts it afresh. */
 int store_mark_making(struct store *st, bool on);
 
+/* Write all of @buf to @fd, then fsync it: 0 or a negative errno. */
+int write_synced(int fd, const void *buf, size_t len);
+
 /* Copy @src to the new file @dst, on disk before it returns; a missing
  * @src copies nothing (damage.c). */
 int copy_file(const char *src, const char *dst);
