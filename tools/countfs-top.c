@@ -285,7 +285,7 @@ static void frame(const char *mnt, const struct sample *a,
 		printf("write latency  -\n");
 	printf("LMDB       %.1f MiB used of %.1f MiB mapped   journal %.0f "
 	       "events\n\n",
-	       value(b, "countfs_lmdb_bytes_used") / 1048576,
+	       value(b, "countfs_lmdb_used_bytes") / 1048576,
 	       value(b, "countfs_lmdb_map_bytes") / 1048576,
 	       value(b, "countfs_journal_events"));
 
