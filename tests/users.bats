@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# Other users: a mount reached by users other than the one who mounted it
+# (-o allow_other, uid=, gid=, umask=), as node_exporter (user
+# prometheus) and nginx workers (nobody) reach it; and the README's
+# Prometheus recipe with the real node_exporter.  Switching users needs
+# root: run as another user, these tests skip.
+
+load helpers/common
+load helpers/mysql # free_port
+
+setup() {
+	[ "$(id -u)" = 0 ] || skip "needs root to act as other users"
+	# A directory every uid may enter, holding the mountpoint.
+	SHARED=$(mktemp -d /tmp/countfs-users.XXXXXX)
+	chmod 755 "$SHARED"
+	# shellcheck disable=SC2034 # mount_countfs uses them
+	MNT=$SHARED/m DATA=$SHARED/d LOG=$SHARED/countfs.log
+}
+
+teardown() {
+	if [ -n "${EXPORTER_PID:-}" ]; then
+		kill "$EXPORTER_PID" 2>/dev/null || true
+		wait_pid "$EXPORTER_PID" 10 || kill -9 "$EXPORTER_PID" 2>/dev/null || true
+	fi
+	common_teardown
+	[ -z "${SHARED:-}" ] || rm -rf "$SHARED"
+}
+
+# mount_as_root OPTS: the daemon (as root) on $MNT, with one view of a.
+mount_as_root() {
+	mount_countfs "$1"
+	echo >>"$MNT/videos/a/views"
+}
+
+# as USER CMD...: run CMD as USER (a name or a uid), with its own group.
+as() {
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$(id -g "$u" 2>/dev/null || echo "$u")" \
+		--clear-groups "$@"
+}
+
+@test "without allow_other, nobody is refused: EACCES on every file" {
+	mount_as_root ''
+	run as nobody cat "$MNT/videos/a/views"
+	[ "$status" = 1 ]
+	[[ "$output" = *"Permission denied"* ]]
+	run as nobody cat "$MNT/stats"
+	[ "$status" = 1 ]
+	run as nobody sh -c "echo >>$MNT/videos/a/views"
+	[ "$status" != 0 ]
+	content_is "$MNT/videos/a/views" $'1\n'
+}
+
+@test "allow_other,umask=0022: nobody reads every file, and writes none" {
+	mount_as_root allow_other,umask=0022
+	run -0 stat -c '%a %U' "$MNT/videos/a/views" "$MNT/stats" "$MNT/videos"
+	[ "$output" = $'755 root\n755 root\n755 root' ]
+	run -0 as nobody cat "$MNT/videos/a/views"
+	[ "$output" = 1 ]
+	run -0 as nobody cat "$MNT/videos/a/range/0-"
+	[ "$output" = 1 ]
+	run -0 as nobody grep '^countfs_events_total ' "$MNT/stats"
+	[ "$output" = "countfs_events_total 1" ]
+	run -0 as nobody ls "$MNT/videos"
+	[ "$output" = a ]
+	run as nobody sh -c "echo >>$MNT/videos/a/views"
+	[ "$status" != 0 ]
+	[[ "$output" = *"Permission denied"* ]]
+	run as nobody sh -c "echo 'a views' >>$MNT/ingest"
+	[ "$status" != 0 ]
+	content_is "$MNT/videos/a/views" $'1\n'
+}
+
+@test "allow_other alone: modes 0644, 0444 and 0755; others read" {
+	mount_as_root allow_other
+	run -0 stat -c '%a' "$MNT/videos/a/views" "$MNT/ingest" "$MNT/stats" \
+		"$MNT/videos/a/range/0-" "$MNT/videos/a"
+	[ "$output" = $'644\n644\n444\n444\n755' ]
+	run -0 as prometheus cat "$MNT/videos/a/views"
+	[ "$output" = 1 ]
+}
+
+@test "allow_other,uid=N: user N writes counters and /ingest; read-only files stay EACCES" {
+	mount_as_root "allow_other,uid=$(id -u nobody),gid=$(id -g nobody)"
+	run -0 stat -c '%U %G %a' "$MNT/videos/a/views"
+	[ "$output" = "nobody $(id -gn nobody) 644" ]
+	as nobody sh -c "echo >>$MNT/videos/a/views"
+	as nobody sh -c "printf 'a views\nb likes\n' >>$MNT/ingest"
+	content_is "$MNT/videos/a/views" $'3\n'
+	content_is "$MNT/videos/b/events/likes/count" $'1\n'
+	run as nobody sh -c "echo >>$MNT/stats"
+	[ "$status" != 0 ]
+	[[ "$output" = *"Permission denied"* ]]
+	# Another user still only reads.
+	run as prometheus sh -c "echo >>$MNT/videos/a/views"
+	[ "$status" != 0 ]
+	content_is "$MNT/videos/a/views" $'3\n'
+}
+
+@test "allow_other,gid=G,umask=0002: the group writes, others read" {
+	mount_as_root "allow_other,gid=$(id -g nobody),umask=0002"
+	run -0 stat -c '%a %U %G' "$MNT/videos/a/views"
+	[ "$output" = "775 root $(id -gn nobody)" ]
+	# uid 4242 in nobody's group writes; prometheus (another group) not.
+	setpriv --reuid=4242 --regid="$(id -g nobody)" --clear-groups \
+		sh -c "echo >>$MNT/videos/a/views"
+	content_is "$MNT/videos/a/views" $'2\n'
+	run as prometheus sh -c "echo >>$MNT/videos/a/views"
+	[ "$status" != 0 ]
+	run -0 as prometheus cat "$MNT/videos/a/views"
+	[ "$output" = 2 ]
+}
+
+# start_exporter DIR: node_exporter as user prometheus on a free loopback
+# port, with the textfile collector alone reading DIR; wait (at most
+# 20 s) until it answers.  Its port in $PORT, its pid in $EXPORTER_PID.
+start_exporter() {
+	command -v prometheus-node-exporter >/dev/null ||
+		skip "prometheus-node-exporter is not installed" # CI installs it
+	PORT=$(free_port)
+	as prometheus prometheus-node-exporter \
+		--web.listen-address="127.0.0.1:$PORT" \
+		--collector.disable-defaults --collector.textfile \
+		--collector.textfile.directory="$1" \
+		>>"$SHARED/exporter.log" 2>&1 3>&- &
+	EXPORTER_PID=$!
+	local deadline=$((SECONDS + 20))
+	until curl -sf -m 2 "http://127.0.0.1:$PORT/metrics" >/dev/null; do
+		kill -0 "$EXPORTER_PID" || { cat "$SHARED/exporter.log"; false; }
+		((SECONDS < deadline)) || false
+		sleep 0.1
+	done
+}
+
+scrape() {
+	curl -sf -m 5 "http://127.0.0.1:$PORT/metrics"
+}
+
+@test "README recipe: node_exporter (as prometheus) serves /stats through a countfs.prom symlink" {
+	mount_as_root allow_other
+	printf 'a views\nb likes\nb likes\n' >>"$MNT/ingest"
+	mkdir "$SHARED/textfile"
+	ln -s "$MNT/stats" "$SHARED/textfile/countfs.prom"
+	start_exporter "$SHARED/textfile"
+	run -0 scrape
+	grep -x 'countfs_events_total 4' <<<"$output"
+	grep -x 'countfs_events_by_type_total{type="likes"} 2' <<<"$output"
+	grep -q '^countfs_build_info{version="[0-9.]*"} 1$' <<<"$output"
+	grep -q '^countfs_write_latency_seconds_bucket{le="+Inf"} [1-9]' <<<"$output"
+	grep -x 'node_textfile_scrape_error 0' <<<"$output"
+	# Each scrape reads the live counts.
+	echo >>"$MNT/videos/a/views"
+	run -0 scrape
+	grep -x 'countfs_events_total 5' <<<"$output"
+}
+
+@test "node_exporter without allow_other: the textfile scrape fails, as the README warns" {
+	mount_as_root ''
+	mkdir "$SHARED/textfile"
+	ln -s "$MNT/stats" "$SHARED/textfile/countfs.prom"
+	start_exporter "$SHARED/textfile"
+	run -0 scrape
+	grep -x 'node_textfile_scrape_error 1' <<<"$output"
+	run -1 grep '^countfs_' <<<"$output"
+}
