@@ -238,7 +238,7 @@ with open(sys.argv[1], \"w\") as out:
 	echo "$screen" | grep -Eq '^views +[0-9.]+k? +[0-9.]+k?'
 	echo "$screen" | grep -Eq '^likes +[0-9]+ +6 '
 	echo "$screen" | grep -Eq '^shares +[0-9]+ +6 '
-	echo "$screen" | grep -Eq '^refused/s +[0-9]+  total 6: line 6$'
+	echo "$screen" | grep -Eq '^refused/s +[0-9]+  total 6 \(bad line 6\)$'
 	[[ "$screen" = *"replication: off"* ]]
 	tmux send-keys -t "$TOP_SESSION" q
 	for i in $(seq 50); do

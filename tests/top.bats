@@ -1,0 +1,122 @@
+#!/usr/bin/env bats
+# countfs-top as a user meets it: in a small terminal (tmux), in -b mode
+# for scripts, and asked for --help or --version.
+
+load helpers/common
+
+teardown() {
+	[ -z "${TOP_SESSION:-}" ] || tmux kill-session -t "$TOP_SESSION" 2>/dev/null || true
+	common_teardown
+}
+
+needs_tmux() {
+	command -v tmux >/dev/null && return 0
+	[ "$(id -u)" != 0 ] || false # CI (root) installs tmux: never skip there
+	skip "tmux is not installed"
+}
+
+# Seven event types, one view with a bad line refused.
+seven_types() {
+	for t in views likes shares plays skips buys stars; do
+		echo "v $t"
+	done >>"$MNT/ingest"
+	run $FSOP write "$MNT/videos/v/views" 'bad\n'
+	[ "$output" = EINVAL ]
+}
+
+# top_in_tmux COLS ROWS: countfs-top in a detached tmux of that size;
+# wait (at most 10 s) for its type table, the screen in $screen.
+top_in_tmux() {
+	TOP_SESSION=countfs-top-$$
+	tmux new-session -d -s "$TOP_SESSION" -x "$1" -y "$2" \
+		"$ROOT/countfs-top -d 0.2 $MNT; echo countfs-top exited \$?; sleep 30"
+	local deadline=$((SECONDS + 10))
+	until tmux capture-pane -p -t "$TOP_SESSION" | grep -q '^replication: '; do
+		((SECONDS < deadline)) || false
+		sleep 0.1
+	done
+	sleep 0.5 # a few frames more
+	screen=$(tmux capture-pane -p -t "$TOP_SESSION")
+	echo "$screen"
+}
+
+# Nothing wrapped: joining wrapped lines (-J) gives as many lines.
+no_line_wrapped() {
+	[ "$(tmux capture-pane -p -t "$TOP_SESSION" | wc -l)" = \
+		"$(tmux capture-pane -pJ -t "$TOP_SESSION" | wc -l)" ]
+	run -0 tmux capture-pane -p -t "$TOP_SESSION"
+	for l in "${lines[@]}"; do
+		[ "${#l}" -le "$1" ]
+	done
+}
+
+@test "countfs-top at 60x14: no wrap, no scroll, the hidden types counted right" {
+	needs_tmux
+	mount_countfs
+	seven_types
+	top_in_tmux 60 14
+	# The first line is the header: nothing scrolled it away.
+	[[ "${screen%%$'\n'*}" = "countfs-top  "*"/mnt  "*"  (q quits)" ]]
+	no_line_wrapped 60
+	# Shown rows plus the "N more types" line account for all seven.
+	shown=$(echo "$screen" | grep -cE '^(views|likes|shares|plays|skips|buys|stars) ')
+	more=$(echo "$screen" | sed -n 's/^\.\.\. \([0-9]*\) more types.*/\1/p')
+	echo "shown $shown, more $more"
+	[ "$shown" -ge 1 ]
+	[ $((shown + more)) = 7 ]
+	echo "$screen" | grep -q '^LMDB .* journal '
+	echo "$screen" | grep -qx 'replication: off (no mysql= option)'
+	echo "$screen" | grep -Eq '^refused/s +[0-9]+  total 1 \(bad line 1\)$'
+	tmux send-keys -t "$TOP_SESSION" q
+	for _ in $(seq 50); do
+		tmux capture-pane -p -t "$TOP_SESSION" | grep -q 'countfs-top exited 0' && break
+		sleep 0.1
+	done
+	tmux capture-pane -p -t "$TOP_SESSION" | grep -q 'countfs-top exited 0'
+}
+
+@test "countfs-top in a tall terminal lists every type and no 'more' line" {
+	needs_tmux
+	mount_countfs
+	seven_types
+	top_in_tmux 60 30
+	no_line_wrapped 60
+	[ "$(echo "$screen" | grep -cE '^(views|likes|shares|plays|skips|buys|stars) ')" = 7 ]
+	run -1 grep -q 'more type' <<<"$screen"
+}
+
+@test "countfs-top at 40x10 cuts lines rather than wrap them" {
+	needs_tmux
+	mount_countfs
+	seven_types
+	TOP_SESSION=countfs-top-$$
+	tmux new-session -d -s "$TOP_SESSION" -x 40 -y 10 \
+		"$ROOT/countfs-top -d 0.2 $MNT; sleep 30"
+	sleep 1.5
+	tmux capture-pane -p -t "$TOP_SESSION"
+	no_line_wrapped 40
+	tmux capture-pane -p -t "$TOP_SESSION" | head -1 | grep -q '^countfs-top  '
+}
+
+@test "countfs-top -b: every type, no key hint, readable refusals" {
+	mount_countfs
+	seven_types
+	run -0 "$ROOT/countfs-top" -b -n 1 -d 0.1 "$MNT"
+	echo "$output"
+	[[ "${lines[0]}" = "countfs-top  $MNT  "* ]]
+	[[ "${lines[0]}" != *"q quits"* ]]
+	[ "$(grep -cE '^(views|likes|shares|plays|skips|buys|stars) ' <<<"$output")" = 7 ]
+	grep -Eq '^refused/s +[0-9]+  total 1 \(bad line 1\)$' <<<"$output"
+}
+
+@test "countfs-top --help and --version answer on stdout and exit 0" {
+	run -0 "$ROOT/countfs-top" --help
+	[[ "${lines[0]}" = "usage: countfs-top "* ]]
+	[[ "$output" = *"--version"* ]]
+	run -0 "$ROOT/countfs-top" -h
+	[[ "${lines[0]}" = "usage: countfs-top "* ]]
+	run -0 "$ROOT/countfs-top" --version
+	[ "$output" = "countfs-top $("$COUNTFS_BIN" --version | awk '{print $2}')" ]
+	run -2 "$ROOT/countfs-top" --no-such-option
+	[[ "$output" = *"usage: countfs-top "* ]]
+}
