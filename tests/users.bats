@@ -164,3 +164,41 @@ scrape() {
 	grep -x 'node_textfile_scrape_error 1' <<<"$output"
 	run -1 grep '^countfs_' <<<"$output"
 }
+
+@test "mounted by a user, allow_other needs user_allow_other in /etc/fuse.conf" {
+	# In a private mount namespace: a /dev/fuse node any user may open
+	# (as on a stock system) and each fuse.conf bound over /etc's.
+	mkdir -p "$MNT" "$SHARED/d" "$SHARED/dev"
+	chown nobody "$MNT" "$SHARED/d"
+	printf '# mount_max = 1000\n' >"$SHARED/without.conf"
+	printf 'user_allow_other\n' >"$SHARED/with.conf"
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	S=$SHARED M=$MNT B=$COUNTFS_BIN timeout 60 unshare -m --propagation private bash -euc '
+		as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+		mount -t tmpfs -o size=1m,mode=755 tmpfs "$S/dev"
+		mknod -m 666 "$S/dev/fuse" c 10 229
+		mount --bind "$S/dev/fuse" /dev/fuse
+		mount --bind "$S/without.conf" /etc/fuse.conf
+		rc=0
+		as_nobody "$B" "$M" -o "data=$S/d/data,allow_other" >"$S/without.out" 2>&1 || rc=$?
+		echo "$rc" >"$S/without.rc"
+		mount --bind "$S/with.conf" /etc/fuse.conf
+		as_nobody "$B" "$M" -o "data=$S/d/data,allow_other" >"$S/with.out" 2>&1
+		trap "as_nobody fusermount3 -u $M" EXIT
+		as_nobody sh -c "echo >>$M/videos/a/views"
+		setpriv --reuid="$(id -u prometheus)" --regid="$(id -g prometheus)" \
+			--clear-groups cat "$M/videos/a/views" >"$S/read"
+		findmnt -n -o OPTIONS "$M" >"$S/options"
+	'
+	cat "$SHARED/without.out" "$SHARED/with.out" "$SHARED/options"
+	# The daemon (in the background, as nobody) ends with its unmount.
+	for _ in $(seq 100); do
+		pgrep -f "data=$SHARED/d/data" >/dev/null || break
+		sleep 0.1
+	done
+	run -1 pgrep -f "data=$SHARED/d/data"
+	[ "$(cat "$SHARED/without.rc")" = 1 ]
+	grep -q "allow_other only allowed if 'user_allow_other' is set in /etc/fuse.conf" "$SHARED/without.out"
+	[ "$(cat "$SHARED/read")" = 1 ]
+	grep -q 'user_id=65534,.*allow_other' "$SHARED/options"
+}
