@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # countfs-top as a user meets it: in a small terminal (tmux), in -b mode
 # for scripts, and asked for --help or --version.
+# Each test runs in a process of its own: $screen is its own.
+# shellcheck disable=SC2030,SC2031
 
 load helpers/common
 
@@ -40,6 +42,17 @@ top_in_tmux() {
 	echo "$screen"
 }
 
+# q quits, with status 0 (at most 5 s).
+quit_top() {
+	tmux send-keys -t "$TOP_SESSION" q
+	for _ in $(seq 50); do
+		tmux capture-pane -p -t "$TOP_SESSION" | grep -q 'countfs-top exited 0' && return 0
+		sleep 0.1
+	done
+	tmux capture-pane -p -t "$TOP_SESSION"
+	false
+}
+
 # Nothing wrapped: joining wrapped lines (-J) gives as many lines.
 no_line_wrapped() {
 	[ "$(tmux capture-pane -p -t "$TOP_SESSION" | wc -l)" = \
@@ -48,6 +61,48 @@ no_line_wrapped() {
 	for l in "${lines[@]}"; do
 		[ "${#l}" -le "$1" ]
 	done
+}
+
+@test "countfs-top shows events/s, types and refusals, live, under tmux" {
+	needs_tmux
+	mount_countfs
+	echo >>"$MNT/videos/a/views"
+	TOP_SESSION=countfs-top-$$
+	tmux new-session -d -s "$TOP_SESSION" -x 100 -y 30 \
+		"$ROOT/countfs-top -d 0.5 $MNT; echo countfs-top exited \$?; sleep 30"
+	"$ROOT/bench/load" steady 4 2000 "$MNT" 100 >/dev/null &
+	load=$!
+	for i in 1 2 3 4 5 6; do
+		printf 'v%d likes\nv%d shares\n' "$i" "$i" >>"$MNT/ingest"
+		printf 'x\n' >>"$MNT/videos/a/views" 2>/dev/null || true
+		sleep 0.4
+	done
+	sleep 1 # a frame or two to catch up
+	screen=$(tmux capture-pane -p -t "$TOP_SESSION")
+	wait "$load"
+	echo "$screen"
+	[[ "$screen" = *"countfs-top  $MNT"* ]]
+	# A live rate in the thousands, with its sparkline.
+	echo "$screen" | grep -Eq '^events/s +[0-9.]+k? +[▁▂▃▄▅▆▇█]'
+	rate=$(echo "$screen" | awk '/^events\/s/ { print $2 }')
+	[[ "$rate" = *k ]] || [ "${rate%.*}" -ge 500 ]
+	echo "$screen" | grep -Eq '^views +[0-9.]+k? +[0-9.]+k?'
+	echo "$screen" | grep -Eq '^likes +[0-9]+ +6 '
+	echo "$screen" | grep -Eq '^shares +[0-9]+ +6 '
+	echo "$screen" | grep -Eq '^refused/s +[0-9]+  total 6 \(bad line 6\)$'
+	[[ "$screen" = *"replication: off"* ]]
+	quit_top
+}
+
+@test "countfs-top refuses bad arguments and a path without /stats" {
+	run "$ROOT/countfs-top"
+	[ "$status" = 2 ]
+	run "$ROOT/countfs-top" -d 0 /tmp
+	[ "$status" = 2 ]
+	[[ "$output" = *"give seconds from 0.1 to 3600"* ]]
+	run "$ROOT/countfs-top" -b -n 1 "$BATS_TEST_TMPDIR"
+	[ "$status" = 1 ]
+	[[ "$output" = *"cannot read $BATS_TEST_TMPDIR/stats"* ]]
 }
 
 @test "countfs-top at 60x14: no wrap, no scroll, the hidden types counted right" {
@@ -67,12 +122,7 @@ no_line_wrapped() {
 	echo "$screen" | grep -q '^LMDB .* journal '
 	echo "$screen" | grep -qx 'replication: off (no mysql= option)'
 	echo "$screen" | grep -Eq '^refused/s +[0-9]+  total 1 \(bad line 1\)$'
-	tmux send-keys -t "$TOP_SESSION" q
-	for _ in $(seq 50); do
-		tmux capture-pane -p -t "$TOP_SESSION" | grep -q 'countfs-top exited 0' && break
-		sleep 0.1
-	done
-	tmux capture-pane -p -t "$TOP_SESSION" | grep -q 'countfs-top exited 0'
+	quit_top
 }
 
 @test "countfs-top in a tall terminal lists every type and no 'more' line" {
