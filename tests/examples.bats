@@ -93,7 +93,10 @@ setup() {
 }
 
 @test "examples/plot writes to TMPDIR by default, and dates a window over a day" {
-	command -v gnuplot >/dev/null || skip "gnuplot is not installed"
+	if ! command -v gnuplot >/dev/null; then
+		[ "$(id -u)" != 0 ] || { echo "gnuplot is missing (CI installs it)"; false; }
+		skip "gnuplot is not installed"
+	fi
 	now=$(date +%s)
 	echo "@$((now - 100000))" >>"$MNT/videos/p/views"
 	echo >>"$MNT/videos/p/views"
