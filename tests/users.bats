@@ -203,3 +203,17 @@ scrape() {
 	[ "$(cat "$SHARED/read")" = 1 ]
 	grep -q 'user_id=65534,.*allow_other' "$SHARED/options"
 }
+
+@test "--help, countfs(8) and the README name allow_other, uid=, gid=, umask= and user_allow_other" {
+	run -0 "$COUNTFS_BIN" --help
+	[[ "$output" = *"-o allow_other "* ]]
+	[[ "$output" = *"-o uid=N,gid=N,umask=M "* ]]
+	page=$(MANWIDTH=100 man -l "$ROOT/man/countfs.8" 2>&1)
+	for w in allow_other uid=N gid=N umask=M user_allow_other "OTHER USERS" countfs.prom; do
+		[[ "$page" = *"$w"* ]] || { echo "countfs(8) misses $w"; false; }
+	done
+	# shellcheck disable=SC2016 # backquotes of markdown, not commands
+	for w in '| `allow_other` |' '| `uid=N`, `gid=N` |' '| `umask=M` |' user_allow_other countfs.prom; do
+		grep -qF -- "$w" "$ROOT/README.md" || { echo "README misses $w"; false; }
+	done
+}
