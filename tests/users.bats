@@ -18,12 +18,21 @@ setup() {
 }
 
 teardown() {
+	local rc=0 left
 	if [ -n "${EXPORTER_PID:-}" ]; then
 		kill "$EXPORTER_PID" 2>/dev/null || true
 		wait_pid "$EXPORTER_PID" 10 || kill -9 "$EXPORTER_PID" 2>/dev/null || true
+		# Nothing of this test's may outlive it.
+		if left=$(pgrep -f "textfile.directory=$SHARED/"); then
+			echo "node_exporter left running: $left" >&2
+			# shellcheck disable=SC2086 # one word per pid
+			kill $left 2>/dev/null || true
+			rc=1
+		fi
 	fi
-	common_teardown
+	common_teardown || rc=1
 	[ -z "${SHARED:-}" ] || rm -rf "$SHARED"
+	return $rc
 }
 
 # mount_as_root OPTS: the daemon (as root) on $MNT, with one view of a.
@@ -120,7 +129,10 @@ start_exporter() {
 	command -v prometheus-node-exporter >/dev/null ||
 		{ echo "prometheus-node-exporter is missing (apt-get install it)"; false; }
 	PORT=$(free_port)
-	as prometheus prometheus-node-exporter \
+	# setpriv itself, not through as(): $! must be the pid that becomes
+	# the exporter (a backgrounded function is a subshell of its own).
+	setpriv --reuid=prometheus --regid=prometheus --clear-groups \
+		prometheus-node-exporter \
 		--web.listen-address="127.0.0.1:$PORT" \
 		--collector.disable-defaults --collector.textfile \
 		--collector.textfile.directory="$1" \
