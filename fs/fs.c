@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,27 @@ static void tail_unflushed(struct countfs *c, struct open_file *of)
 
 /* ---- attributes and directories ---------------------------------- */
 
+/*
+ * A node's mtime (and ctime, atime): for what holds counts, the last
+ * change of its series (a video's directories: of any of its series), so
+ * that find -newer, make and staleness alerts see a counter move; /stats
+ * and /global files, computed when read, the time of the getattr; the
+ * rest, and series not changed since 0.5.0, the mount time.
+ */
+static time_t node_mtime(struct countfs *c, const struct node *n)
+{
+	uint32_t when = 0;
+
+	if (n->kind == NODE_STATS || (n->global && !node_is_dir(n)))
+		return time(NULL);
+	if (n->video && !n->global &&
+	    store_changed(c->store, n->video, n->video_len, n->type,
+			  n->type_len, &when) == 0 &&
+	    when)
+		return (time_t)when;
+	return c->started;
+}
+
 static int fs_getattr(const char *path, struct stat *sb,
 		      struct fuse_file_info *fi)
 {
@@ -126,7 +148,7 @@ static int fs_getattr(const char *path, struct stat *sb,
 	memset(sb, 0, sizeof(*sb));
 	sb->st_uid = c->uid;
 	sb->st_gid = c->gid;
-	sb->st_atime = sb->st_mtime = sb->st_ctime = c->started;
+	sb->st_atime = sb->st_mtime = sb->st_ctime = node_mtime(c, &n);
 	if (node_is_dir(&n)) {
 		sb->st_mode = S_IFDIR | 0755;
 		sb->st_nlink = 2;
@@ -1124,6 +1146,20 @@ static int fs_statfs(const char *path, struct statvfs *sv)
 	return 0;
 }
 
+/* Always ready, as the kernel answers for a filesystem without poll; but
+ * here the handle a poller asks for (epoll, as Go's runtime does on every
+ * file it opens, node_exporter's included) is freed: libfuse 3.14 leaks it
+ * when the filesystem has no poll.  Nothing is ever notified. */
+static int fs_poll(const char *path, struct fuse_file_info *fi,
+		   struct fuse_pollhandle *ph, unsigned *reventsp)
+{
+	(void)path, (void)fi;
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	*reventsp = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+	return 0;
+}
+
 /* ---- life cycle ---------------------------------------------------- */
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -1216,4 +1252,5 @@ const struct fuse_operations countfs_ops = {
     .chmod = fs_chmod,
     .chown = fs_chown,
     .statfs = fs_statfs,
+    .poll = fs_poll,
 };

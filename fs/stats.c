@@ -200,6 +200,11 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 		return -ENOMEM;
 	if (st)
 		store_get_stats(st, &ss);
+	/* The usual build_info gauge: dashboards join on its version. */
+	out(&b, "# HELP countfs_build_info The running daemon's version.\n"
+		"# TYPE countfs_build_info gauge\n"
+		"countfs_build_info{version=\"%s\"} 1\n",
+	    COUNTFS_VERSION);
 	counter(&b, "events_total", "Events counted.", ss.events);
 	counter(&b, "events_deduplicated_total",
 		"Events acknowledged but not counted: their #id was seen.",
@@ -248,7 +253,7 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 		ss.expired);
 	gauge(&b, "journal_events",
 	      "Events acknowledged and not yet applied to LMDB.", ss.journal);
-	gauge(&b, "lmdb_bytes_used", "Bytes of LMDB pages in use, all shards.",
+	gauge(&b, "lmdb_used_bytes", "Bytes of LMDB pages in use, all shards.",
 	      ss.bytes_used);
 	gauge(&b, "lmdb_map_bytes", "Bytes of LMDB maps, all shards.",
 	      ss.map_bytes);

@@ -85,8 +85,7 @@ static int identity_read(struct store *st, const char *path)
 	return 0;
 }
 
-/* fsync the directory @dir so that a rename in it is durable. */
-static int sync_dir(const char *dir)
+int sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
 
