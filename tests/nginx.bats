@@ -7,6 +7,7 @@
 # the mount lets them in with allow_other,uid=,gid=.
 
 load helpers/common
+load helpers/mysql # free_port
 
 NGINX=${NGINX:-/usr/sbin/nginx}
 RECIPE=$ROOT/examples/nginx-countfs.conf
@@ -16,11 +17,15 @@ setup() {
 		[ "$(id -u)" != 0 ] || fail_setup "nginx is missing at $NGINX"
 		skip "nginx is not installed (apt-get install nginx-light)"
 	fi
-	T=$BATS_TEST_TMPDIR
+	# A directory every uid may enter: the workers (nobody) open
+	# videos/ID/views and test nginx's root directory themselves.
+	T=$(mktemp -d /tmp/countfs-nginx.XXXXXX)
+	chmod 755 "$T"
+	# shellcheck disable=SC2034 # mount_countfs uses them
+	MNT=$T/mnt DATA=$T/data LOG=$T/countfs.log
 	opts=ingest=skip
 	if [ "$(id -u)" = 0 ]; then
 		opts="$opts,allow_other,uid=$(id -u nobody),gid=$(id -g nobody)"
-		let_others_in "$T"
 	fi
 	mount_countfs "$opts"
 }
@@ -31,25 +36,11 @@ fail_setup() {
 }
 
 teardown() {
-	stop_nginx || true
-	common_teardown
-}
-
-# The workers (nobody) open videos/ID/views and test the root directory
-# themselves: they must get through bats's temporary directories (0700).
-let_others_in() {
-	local d=$1
-	while [ "$d" != / ]; do
-		case $(stat -c %A "$d") in
-		d????????[xt]) ;;
-		*) chmod o+x "$d" ;;
-		esac
-		d=$(dirname "$d")
-	done
-}
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	local rc=0
+	stop_nginx || rc=1
+	common_teardown || rc=1
+	[ -z "${T:-}" ] || rm -rf "$T"
+	return $rc
 }
 
 # start_nginx HTTP_CONF: nginx in the foreground with its own prefix, conf,
