@@ -13,7 +13,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
 
 COMMON = common/log.c common/notify.c
 STORE = store/shard.c store/journal.c store/jscan.c store/damage.c store/record.c \
-	store/query.c store/retain.c store/pending.c store/identity.c \
+	store/query.c store/retain.c store/pending.c store/identity.c store/backup.c \
 	store/format.c
 REPL = replicate/conn.c replicate/push.c replicate/global.c
 FS = fs/fs.c fs/line.c fs/path.c fs/stats.c
@@ -24,7 +24,7 @@ objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
 .PHONY: all run test bench fuzz torture deps deps-build clean asan tsan \
 	install uninstall
-all: countfs countfs-top
+all: countfs countfs-top countfs-backup
 
 $(B)/opt/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -44,6 +44,11 @@ countfs: $(call objs,opt,$(DAEMON_SRC))
 
 countfs-top: tools/countfs-top.c
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< -lm
+
+# The backup tool: the store's code without FUSE or MySQL.
+countfs-backup: tools/countfs-backup.c $(call objs,opt,$(COMMON) $(STORE))
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+		$(shell $(PKG_CONFIG) --libs lmdb 2>/dev/null || echo -llmdb) -lpthread
 
 countfs-asan: $(call objs,asan,$(DAEMON_SRC))
 	$(CC) $(LDFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
@@ -80,7 +85,7 @@ run: deps-build countfs countfs-top
 	@echo "countfs: mounted at ./mnt, data in ./data; Ctrl-C unmounts"
 	./countfs mnt -f -o data=data
 
-test: deps countfs countfs-top countfs-asan store/test_store store/test_range fs/test_line bench/load \
+test: deps countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range fs/test_line bench/load \
 	tsan
 	@sh tests/run.sh
 
@@ -126,7 +131,7 @@ fuzz: $(FUZZ_BIN)
 		[ $$rc = 0 ] || { cat $(B)/fuzz-$$f.log; exit 1; }; \
 	done
 
-# The daemon, countfs-top, their man pages and the examples, under
+# The daemon, countfs-top, countfs-backup, their man pages and the examples, under
 # $(DESTDIR)$(PREFIX).  With PREFIX=/usr/local (the default) or /usr,
 # mount.fuse3 finds the daemon for fstab lines of type fuse.countfs.
 BINDIR = $(DESTDIR)$(PREFIX)/bin
@@ -134,13 +139,14 @@ MANDIR = $(DESTDIR)$(PREFIX)/share/man
 DOCDIR = $(DESTDIR)$(PREFIX)/share/doc/countfs
 EXAMPLES = examples/README.md examples/tour.sh examples/client.py \
 	examples/client.c examples/client.js examples/nginx-ingest.sh \
-	examples/access.log examples/plot examples/countfs.service
+	examples/access.log examples/nginx-countfs.conf examples/plot \
+	examples/countfs.service
 
-install: countfs countfs-top
+install: countfs countfs-top countfs-backup
 	install -d $(BINDIR) $(MANDIR)/man8 $(MANDIR)/man1 $(DOCDIR)/examples
-	install -m 755 countfs countfs-top $(BINDIR)
+	install -m 755 countfs countfs-top countfs-backup $(BINDIR)
 	install -m 644 man/countfs.8 $(MANDIR)/man8
-	install -m 644 man/countfs-top.1 $(MANDIR)/man1
+	install -m 644 man/countfs-top.1 man/countfs-backup.1 $(MANDIR)/man1
 	install -m 644 README.md $(DOCDIR)
 	install -m 644 $(EXAMPLES) $(DOCDIR)/examples
 	chmod 755 $(DOCDIR)/examples/tour.sh $(DOCDIR)/examples/client.py \
@@ -148,15 +154,16 @@ install: countfs countfs-top
 		$(DOCDIR)/examples/plot
 
 uninstall:
-	rm -f $(BINDIR)/countfs $(BINDIR)/countfs-top \
-		$(MANDIR)/man8/countfs.8 $(MANDIR)/man1/countfs-top.1
+	rm -f $(BINDIR)/countfs $(BINDIR)/countfs-top $(BINDIR)/countfs-backup \
+		$(MANDIR)/man8/countfs.8 $(MANDIR)/man1/countfs-top.1 \
+		$(MANDIR)/man1/countfs-backup.1
 	rm -rf $(DOCDIR)
 
 clean:
-	rm -rf $(B) countfs countfs-top countfs-asan store/test_store store/test_range fs/test_line bench/nullfs bench/load \
+	rm -rf $(B) countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range fs/test_line bench/nullfs bench/load \
 		countfs-tsan store/test_store-tsan
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # main.c carries the version.
-$(B)/opt/fs/main.o $(B)/asan/fs/main.o $(B)/tsan/fs/main.o: Makefile
+$(B)/opt/fs/main.o $(B)/asan/fs/main.o $(B)/tsan/fs/main.o countfs-backup: Makefile

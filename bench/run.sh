@@ -213,7 +213,7 @@ mount_fs many "$ROOT/countfs" -o "data=$T/data_many"
 mpid=${pids[-1]}
 $LOAD distinct "$T/many" "$DISTINCT" >/dev/null
 rss=$(awk '/RssAnon/ {print $2}' "/proc/$mpid/status")
-used=$(grep '^countfs_lmdb_bytes_used' "$T/many/stats" | awk '{print $2}')
+used=$(grep '^countfs_lmdb_used_bytes' "$T/many/stats" | awk '{print $2}')
 row "$DISTINCT distinct videos recorded" "countfs" "RSS anon MiB" "$((rss / 1024))" "64 MiB" "$(ratio $((rss / 1024)) 64)" "<= 1"
 row "$DISTINCT distinct videos recorded" "countfs" "LMDB bytes/video" "$((used / DISTINCT))" "" "" ""
 row "$DISTINCT distinct videos recorded" "countfs" "bytes/bucket" "$((used / DISTINCT / 5))" "" "" ""

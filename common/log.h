@@ -6,9 +6,18 @@
  * syslog once daemonized (log_use_syslog()).  The level is the only global of the daemon: it is
  * checked before any formatting, so a debug line costs one compare when
  * it is off.  Thread-safe: each message is written by one call.
+ *
+ * Errors and warnings are rate-limited per call site (their format
+ * string): the first LOG_BURST of a call site in LOG_INTERVAL_S seconds
+ * are written, the rest are counted, and one line says "N more like
+ * this in the last Ss" with the last of them once the interval is over
+ * (log_summaries()), so that a client writing bad lines in a loop cannot
+ * flood the log.  Info and debug lines are not limited.
  */
 #ifndef COUNTFS_LOG_H
 #define COUNTFS_LOG_H
+
+#include <stdbool.h>
 
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -24,14 +33,27 @@ void log_use_syslog(void);
  * prefixes instead of timestamps. */
 void log_detect_journal(void);
 
-void log_msg(enum log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+#define LOG_BURST 10
+#define LOG_INTERVAL_S 5
 
-#define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+/* Write one message, rate-limited by @fmt (the call site, see above)
+ * when @limited. */
+void log_write(enum log_level lvl, bool limited, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* One message, never limited (a report made of many lines). */
+#define log_msg(lvl, ...) log_write(lvl, false, __VA_ARGS__)
+
+/* Write the "N more like this" line of every call site whose interval is
+ * over, or with @all of every call site that held messages back (at
+ * exit).  Called once a second by the store's background thread. */
+void log_summaries(bool all);
+
+#define log_error(...) log_write(LOG_LVL_ERROR, true, __VA_ARGS__)
 #define log_warn(...)                                                          \
 	do {                                                                   \
 		if (log_level >= LOG_LVL_WARN)                                 \
-			log_msg(LOG_LVL_WARN, __VA_ARGS__);                    \
+			log_write(LOG_LVL_WARN, true, __VA_ARGS__);            \
 	} while (0)
 #define log_info(...)                                                          \
 	do {                                                                   \

@@ -4,8 +4,8 @@
  * Keep one fd open per counter: each append is then one write(), one FUSE
  * round trip, and pread() at offset 0 reads the current count.
  *
- *   $ cc -O2 -o client examples/client.c
- *   $ ./client mnt demo 10000
+ *   $ cc -O2 -o /tmp/countfs-client examples/client.c
+ *   $ /tmp/countfs-client mnt demo 10000
  *   recorded 10000 views of demo in 0.41 s (24390/s); count is now 10000
  */
 #include <fcntl.h>

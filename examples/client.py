@@ -8,8 +8,16 @@ Every call is plain file I/O on the mount; nothing to install.
     views of v42: 4 (a retried event id counts once)
     views of v42 in the last minute: 4
     play_ms of v42: count 2, sum 1500, avg 750
+    a bad value is refused with EINVAL; play_ms of v42 still counts 2
+    seek_ms of v42, written through a buffered file: count 3, avg 100
     batch of 1000 events recorded; v7 now has 100 views
+
+A refused write raises OSError (EINVAL) from os.write(), or from flush()
+and close() of a buffered file.  Never write through a file object that
+is not closed by `with` or by hand: `open(p, "a").write("oops\n")` loses
+the error, as CPython ignores what the garbage collector's close raises.
 """
+import errno
 import os
 import sys
 import time
@@ -38,6 +46,17 @@ class Counters:
     def count_event(self, video, event_type, value=1, ts=None):
         line = str(value) + (" @%d" % ts if ts else "") + "\n"
         self._append("videos/%s/events/%s/count" % (video, event_type), line)
+
+    def count_events_buffered(self, video, event_type, values):
+        """Many events through Python's buffered file, one write() per
+        buffer.  A bad line makes the whole buffer's write() fail, and
+        Python raises that at flush() or close(): inside `with`, never
+        lost."""
+        path = "videos/%s/events/%s/count" % (video, event_type)
+        with open(os.path.join(self.mount, path), "a") as f:
+            for v in values:
+                f.write("%d\n" % v)
+            f.flush()   # raises here, while the events are still at hand
 
     def process_events(self, events):
         """events: iterable of (video, type, value); one write per 64 KiB."""
@@ -86,6 +105,15 @@ def main():
         c.aggregate("v42", "play_ms", "count"),
         c.aggregate("v42", "play_ms", "sum"),
         c.aggregate("v42", "play_ms", "avg")))
+    try:
+        c.count_event("v42", "play_ms", "oops")
+    except OSError as e:
+        print("a bad value is refused with %s; play_ms of v42 still counts %s"
+              % (errno.errorcode[e.errno], c.aggregate("v42", "play_ms", "count")))
+    c.count_events_buffered("v42", "seek_ms", [120, 80, 100])
+    print("seek_ms of v42, written through a buffered file: count %s, avg %s"
+          % (c.aggregate("v42", "seek_ms", "count"),
+             c.aggregate("v42", "seek_ms", "avg")))
     c.process_events(("v%d" % (i % 10), "views", 1) for i in range(1000))
     print("batch of 1000 events recorded; v7 now has %d views"
           % c.get_views_count("v7"))

@@ -1,6 +1,9 @@
 #!/bin/sh
 # nginx-ingest.sh - an nginx access log into countfs, through /ingest.
 #
+# For logs already written (history, or another host's).  To count live
+# requests, let nginx write into /ingest itself: nginx-countfs.conf.
+#
 # Each request for a video (/watch?v=ID or /videos/ID/...) becomes a view of
 # ID at the request's own time, and its response size an event of type
 # bytes; requests answered 4xx/5xx count as type errors.  awk turns the
@@ -10,6 +13,9 @@
 #     tail -F /var/log/nginx/access.log | examples/nginx-ingest.sh /mnt/counts
 #
 # With `tail -F` the events flow in as they come: awk flushes each line.
+# awk checks each id, so every line it writes is valid; on a mount with
+# -o ingest=skip a line that still is not (a timestamp outside the kept
+# window) is dropped alone, not with the lines awk wrote with it.
 set -eu
 mnt=${1:?usage: nginx-ingest.sh MOUNTPOINT [ACCESS_LOG]}
 shift

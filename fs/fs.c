@@ -16,6 +16,12 @@
  * release - the last close of that description, not flush, which comes
  * with every close() of every copy of the fd (dup, a forked child).
  *
+ * With -o ingest=skip, /ingest drops its bad lines instead (counted by
+ * reason and logged) and records the others, so that a buffered writer
+ * such as nginx loses no good line to a bad one.  A line is dropped
+ * whole, when it ends.  What the store refuses (EOVERFLOW, ENOSPC) is no
+ * bad line: it fails the write whole in either mode.
+ *
  * release reaches the daemon just after close() returned, so a read that
  * follows a close could overtake it: a flush that leaves a tail marks the
  * file (flushed_tail), and a read of the same series waits for the
@@ -33,6 +39,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +62,8 @@ struct open_file {
 	pthread_mutex_t lock; /* guards everything below */
 	char *tail;	      /* unfinished line, TAIL_MAX capacity */
 	size_t tail_len;
-	pid_t tail_tid;	  /* the thread that last added to it */
+	pid_t tail_tid;	  /* the thread of the last write: the writer
+			   * that log lines name */
 	bool tail_killed; /* its writer died of a signal since it grew */
 	bool discard;	  /* drop up to the next '\n': a refused long line */
 	atomic_bool tail_shared;  /* a read gave up waiting: another fd */
@@ -104,6 +112,27 @@ static void tail_unflushed(struct countfs *c, struct open_file *of)
 
 /* ---- attributes and directories ---------------------------------- */
 
+/*
+ * A node's mtime (and ctime, atime): for what holds counts, the last
+ * change of its series (a video's directories: of any of its series), so
+ * that find -newer, make and staleness alerts see a counter move; /stats
+ * and /global files, computed when read, the time of the getattr; the
+ * rest, and series not changed since 0.5.0, the mount time.
+ */
+static time_t node_mtime(struct countfs *c, const struct node *n)
+{
+	uint32_t when = 0;
+
+	if (n->kind == NODE_STATS || (n->global && !node_is_dir(n)))
+		return time(NULL);
+	if (n->video && !n->global &&
+	    store_changed(c->store, n->video, n->video_len, n->type,
+			  n->type_len, &when) == 0 &&
+	    when)
+		return (time_t)when;
+	return c->started;
+}
+
 static int fs_getattr(const char *path, struct stat *sb,
 		      struct fuse_file_info *fi)
 {
@@ -119,7 +148,7 @@ static int fs_getattr(const char *path, struct stat *sb,
 	memset(sb, 0, sizeof(*sb));
 	sb->st_uid = c->uid;
 	sb->st_gid = c->gid;
-	sb->st_atime = sb->st_mtime = sb->st_ctime = c->started;
+	sb->st_atime = sb->st_mtime = sb->st_ctime = node_mtime(c, &n);
 	if (node_is_dir(&n)) {
 		sb->st_mode = S_IFDIR | 0755;
 		sb->st_nlink = 2;
@@ -539,32 +568,64 @@ static int batch_push(struct batch *b, const struct store_event *e)
 	return 0;
 }
 
-/* Parse one line of @of into an event; refusals are logged and counted. */
-static int parse_one(struct countfs *c, struct open_file *of, const char *s,
-		     size_t len, uint32_t now, struct store_event *e)
+/* Does a write to @of drop its bad lines rather than refuse them all?
+ * Only /ingest, only with -o ingest=skip: counter files are always all or
+ * nothing. */
+static bool skips_bad_lines(const struct countfs *c, const struct open_file *of)
 {
-	const char *why = NULL;
-	enum refusal kind = REFUSED_LINE;
+	return c->ingest_skip && of->node.kind == NODE_INGEST;
+}
+
+static enum drop drop_of(enum line_fault f)
+{
+	switch (f) {
+	case LINE_BAD_VIDEO:
+		return DROP_BAD_VIDEO;
+	case LINE_BAD_TYPE:
+		return DROP_BAD_TYPE;
+	case LINE_BAD_VALUE:
+		return DROP_BAD_VALUE;
+	case LINE_BAD_TS:
+		return DROP_BAD_TIMESTAMP;
+	case LINE_BAD_ID:
+		return DROP_BAD_ID;
+	case LINE_TOO_LONG:
+		return DROP_TOO_LONG;
+	default:
+		return DROP_BAD_FIELDS;
+	}
+}
+
+/* A bad line as a write refusal (all or nothing). */
+static enum refusal refusal_of(enum drop d)
+{
+	return d == DROP_TOO_LONG    ? REFUSED_TOO_LONG
+	       : d == DROP_TIMESTAMP ? REFUSED_TIMESTAMP
+				     : REFUSED_LINE;
+}
+
+/* Parse one line of @of into an event: 0, or -EINVAL with *@why (a
+ * sentence for the log) and *@kind set. */
+static int parse_one(struct countfs *c, struct open_file *of, const char *s,
+		     size_t len, uint32_t now, struct store_event *e,
+		     const char **why, enum drop *kind)
+{
 	struct line ln;
 	int rc;
 
 	if (of->node.kind == NODE_INGEST)
-		rc = line_parse_ingest(s, len, &ln, &why);
+		rc = line_parse_ingest(s, len, &ln, why);
 	else
-		rc = line_parse(s, len, &ln, &why);
-	if (rc && len > LINE_MAX_BYTES)
-		kind = REFUSED_TOO_LONG;
-	if (rc == 0 && ln.has_ts && store_check_ts(c->store, ln.ts, now)) {
-		rc = -EINVAL;
-		kind = REFUSED_TIMESTAMP;
-		why = "@ts is before the oldest kept bucket or more than 5 "
-		      "minutes ahead";
-	}
+		rc = line_parse(s, len, &ln, why);
 	if (rc) {
-		atomic_fetch_add(&c->stats.refused[kind], 1);
-		log_warn("%s: write refused (EINVAL): %s: \"%.*s\"", of->path,
-			 why, (int)(len > 80 ? 80 : len), s);
+		*kind = drop_of(ln.fault);
 		return rc;
+	}
+	if (ln.has_ts && store_check_ts(c->store, ln.ts, now)) {
+		*kind = DROP_TIMESTAMP;
+		*why = "@ts is before the oldest kept bucket or more than 5 "
+		       "minutes ahead";
+		return -EINVAL;
 	}
 	*e = (struct store_event){
 	    .video = ln.video ? ln.video : of->video,
@@ -592,12 +653,78 @@ static void count_types(struct fs_stats *s, const struct store_event *ev,
 	}
 }
 
-/* Parse and record the complete lines in @s (@len bytes, each ending in
- * '\n' except, with @final, the last).  All or nothing. */
+/* The lines a write drops under ingest=skip: counted and logged only
+ * once the rest is recorded, so that a write that fails (and may be
+ * retried) counts nothing. */
+struct drops {
+	uint64_t n[DROP_KINDS];
+	size_t total;
+	const char *why, *line; /* the first one, for the log */
+	size_t len;
+};
+
+static void drops_note(struct drops *d, enum drop kind, const char *why,
+		       const char *line, size_t len)
+{
+	if (d->total++ == 0) {
+		d->why = why;
+		d->line = line;
+		d->len = len;
+	}
+	d->n[kind]++;
+}
+
+static void drops_account(struct countfs *c, struct open_file *of,
+			  const struct drops *d, size_t lines)
+{
+	if (!d->total)
+		return;
+	for (int k = 0; k < DROP_KINDS; k++)
+		if (d->n[k])
+			atomic_fetch_add(&c->stats.dropped[k], d->n[k]);
+	log_warn("%s: %zu of %zu lines dropped (ingest=skip); the first: "
+		 "%s: \"%.*s\" (pid %d)",
+		 of->path, d->total, lines, d->why,
+		 (int)(d->len > 80 ? 80 : d->len), d->line, (int)of->tail_tid);
+}
+
+/* A write refused for a bad line (all or nothing). */
+static void refuse_line(struct countfs *c, struct open_file *of, enum drop kind,
+			const char *why, const char *s, size_t len)
+{
+	atomic_fetch_add(&c->stats.refused[refusal_of(kind)], 1);
+	log_warn("%s: write refused (EINVAL): %s: \"%.*s\" (pid %d)", of->path,
+		 why, (int)(len > 80 ? 80 : len), s, (int)of->tail_tid);
+}
+
+/* The store refused a batch: never a matter of one line, so the write
+ * fails whole in either mode. */
+static void refuse_batch(struct countfs *c, struct open_file *of, int rc)
+{
+	if (rc == -EOVERFLOW) {
+		atomic_fetch_add(&c->stats.refused[REFUSED_OVERFLOW], 1);
+		log_warn("%s: write refused (EOVERFLOW): a sum would exceed "
+			 "64 bits (pid %d)",
+			 of->path, (int)of->tail_tid);
+	} else {
+		atomic_fetch_add(&c->stats.refused[REFUSED_STORAGE], 1);
+		log_error("%s: write failed: %s (pid %d)", of->path,
+			  strerror(-rc), (int)of->tail_tid);
+	}
+}
+
+/*
+ * Parse and record the complete lines in @s (@len bytes, each ending in
+ * '\n' except, with @final, the last).  All or nothing; under ingest=skip
+ * the bad lines are dropped and the rest is recorded all or nothing.  Log
+ * lines name of->tail_tid, the writer.
+ */
 static int record_lines(struct countfs *c, struct open_file *of, const char *s,
 			size_t len, bool final)
 {
 	struct batch b = {.ev = NULL, .n = 0, .cap = 8};
+	bool skip = skips_bad_lines(c, of);
+	struct drops d = {0};
 	struct store_event e;
 	uint32_t now = wall_seconds();
 	size_t lines = 0;
@@ -605,30 +732,32 @@ static int record_lines(struct countfs *c, struct open_file *of, const char *s,
 
 	b.ev = b.small;
 	while (len > 0 && rc == 0) {
-		const char *nl = memchr(s, '\n', len);
+		const char *nl = memchr(s, '\n', len), *why;
 		size_t n = nl ? (size_t)(nl - s) : len;
+		enum drop kind;
 		if (!nl && !final)
 			break;
-		rc = parse_one(c, of, s, n, now, &e);
-		if (rc == 0)
+		rc = parse_one(c, of, s, n, now, &e, &why, &kind);
+		if (rc == 0) {
 			rc = batch_push(&b, &e);
+		} else if (skip) {
+			drops_note(&d, kind, why, s, n);
+			rc = 0;
+		} else {
+			refuse_line(c, of, kind, why, s, n);
+		}
 		lines++;
 		s += nl ? n + 1 : n;
 		len -= nl ? n + 1 : n;
 	}
-	if (rc == 0)
+	if (rc == 0 && b.n)
 		rc = store_record(c->store, b.ev, b.n, now, NULL);
-	if (rc == -EOVERFLOW) {
-		atomic_fetch_add(&c->stats.refused[REFUSED_OVERFLOW], 1);
-		log_warn("%s: write refused (EOVERFLOW): a sum would exceed "
-			 "64 bits",
-			 of->path);
-	} else if (rc && rc != -EINVAL) {
-		atomic_fetch_add(&c->stats.refused[REFUSED_STORAGE], 1);
-		log_error("%s: write failed: %s", of->path, strerror(-rc));
+	if (rc && rc != -EINVAL) {
+		refuse_batch(c, of, rc);
 	} else if (rc == 0) {
 		atomic_fetch_add(&c->stats.lines, lines);
 		count_types(&c->stats, b.ev, b.n);
+		drops_account(c, of, &d, lines);
 	}
 	if (b.ev != b.small)
 		free(b.ev);
@@ -672,26 +801,52 @@ static bool tail_viable(const struct open_file *of, const char *t, size_t len)
 	return false;
 }
 
-/* The bytes after the last '\n' of @data become the new unfinished tail. */
-static int keep_tail(struct countfs *c, struct open_file *of, const char *data,
-		     size_t len)
+/*
+ * An unfinished line grew past 4 KiB: nothing of it is kept, neither its
+ * start nor the rest that later writes bring (up to its '\n').  Refused
+ * with EINVAL, or under ingest=skip dropped and counted.
+ */
+static void drop_long_tail(struct countfs *c, struct open_file *of, bool skip)
 {
-	if (!tail_fits(data, len)) {
+	if (skip)
+		atomic_fetch_add(&c->stats.dropped[DROP_TOO_LONG], 1);
+	else
 		atomic_fetch_add(&c->stats.refused[REFUSED_TOO_LONG], 1);
-		log_warn("%s: write refused (EINVAL): line longer than 4096 "
-			 "bytes",
-			 of->path);
-		return -EINVAL;
-	}
-	memmove(of->tail, data, len);
-	of->tail_len = len;
-	return 0;
+	log_warn("%s: %s: line longer than 4096 bytes (pid %d)", of->path,
+		 skip ? "line dropped (ingest=skip)" : "write refused (EINVAL)",
+		 (int)of->tail_tid);
+	of->tail_len = 0;
+	of->discard = true;
 }
 
+/*
+ * The lines of a write that strict parsing refuses, before anything is
+ * recorded: an unfinished line too long or that cannot become valid.
+ * Under ingest=skip there is no such refusal: a long line is dropped
+ * after the rest is recorded, and a hopeless one is dropped when it ends.
+ */
+static int refuse_tail(struct countfs *c, struct open_file *of, const char *t,
+		       size_t len)
+{
+	if (!tail_fits(t, len)) {
+		drop_long_tail(c, of, false);
+		return -EINVAL;
+	}
+	if (!tail_viable(of, t, len)) {
+		atomic_fetch_add(&c->stats.refused[REFUSED_LINE], 1);
+		log_warn("%s: write refused (EINVAL): an unfinished line that "
+			 "cannot become valid: \"%.*s\" (pid %d)",
+			 of->path, (int)(len > 80 ? 80 : len), t,
+			 (int)of->tail_tid);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int write_locked(struct countfs *c, struct open_file *of,
 			const char *buf, size_t size)
 {
+	bool skip = skips_bad_lines(c, of);
 	const char *data = buf;
 	char *joined = NULL;
 	size_t len = size;
@@ -722,27 +877,20 @@ static int write_locked(struct countfs *c, struct open_file *of,
 	}
 	const char *last = memrchr(data, '\n', len);
 	size_t done = last ? (size_t)(last - data) + 1 : 0;
+	const char *rest = data + done;
 
-	if (!tail_fits(data + done, len - done)) {
-		rc = keep_tail(c, of, data + done, len - done);
-		/* Nothing of the line is kept: neither its start, nor the
-		 * rest that later writes bring. */
-		of->tail_len = 0;
-		of->discard = true;
+	if (!skip && (rc = refuse_tail(c, of, rest, len - done)))
 		goto out;
-	}
-	if (!tail_viable(of, data + done, len - done)) {
-		atomic_fetch_add(&c->stats.refused[REFUSED_LINE], 1);
-		log_warn("%s: write refused (EINVAL): an unfinished line that "
-			 "cannot become valid: \"%.*s\"",
-			 of->path, (int)(len - done > 80 ? 80 : len - done),
-			 data + done);
-		rc = -EINVAL;
-		goto out;
-	}
+	/* A write that fails here changes nothing, its tail included: the
+	 * writer may send it again. */
 	if (done && (rc = record_lines(c, of, data, done, false)))
 		goto out;
-	rc = keep_tail(c, of, data + done, len - done);
+	if (!tail_fits(rest, len - done)) {
+		drop_long_tail(c, of, true);
+	} else {
+		memmove(of->tail, rest, len - done);
+		of->tail_len = len - done;
+	}
 out:
 	free(joined);
 	return rc;
@@ -878,8 +1026,8 @@ static void finish_tail(struct countfs *c, struct open_file *of)
 	if (of->tail_len && of->tail_killed) {
 		atomic_fetch_add(&c->stats.refused[REFUSED_KILLED], 1);
 		log_warn("%s: an unfinished line (%zu bytes, no newline) of a "
-			 "writer killed by a signal was not recorded",
-			 of->path, of->tail_len);
+			 "writer killed by a signal was not recorded (pid %d)",
+			 of->path, of->tail_len, (int)of->tail_tid);
 	} else if (of->tail_len) {
 		record_lines(c, of, of->tail, of->tail_len, true);
 	}
@@ -998,6 +1146,20 @@ static int fs_statfs(const char *path, struct statvfs *sv)
 	return 0;
 }
 
+/* Always ready, as the kernel answers for a filesystem without poll; but
+ * here the handle a poller asks for (epoll, as Go's runtime does on every
+ * file it opens, node_exporter's included) is freed: libfuse 3.14 leaks it
+ * when the filesystem has no poll.  Nothing is ever notified. */
+static int fs_poll(const char *path, struct fuse_file_info *fi,
+		   struct fuse_pollhandle *ph, unsigned *reventsp)
+{
+	(void)path, (void)fi;
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	*reventsp = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+	return 0;
+}
+
 /* ---- life cycle ---------------------------------------------------- */
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -1062,6 +1224,7 @@ static void fs_destroy(void *private_data)
 	c->repl = NULL;
 	store_close(c->store);
 	c->store = NULL;
+	log_summaries(true);
 	log_info("unmounted; store closed");
 }
 
@@ -1090,4 +1253,5 @@ const struct fuse_operations countfs_ops = {
     .chmod = fs_chmod,
     .chown = fs_chown,
     .statfs = fs_statfs,
+    .poll = fs_poll,
 };

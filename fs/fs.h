@@ -29,6 +29,7 @@ struct countfs {
 	struct repl *repl;	     /* opened in init after the store */
 	const char *mountpoint; /* real path, for the log */
 	bool foreground;
+	bool ingest_skip; /* -o ingest=skip: /ingest drops its bad lines */
 	bool failed; /* init could not open the store */
 	time_t started;
 	uid_t uid;

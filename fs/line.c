@@ -110,6 +110,7 @@ static int parse_tail(const char *s, const char *end, struct line *out,
 		if (f[0] == '@' && stage <= 1) {
 			rc = parse_digits(f + 1, n - 1, UINT32_MAX, &ts);
 			if (rc) {
+				out->fault = LINE_BAD_TS;
 				*why = rc == -ERANGE ? "timestamp too large"
 						     : "timestamp is not @"
 						       "digits";
@@ -120,11 +121,13 @@ static int parse_tail(const char *s, const char *end, struct line *out,
 			stage = 2;
 		} else if (f[0] == '#' && stage <= 2) {
 			if (n - 1 < 1 || n - 1 > 64) {
+				out->fault = LINE_BAD_ID;
 				*why = "event id must be 1-64 bytes";
 				return -EINVAL;
 			}
 			for (size_t i = 1; i < n; i++) {
 				if (!id_char(f[i])) {
+					out->fault = LINE_BAD_ID;
 					*why = "event id may hold only "
 					       "[A-Za-z0-9_.:-]";
 					return -EINVAL;
@@ -136,6 +139,7 @@ static int parse_tail(const char *s, const char *end, struct line *out,
 		} else if (stage == 0 && f[0] != '@' && f[0] != '#') {
 			rc = parse_value(f, n, &out->value);
 			if (rc) {
+				out->fault = LINE_BAD_VALUE;
 				*why = rc == -ERANGE
 					   ? "value does not fit in 64 bits"
 					   : "value is not an integer";
@@ -143,6 +147,7 @@ static int parse_tail(const char *s, const char *end, struct line *out,
 			}
 			stage = 1;
 		} else {
+			out->fault = LINE_BAD_FIELDS;
 			*why = "expected [value] [@ts] [#id], in that order";
 			return -EINVAL;
 		}
@@ -152,11 +157,13 @@ static int parse_tail(const char *s, const char *end, struct line *out,
 
 /* A CRLF ending is taken as LF; then lines over the limit are refused
  * (the limit counts the line without its ending). */
-static int line_trim(const char *s, size_t *len, const char **why)
+static int line_trim(const char *s, size_t *len, struct line *out,
+		     const char **why)
 {
 	if (*len > 0 && s[*len - 1] == '\r')
 		(*len)--;
 	if (*len > LINE_MAX_BYTES) {
+		out->fault = LINE_TOO_LONG;
 		*why = "line longer than 4096 bytes";
 		return -EINVAL;
 	}
@@ -165,7 +172,7 @@ static int line_trim(const char *s, size_t *len, const char **why)
 
 int line_parse(const char *s, size_t len, struct line *out, const char **why)
 {
-	if (line_trim(s, &len, why))
+	if (line_trim(s, &len, out, why))
 		return -EINVAL;
 	out->video = out->type = NULL;
 	out->video_len = out->type_len = 0;
@@ -178,11 +185,12 @@ int line_parse_ingest(const char *s, size_t len, struct line *out,
 	const char *end, *f;
 	size_t n;
 
-	if (line_trim(s, &len, why))
+	if (line_trim(s, &len, out, why))
 		return -EINVAL;
 	end = s + len;
 	n = next_field(&s, end, &f);
 	if (!line_video_ok(f, n)) {
+		out->fault = LINE_BAD_VIDEO;
 		*why = n ? "video must be 1-128 bytes of [A-Za-z0-9_.-]"
 			 : "ingest line needs <video> <type>";
 		return -EINVAL;
@@ -191,6 +199,7 @@ int line_parse_ingest(const char *s, size_t len, struct line *out,
 	out->video_len = (uint8_t)n;
 	n = next_field(&s, end, &f);
 	if (!line_type_ok(f, n)) {
+		out->fault = LINE_BAD_TYPE;
 		*why = n ? "type must be 1-32 bytes of [a-z0-9_]"
 			 : "ingest line needs <video> <type>";
 		return -EINVAL;

@@ -18,7 +18,20 @@
 
 #define LINE_MAX_BYTES 4096 /* longest line, without its '\n' */
 
+/* Which part of a refused line is wrong, for /stats. */
+enum line_fault {
+	LINE_BAD_VIDEO,	 /* missing, or not a video name */
+	LINE_BAD_TYPE,	 /* missing, or not a type name */
+	LINE_BAD_VALUE,	 /* not a 64-bit integer */
+	LINE_BAD_TS,	 /* not @digits, or past 32 bits */
+	LINE_BAD_ID,	 /* not 1-64 bytes of [A-Za-z0-9_.:-] */
+	LINE_BAD_FIELDS, /* fields out of order, or too many */
+	LINE_TOO_LONG,	 /* over LINE_MAX_BYTES */
+	LINE_FAULTS
+};
+
 struct line {
+	enum line_fault fault; /* set when a parser returns -EINVAL */
 	const char *video, *type, *id; /* id NULL when absent */
 	uint8_t video_len, type_len, id_len;
 	bool has_ts;
@@ -27,7 +40,8 @@ struct line {
 };
 
 /* Parse one line of a counter file (@len bytes, no '\n').  Returns 0, or
- * -EINVAL with *@why set to a static sentence for the log. */
+ * -EINVAL with *@why set to a static sentence for the log and out->fault
+ * to what is wrong. */
 int line_parse(const char *s, size_t len, struct line *out, const char **why);
 
 /* Parse one /ingest line: a video, a type, then as line_parse(). */

@@ -28,7 +28,7 @@
 
 struct options {
 	char *data, *shards, *sync, *dedup, *log_level, *mapsize;
-	char *host, *mysql, *global_cache;
+	char *host, *mysql, *global_cache, *ingest;
 	char *keep[STORE_LEVELS];
 	char *retain;
 	char *recover; /* recover=KEEP */
@@ -57,6 +57,7 @@ static const struct fuse_opt option_spec[] = {
     OPTION("host=%s", host),
     OPTION("mysql=%s", mysql),
     OPTION("global_cache=%s", global_cache),
+    OPTION("ingest=%s", ingest),
     OPTION("recover=%s", recover),
     FUSE_OPT_KEY("recover", KEY_RECOVER),
     OPTION("-h", show_help),
@@ -105,9 +106,14 @@ static void usage(void)
 	      "(default 1000)\n"
 	      "  -o recover=KEEP      start a damaged DIR, setting aside the "
 	      "damage in KEEP\n"
-	      "  -o allow_other       let other users in (file modes apply)\n"
-	      "  -f, -d               stay in the foreground (-d: debug FUSE)\n"
-	      "  -V, --version        print the version\n"
+	      "  -o ingest=MODE       strict (default) or skip: drop bad "
+	      "/ingest lines\n"
+	      "  -o allow_other       let others in: all read, the owner writes; "
+	      "countfs(8)\n"
+	      "  -o uid=N,gid=N,umask=M  the files' owner, group, mode 0777&~M "
+	      "(all of them)\n"
+	      "  -f, -d               foreground (-d: debug FUSE); "
+	      "-V, --version: the version\n"
 	      "DUR: N with s, m, h or d, or forever (keep_*); SIZE: N with K, "
 	      "M or G.\n"
 	      "Other FUSE options (max_threads=N, ...) pass to libfuse.\n",
@@ -509,6 +515,10 @@ static int check_options(struct countfs *c, struct options *o)
 	}
 	if ((rc = check_replication(c, o)) || (rc = check_recover(c, o)))
 		return rc;
+	if (o->ingest && strcmp(o->ingest, "skip") == 0)
+		c->ingest_skip = true;
+	else if (o->ingest && strcmp(o->ingest, "strict") != 0)
+		return bad("ingest", o->ingest, "use strict or skip");
 	if (o->log_level && log_parse_level(o->log_level, &log_level))
 		return bad("log_level", o->log_level,
 			   "use error, warn, info or debug");
@@ -753,6 +763,7 @@ static void free_options(struct options *o)
 	free(o->data), free(o->shards), free(o->sync), free(o->dedup);
 	free(o->log_level), free(o->mapsize), free(o->retain);
 	free(o->host), free(o->mysql), free(o->global_cache);
+	free(o->ingest);
 	free(o->recover);
 	for (int l = 0; l < STORE_LEVELS; l++)
 		free(o->keep[l]);

@@ -22,6 +22,10 @@ static const char *const refusal_names[REFUSED_KINDS] = {
     "line", "too_long", "timestamp", "overflow", "storage",
     "killed"};
 
+static const char *const drop_names[DROP_KINDS] = {
+    "bad_video", "bad_type",   "bad_value", "bad_timestamp",
+    "bad_id",	 "bad_fields", "too_long",  "timestamp"};
+
 uint64_t stats_now_ns(void)
 {
 	struct timespec ts;
@@ -196,6 +200,11 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 		return -ENOMEM;
 	if (st)
 		store_get_stats(st, &ss);
+	/* The usual build_info gauge: dashboards join on its version. */
+	out(&b, "# HELP countfs_build_info The running daemon's version.\n"
+		"# TYPE countfs_build_info gauge\n"
+		"countfs_build_info{version=\"%s\"} 1\n",
+	    COUNTFS_VERSION);
 	counter(&b, "events_total", "Events counted.", ss.events);
 	counter(&b, "events_deduplicated_total",
 		"Events acknowledged but not counted: their #id was seen.",
@@ -225,6 +234,13 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 		out(&b, "countfs_writes_refused_total{reason=\"%s\"} %llu\n",
 		    refusal_names[i],
 		    (unsigned long long)atomic_load(&s->refused[i]));
+	out(&b, "# HELP countfs_ingest_dropped_total Lines of /ingest dropped "
+		"by ingest=skip, by reason.\n# TYPE "
+		"countfs_ingest_dropped_total counter\n");
+	for (int i = 0; i < DROP_KINDS; i++)
+		out(&b, "countfs_ingest_dropped_total{reason=\"%s\"} %llu\n",
+		    drop_names[i],
+		    (unsigned long long)atomic_load(&s->dropped[i]));
 	counter(&b, "reads_total", "read() calls answered.",
 		atomic_load(&s->reads));
 	counter(&b, "commits_total", "LMDB write transactions committed.",
@@ -237,7 +253,7 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 		ss.expired);
 	gauge(&b, "journal_events",
 	      "Events acknowledged and not yet applied to LMDB.", ss.journal);
-	gauge(&b, "lmdb_bytes_used", "Bytes of LMDB pages in use, all shards.",
+	gauge(&b, "lmdb_used_bytes", "Bytes of LMDB pages in use, all shards.",
 	      ss.bytes_used);
 	gauge(&b, "lmdb_map_bytes", "Bytes of LMDB maps, all shards.",
 	      ss.map_bytes);

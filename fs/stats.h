@@ -24,6 +24,19 @@ enum refusal {
 	REFUSED_KINDS
 };
 
+/* Lines of /ingest dropped under -o ingest=skip, by reason. */
+enum drop {
+	DROP_BAD_VIDEO,
+	DROP_BAD_TYPE,
+	DROP_BAD_VALUE,
+	DROP_BAD_TIMESTAMP, /* not @digits */
+	DROP_BAD_ID,
+	DROP_BAD_FIELDS, /* out of order, too many */
+	DROP_TOO_LONG,
+	DROP_TIMESTAMP, /* @ts outside the kept window */
+	DROP_KINDS
+};
+
 #define HIST_BUCKETS 16
 
 struct histogram {
@@ -44,6 +57,7 @@ struct type_slot {
 
 struct fs_stats {
 	atomic_uint_fast64_t refused[REFUSED_KINDS];
+	atomic_uint_fast64_t dropped[DROP_KINDS];
 	atomic_uint_fast64_t writes, lines, reads;
 	struct histogram write_latency, read_latency;
 	struct type_slot types[TYPE_SLOTS];

@@ -112,8 +112,18 @@ static int copy_fd(int in, int out)
 	return r < 0 ? -errno : 0;
 }
 
-/* Copy @src to the new file @dst, on disk before it returns. */
-static int copy_file(const char *src, const char *dst)
+int write_synced(int fd, const void *buf, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(fd, (const char *)buf + done, len - done);
+		if (w < 0)
+			return -errno;
+		done += (size_t)w;
+	}
+	return fsync(fd) ? -errno : 0;
+}
+
+int copy_file(const char *src, const char *dst)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc;
 
@@ -210,20 +220,7 @@ static int meta_read(MDB_txn *txn, MDB_dbi meta, const char *name, void *out,
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* What a shard's meta says of it; zeroes when not known yet. */
-struct shard_meta {
-	uint64_t applied; /* the last journal record in LMDB */
-	uint32_t shards;  /* the shard count it was made with */
-	uint32_t index;	  /* its own index; UINT32_MAX: not known */
-	uint32_t format;  /* its data format */
-};
-
-/*
- * Read shard @k's LMDB without writing to it into *@m.  Returns false,
- * with the reason in @why, when it cannot be used.
- */
-static bool read_lmdb(const char *dir, struct shard_meta *m, char *why,
-		      size_t len)
+bool read_lmdb(const char *dir, struct shard_meta *m, char *why, size_t len)
 {
 	char path[4200];
 	struct stat sb;
@@ -292,16 +289,7 @@ bad:
 	return false;
 }
 
-/* A journal file of a shard, as found. */
-struct jfile {
-	char path[4096];
-	bool missing;
-	unsigned char *buf;
-	size_t len;
-	struct jscan scan;
-};
-
-static int read_journal(struct jfile *jf)
+int read_journal(struct jfile *jf)
 {
 	struct stat sb;
 	int fd = open(jf->path, O_RDONLY | O_CLOEXEC), rc = 0;
@@ -403,17 +391,7 @@ static int repair(struct check *c, struct jfile *jf, uint64_t applied)
 
 	snprintf(tmp, sizeof(tmp), "%s.repaired", jf->path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		rc = -errno;
-	for (size_t done = 0; rc == 0 && done < jf->len;) {
-		ssize_t w = write(fd, jf->buf + done, jf->len - done);
-		if (w < 0)
-			rc = -errno;
-		else
-			done += (size_t)w;
-	}
-	if (rc == 0 && fsync(fd))
-		rc = -errno;
+	rc = fd < 0 ? -errno : write_synced(fd, jf->buf, jf->len);
 	if (fd >= 0)
 		close(fd);
 	if (rc == 0 && rename(tmp, jf->path))

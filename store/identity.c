@@ -85,8 +85,7 @@ static int identity_read(struct store *st, const char *path)
 	return 0;
 }
 
-/* fsync the directory @dir so that a rename in it is durable. */
-static int sync_dir(const char *dir)
+int sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
 
@@ -105,10 +104,8 @@ int store_write_file(const char *dir, const char *name, const char *text)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	errno = 0;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd))
-		rc = errno ? -errno : -EIO;
+	rc = fd < 0 ? -errno : write_synced(fd, text, len);
 	if (fd >= 0 && close(fd) && !rc)
 		rc = -errno;
 	if (!rc && rename(tmp, path))

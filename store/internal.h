@@ -11,6 +11,8 @@
  *   dedupx   u32 arrival | u64 id | event id -> empty; ids to forget
  *   pending  u8 repl shard | bucket key -> u32 time first marked; minute
  *            buckets and totals not yet replicated (repl_shards > 0)
+ *   changed  u64 id                   -> u32 wall time of the last write
+ *            that counted an event of the series (a file's mtime)
  *   meta     "shards", "shard", "format", "repl_shards" -> u32
  * Integers in keys are big-endian so that byte order is numeric order.
  * The total of a series is its bucket at level LEVEL_TOTAL, time 0.
@@ -18,6 +20,7 @@
 #ifndef COUNTFS_STORE_INTERNAL_H
 #define COUNTFS_STORE_INTERNAL_H
 
+#include "jscan.h"
 #include "store.h"
 
 #include <errno.h>
@@ -88,7 +91,8 @@ struct shard {
 	struct store *st;
 	unsigned index;
 	MDB_env *env;
-	MDB_dbi series, names, buckets, expiry, dedup, dedupx, meta, pending;
+	MDB_dbi series, names, buckets, expiry, dedup, dedupx, meta, pending,
+	    changed;
 	uint64_t map_size; /* guarded by resize (write side) */
 
 	/* Every transaction holds resize for reading; growing the map takes
@@ -212,6 +216,41 @@ int store_check(struct store *st);
 /* Mark DIR as being made (@on) until its identity is written, or take
  * the mark away: a start cut short in between then starts it afresh. */
 int store_mark_making(struct store *st, bool on);
+
+/* Write all of @buf to @fd, then fsync it: 0 or a negative errno. */
+int write_synced(int fd, const void *buf, size_t len);
+
+/* Copy @src to the new file @dst, on disk before it returns; a missing
+ * @src copies nothing (damage.c). */
+int copy_file(const char *src, const char *dst);
+
+/* fsync the directory @dir so that a rename in it is durable. */
+int sync_dir(const char *dir);
+
+/* What a shard's meta says of it; zeroes when not known yet. */
+struct shard_meta {
+	uint64_t applied; /* the last journal record in LMDB */
+	uint32_t shards;  /* the shard count it was made with */
+	uint32_t index;	  /* its own index; UINT32_MAX: not known */
+	uint32_t format;  /* its data format (format.c) */
+};
+
+/* Read the LMDB of shard directory @dir into *@m without writing to it.
+ * Returns false, with the reason in @why, when it cannot be used
+ * (damage.c). */
+bool read_lmdb(const char *dir, struct shard_meta *m, char *why, size_t len);
+
+/* A journal file of a shard, as found: read_journal() fills all but
+ * @path, and judges the bytes with journal_scan(). */
+struct jfile {
+	char path[4096];
+	bool missing;
+	unsigned char *buf;
+	size_t len;
+	struct jscan scan;
+};
+
+int read_journal(struct jfile *jf);
 
 /* Open the journal files in @dir and apply what they hold beyond what
  * LMDB has; the shard's databases are open. */

@@ -317,3 +317,76 @@ int store_list_types(struct store *st, const char *video, size_t vlen,
 			vlen + 1, vlen + 1, false, fn, arg),
 	    "listing event types");
 }
+
+/* The time series @id changed, in *@when if later; 0 when unknown. */
+static int changed_get(struct shard *sh, MDB_txn *txn, uint64_t id,
+		       uint32_t *when)
+{
+	unsigned char key[8];
+	MDB_val k = {sizeof(key), key}, v;
+	uint32_t t;
+	int rc;
+
+	put_be64(key, id);
+	rc = mdb_get(txn, sh->changed, &k, &v);
+	if (rc)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	if (v.mv_size != sizeof(t))
+		return MDB_CORRUPTED;
+	memcpy(&t, v.mv_data, sizeof(t));
+	if (t > *when)
+		*when = t;
+	return 0;
+}
+
+/* The latest change of every series "video\0..." of @sh. */
+static int video_changed(struct shard *sh, MDB_txn *txn, const char *video,
+			 size_t vlen, uint32_t *when)
+{
+	char prefix[STORE_VIDEO_MAX + 1];
+	MDB_val k = {vlen + 1, prefix}, v;
+	MDB_cursor *c;
+	int rc;
+
+	memcpy(prefix, video, vlen);
+	prefix[vlen] = 0;
+	if ((rc = mdb_cursor_open(txn, sh->series, &c)))
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= vlen + 1 || memcmp(k.mv_data, prefix, vlen + 1))
+			break;
+		if (v.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if ((rc = changed_get(sh, txn, get_be64(v.mv_data), when)))
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_changed(struct store *st, const char *video, size_t vlen,
+		  const char *type, size_t tlen, uint32_t *when)
+{
+	struct shard *sh = &st->shards[store_shard_of(st, video, vlen)];
+	MDB_txn *txn;
+	uint64_t id;
+	int rc;
+
+	*when = 0;
+	if (vlen > STORE_VIDEO_MAX)
+		return -EINVAL;
+	if ((rc = shard_read_begin(sh, &txn)))
+		return store_errno(rc, "reading a change time");
+	if (!type) {
+		rc = video_changed(sh, txn, video, vlen, when);
+	} else {
+		rc = series_lookup(sh, txn, video, vlen, type, tlen, &id);
+		if (rc == 0)
+			rc = changed_get(sh, txn, id, when);
+	}
+	shard_txn_abort(sh, txn);
+	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading a change time");
+}

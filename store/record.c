@@ -281,6 +281,17 @@ static int bucket_merge(struct shard *sh, MDB_txn *txn, MDB_cursor *c,
 	return mdb_put(txn, sh->expiry, &xk, &empty, 0);
 }
 
+/* Note @now as the time series @id last changed (ids come in key order,
+ * so the cursor finds each next to the last). */
+static int changed_put(MDB_cursor *cc, uint64_t id, uint32_t now)
+{
+	unsigned char key[8];
+	MDB_val k = {sizeof(key), key}, v = {sizeof(now), &now};
+
+	put_be64(key, id);
+	return mdb_cursor_put(cc, &k, &v, 0);
+}
+
 /* Series ids already looked up in this apply, by (video, type): an
  * open-addressing table that doubles at half full, so it follows the
  * distinct series of the batch, not its events. */
@@ -472,7 +483,7 @@ int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 {
 	struct series_cache sc = {NULL, 0, 0};
 	struct fold f;
-	MDB_cursor *c = NULL;
+	MDB_cursor *c = NULL, *cc = NULL;
 	size_t events = 0, r;
 	uint32_t now = 0;
 	int rc = 0;
@@ -530,11 +541,19 @@ int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 						<< ORDER_INDEX_BITS |
 					    i};
 	sorted = order_sort(ord, ord + n, n);
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = bucket_merge(
-		    sh, txn, c,
-		    &f.e[sorted[i].lo & ((1u << ORDER_INDEX_BITS) - 1)], now);
+	rc = mdb_cursor_open(txn, sh->changed, &cc);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct fold_entry *e =
+		    &f.e[sorted[i].lo & ((1u << ORDER_INDEX_BITS) - 1)];
+		rc = bucket_merge(sh, txn, c, e, now);
+		/* One total per series that counted something: its file's
+		 * mtime moves, once per batch, in the same transaction. */
+		if (rc == 0 && e->level == LEVEL_TOTAL)
+			rc = changed_put(cc, e->id, now);
+	}
 	free(ord);
+	if (cc)
+		mdb_cursor_close(cc);
 	mdb_cursor_close(c);
 out:
 	fold_free(&f);

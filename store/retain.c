@@ -185,6 +185,9 @@ void *store_background(void *arg)
 				shard_sync(&st->shards[i]);
 			}
 			malloc_trim(0); /* give back what large writes left */
+			/* The daemon's one clock tick: rate-limited log
+			 * lines get their "N more like this" on time. */
+			log_summaries(false);
 			time_t now = time(NULL);
 			if (now - last_expire >= (time_t)st->cfg.retain_interval) {
 				store_expire(st, (uint32_t)now);

@@ -763,6 +763,7 @@ static int shard_open_dbs(struct shard *sh)
 	    {"dedupx", offsetof(struct shard, dedupx)},
 	    {"meta", offsetof(struct shard, meta)},
 	    {"pending", offsetof(struct shard, pending)},
+	    {"changed", offsetof(struct shard, changed)},
 	};
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(sh->env, NULL, 0, &txn);

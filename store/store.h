@@ -127,6 +127,19 @@ void store_close(struct store *st);
 #define STORE_IDENTITY_LEN 32
 const char *store_identity(const struct store *st);
 
+/*
+ * Copy the data directory @dir into @dest, while a daemon writes to @dir
+ * or not (backup.c): each shard's LMDB as of one read transaction
+ * (compacted) with the journal records it had not applied, then the files
+ * of @dir itself (its identity, ...).  @dest is made, or must be an empty
+ * directory (-ENOTEMPTY).  The copy holds every write acknowledged before
+ * the call, and of those acknowledged during it a prefix per shard; it is
+ * judged as store_open() would judge it before 0 is returned.  On failure
+ * what was made in @dest is removed.  *@shards gets the shard count.
+ * Takes no lock: safe beside a running daemon.
+ */
+int store_backup(const char *dir, const char *dest, unsigned *shards);
+
 /* The shard that holds @video: FNV-1a 64 of its bytes, modulo shards. */
 unsigned store_shard_of(const struct store *st, const char *video, size_t len);
 
@@ -166,6 +179,16 @@ int store_total(struct store *st, const char *video, size_t vlen,
 int store_range(struct store *st, const char *video, size_t vlen,
 		const char *type, size_t tlen, uint32_t start, uint32_t end,
 		uint32_t now, struct store_agg *out);
+
+/*
+ * When a series last changed: the wall time (arrival, not @ts) of the last
+ * write that counted one of its events; a write whose events were all
+ * duplicates changes nothing.  With @type NULL, the latest change of any
+ * type of @video.  *@when is 0 when not known: never written, or not
+ * written since the directory was made by a countfs older than 0.5.0.
+ */
+int store_changed(struct store *st, const char *video, size_t vlen,
+		  const char *type, size_t tlen, uint32_t *when);
 
 /* Called once per name by the listings below; nonzero stops the walk. */
 typedef int (*store_name_fn)(void *arg, const char *name, size_t len);

@@ -1,13 +1,13 @@
 #!/usr/bin/env bats
 # What operators run: make install, the man pages, a mount from an fstab
-# line, the systemd unit, syslog and the journal, countfs-top.  The tests
-# that touch /usr/local, /dev or mounts run in a private mount namespace
-# (unshare -m), so the host is left as it was.
+# line, the systemd unit, syslog and the journal (countfs-top is in
+# top.bats).  The tests that touch /usr/local, /dev or mounts run in a
+# private mount namespace (unshare -m), so the host is left as it was.
 #
 # COUNTFS_BIN comes from helpers/common.bash; each test runs in a process
 # of its own, so the systemd test's MNT and LOG (for its teardown) are
 # its own, as meant.
-# shellcheck disable=SC2153,SC2030,SC2031
+# shellcheck disable=SC2153,SC2030,SC2031,SC2034
 
 load helpers/common
 
@@ -17,10 +17,6 @@ setup_file() {
 		PREFIX=/usr/local >/dev/null
 }
 
-teardown() {
-	[ -z "${TOP_SESSION:-}" ] || tmux kill-session -t "$TOP_SESSION" 2>/dev/null || true
-	common_teardown
-}
 
 needs_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root for a private mount namespace"
@@ -62,12 +58,16 @@ option_names() {
 	[[ "$output" = "countfs $version (libfuse 3."* ]]
 	grep -q "^\.TH COUNTFS 8 .* \"countfs $version\"" "$ROOT/man/countfs.8"
 	grep -q "^\.TH COUNTFS-TOP 1 .* \"countfs $version\"" "$ROOT/man/countfs-top.1"
+	grep -q "^\.TH COUNTFS-BACKUP 1 .* \"countfs $version\"" "$ROOT/man/countfs-backup.1"
+	run "$ROOT/countfs-backup" --version
+	[ "$output" = "countfs-backup $version" ]
 }
 
 @test "make install puts the daemon, countfs-top, man pages and examples under DESTDIR" {
 	s=$BATS_FILE_TMPDIR/stage/usr/local
 	[ -x "$s/bin/countfs" ]
 	[ -x "$s/bin/countfs-top" ]
+	[ -x "$s/bin/countfs-backup" ]
 	"$s/bin/countfs" --version
 	[ -x "$s/share/doc/countfs/examples/plot" ]
 	[ -f "$s/share/doc/countfs/examples/countfs.service" ]
@@ -86,6 +86,8 @@ option_names() {
 		[[ "$page" = *"$o="* ]] || { echo "man page misses $o"; false; }
 	done
 	run groff -man -ww -z "$s/share/man/man1/countfs-top.1"
+	[ -z "$output" ]
+	run groff -man -ww -z "$s/share/man/man1/countfs-backup.1"
 	[ -z "$output" ]
 	make -s -C "$ROOT" uninstall DESTDIR="$BATS_FILE_TMPDIR/stage" PREFIX=/usr/local
 	[ ! -e "$s/bin/countfs" ]
@@ -211,51 +213,4 @@ with open(sys.argv[1], \"w\") as out:
 	# Facility daemon (3): <24+priority>; warn is 4, info 6.
 	grep -q '^<28>' "$T/syslog"
 	grep -q '^<30>' "$T/syslog"
-}
-
-@test "countfs-top shows events/s, types and refusals, live, under tmux" {
-	command -v tmux >/dev/null || skip "tmux is not installed"
-	mount_countfs
-	echo >>"$MNT/videos/a/views"
-	TOP_SESSION=countfs-top-$$
-	tmux new-session -d -s "$TOP_SESSION" -x 100 -y 30 \
-		"$ROOT/countfs-top -d 0.5 $MNT; echo countfs-top exited \$?; sleep 30"
-	"$ROOT/bench/load" steady 4 2000 "$MNT" 100 >/dev/null &
-	load=$!
-	for i in 1 2 3 4 5 6; do
-		printf 'v%d likes\nv%d shares\n' "$i" "$i" >>"$MNT/ingest"
-		printf 'x\n' >>"$MNT/videos/a/views" 2>/dev/null || true
-		sleep 0.4
-	done
-	sleep 1 # a frame or two to catch up
-	screen=$(tmux capture-pane -p -t "$TOP_SESSION")
-	wait "$load"
-	echo "$screen"
-	[[ "$screen" = *"countfs-top  $MNT"* ]]
-	# A live rate in the thousands, with its sparkline.
-	echo "$screen" | grep -Eq '^events/s +[0-9.]+k? +[▁▂▃▄▅▆▇█]'
-	rate=$(echo "$screen" | awk '/^events\/s/ { print $2 }')
-	[[ "$rate" = *k ]] || [ "${rate%.*}" -ge 500 ]
-	echo "$screen" | grep -Eq '^views +[0-9.]+k? +[0-9.]+k?'
-	echo "$screen" | grep -Eq '^likes +[0-9]+ +6 '
-	echo "$screen" | grep -Eq '^shares +[0-9]+ +6 '
-	echo "$screen" | grep -Eq '^refused/s +[0-9]+  total 6: line 6$'
-	[[ "$screen" = *"replication: off"* ]]
-	tmux send-keys -t "$TOP_SESSION" q
-	for i in $(seq 50); do
-		tmux capture-pane -p -t "$TOP_SESSION" | grep -q 'countfs-top exited 0' && break
-		sleep 0.1
-	done
-	tmux capture-pane -p -t "$TOP_SESSION" | grep -q 'countfs-top exited 0'
-}
-
-@test "countfs-top refuses bad arguments and a path without /stats" {
-	run "$ROOT/countfs-top"
-	[ "$status" = 2 ]
-	run "$ROOT/countfs-top" -d 0 /tmp
-	[ "$status" = 2 ]
-	[[ "$output" = *"give seconds from 0.1 to 3600"* ]]
-	run "$ROOT/countfs-top" -b -n 1 "$BATS_TEST_TMPDIR"
-	[ "$status" = 1 ]
-	[[ "$output" = *"cannot read $BATS_TEST_TMPDIR/stats"* ]]
 }

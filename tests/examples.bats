@@ -7,15 +7,22 @@ setup() {
 	mount_countfs
 }
 
-@test "examples/tour.sh runs the README tour" {
-	run sh "$ROOT/examples/tour.sh" "$MNT"
-	[ "$status" = 0 ]
-	[ "${lines[0]}" = "views of abc: 2" ]
-	[ "${lines[1]}" = "views of abc in the last hour: 2" ]
-	[ "${lines[2]}" = "load_ms of abc: avg 200, max 250" ]
-	[ "${lines[3]}" = "views of xyz: 2 (a retried #id counts once)" ]
-	[ "${lines[4]}" = "videos: abc xyz" ]
+@test "examples/tour.sh prints what its header says, and again on a second run" {
+	run -0 sh "$ROOT/examples/tour.sh" "$MNT"
+	# The header's session, line for line.
+	sed -n '/^#   \$ examples\/tour.sh mnt$/,/^#$/p' "$ROOT/examples/tour.sh" |
+		sed -n 's/^#   \([^$].*\)/\1/p' >"$BATS_TEST_TMPDIR/header"
+	[ "$(cat "$BATS_TEST_TMPDIR/header")" = "$output" ]
+	[ "${lines[0]}" = "views of abc: 2 (was 0)" ]
+	[ "${lines[3]}" = "views of xyz: 2 (was 0; a retried #id counts once)" ]
 	grep -q '^countfs_events_total 7$' "$MNT/stats"
+	# Again, as the header says: 2 more views of abc, 1 more of xyz.
+	run -0 sh "$ROOT/examples/tour.sh" "$MNT"
+	[ "${lines[0]}" = "views of abc: 4 (was 2)" ]
+	[ "${lines[1]}" = "views of abc in the last hour: 4" ]
+	[ "${lines[2]}" = "load_ms of abc: avg 200, max 250" ]
+	[ "${lines[3]}" = "views of xyz: 3 (was 2; a retried #id counts once)" ]
+	[ "${lines[4]}" = "videos: abc xyz" ]
 }
 
 @test "examples/client.py records and reads back" {
@@ -24,12 +31,17 @@ setup() {
 	[ "${lines[0]}" = "views of v42: 4 (a retried event id counts once)" ]
 	[ "${lines[1]}" = "views of v42 in the last minute: 4" ]
 	[ "${lines[2]}" = "play_ms of v42: count 2, sum 1500, avg 750" ]
-	[ "${lines[3]}" = "batch of 1000 events recorded; v7 now has 100 views" ]
+	[ "${lines[3]}" = "a bad value is refused with EINVAL; play_ms of v42 still counts 2" ]
+	[ "${lines[4]}" = "seek_ms of v42, written through a buffered file: count 3, avg 100" ]
+	[ "${lines[5]}" = "batch of 1000 events recorded; v7 now has 100 views" ]
 }
 
 @test "examples/client.c builds and counts exactly" {
-	cc -O2 -o "$BATS_TEST_TMPDIR/client" "$ROOT/examples/client.c"
-	run "$BATS_TEST_TMPDIR/client" "$MNT" demo 3000
+	# Built where its header says, under another TMPDIR.
+	cmd=$(sed -n 's/^ \*   \$ \(cc .*\)/\1/p' "$ROOT/examples/client.c")
+	[ "$cmd" = "cc -O2 -o /tmp/countfs-client examples/client.c" ]
+	(cd "$ROOT" && ${cmd/\/tmp/$BATS_TEST_TMPDIR})
+	run "$BATS_TEST_TMPDIR/countfs-client" "$MNT" demo 3000
 	[ "$status" = 0 ]
 	[[ "$output" = *"count is now 3000" ]]
 }
@@ -78,4 +90,29 @@ setup() {
 	[ "$(stat -c %s p.png)" -gt 2000 ]
 	run "$ROOT/examples/plot" "$MNT" 'no/such' 60 60
 	[ "$status" = 1 ]
+}
+
+@test "examples/plot writes to TMPDIR by default, and dates a window over a day" {
+	if ! command -v gnuplot >/dev/null; then
+		[ "$(id -u)" != 0 ] || { echo "gnuplot is missing (CI installs it)"; false; }
+		skip "gnuplot is not installed"
+	fi
+	now=$(date +%s)
+	echo "@$((now - 100000))" >>"$MNT/videos/p/views"
+	echo >>"$MNT/videos/p/views"
+	mkdir "$BATS_TEST_TMPDIR/cwd" "$BATS_TEST_TMPDIR/tmp"
+	cd "$BATS_TEST_TMPDIR/cwd"
+	TMPDIR=$BATS_TEST_TMPDIR/tmp run -0 "$ROOT/examples/plot" "$MNT" p
+	[ "$output" = "$BATS_TEST_TMPDIR/tmp/countfs-views-p.png: views of p over the last 3600s, per 60s" ]
+	[ -s "$BATS_TEST_TMPDIR/tmp/countfs-views-p.png" ]
+	run -0 ls -A # nothing left where it ran
+	[ -z "$output" ]
+	# Two days by hour, in text: the date under the times.
+	"$ROOT/examples/plot" "$MNT" p 172800 3600 "$BATS_TEST_TMPDIR/p.txt"
+	cat "$BATS_TEST_TMPDIR/p.txt"
+	grep -q "$(date -u -d "@$now" '+%d %b')" "$BATS_TEST_TMPDIR/p.txt"
+	grep -q "$(date -u -d "@$((now - 86400))" '+%d %b')" "$BATS_TEST_TMPDIR/p.txt"
+	# An hour has the times alone.
+	"$ROOT/examples/plot" "$MNT" p 3600 60 "$BATS_TEST_TMPDIR/h.txt"
+	run -1 grep -q "$(date -u -d "@$now" '+%d %b')" "$BATS_TEST_TMPDIR/h.txt"
 }

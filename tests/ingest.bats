@@ -107,3 +107,133 @@ PY
 	content_is "$MNT/videos/b/events/n/sum" $'1\n'
 	grep -q 'write refused (EOVERFLOW)' "$LOG"
 }
+
+# ---- -o ingest=skip: bad lines dropped, the others recorded -----------
+
+skip_mode() {
+	unmount_countfs
+	mount_countfs ingest=skip
+}
+
+# dropped REASON: the count of countfs_ingest_dropped_total{reason=REASON}.
+dropped() {
+	sed -n "s/^countfs_ingest_dropped_total{reason=\"$1\"} //p" "$MNT/stats"
+}
+
+@test "ingest=skip records the good lines of a write and drops the bad ones, by reason" {
+	skip_mode
+	t=$(now)
+	run $FSOP write "$MNT/ingest" "a views\nb/x views\nb Views\nb views x\nb views 1 @x\nb views 1 #bad/id\nb views 1 2\nb views 1 @$((t + 900))\nc views\n"
+	[ "$output" = "OK $((99 + ${#t}))" ]
+	content_is "$MNT/videos/a/views" $'1\n'
+	content_is "$MNT/videos/c/views" $'1\n'
+	run -0 ls "$MNT/videos"
+	[ "$output" = $'a\nc' ]
+	[ "$(dropped bad_video)" = 1 ]
+	[ "$(dropped bad_type)" = 1 ]
+	[ "$(dropped bad_value)" = 1 ]
+	[ "$(dropped bad_timestamp)" = 1 ]
+	[ "$(dropped bad_id)" = 1 ]
+	[ "$(dropped bad_fields)" = 1 ]
+	[ "$(dropped timestamp)" = 1 ]
+	[ "$(dropped too_long)" = 0 ]
+	grep -q '^countfs_events_total 2$' "$MNT/stats"
+	grep -q '^countfs_lines_total 9$' "$MNT/stats"
+	grep -Eq '/ingest: 7 of 9 lines dropped \(ingest=skip\); the first: video must be .*: "b/x views" \(pid [0-9]+\)$' "$LOG"
+}
+
+@test "ingest=skip: a write of bad lines only returns its full length, records nothing" {
+	skip_mode
+	run $FSOP write "$MNT/ingest" 'x\ny\n'
+	[ "$output" = "OK 4" ]
+	[ "$(dropped bad_type)" = 2 ]
+	run -0 ls "$MNT/videos"
+	[ "$output" = "" ]
+	grep -q '^countfs_writes_refused_total{reason="line"} 0$' "$MNT/stats"
+}
+
+@test "ingest=skip: a line split across writes is recorded or dropped whole" {
+	skip_mode
+	# "b vi|ews" is one good line, "x|yz" one bad one, "c lik|es" one
+	# good one finished by the last close.
+	run $FSOP write "$MNT/ingest" 'a views\nb vi' 'ews\nx' 'yz\nc lik' 'es'
+	[ "$output" = "OK 27" ]
+	content_is "$MNT/videos/a/views" $'1\n'
+	content_is "$MNT/videos/b/views" $'1\n'
+	content_is "$MNT/videos/c/events/likes/count" $'1\n'
+	[ "$(dropped bad_type)" = 1 ]
+	grep -q 'the first: ingest line needs <video> <type>: "xyz" (pid ' "$LOG"
+	# An unfinished line that can never be valid is kept until it ends,
+	# then dropped whole: its end is not taken for a line of its own.
+	run $FSOP write "$MNT/ingest" 'd views 1 @12' 'x #' 'q\nd views\n'
+	[ "$output" = "OK 26" ]
+	content_is "$MNT/videos/d/views" $'1\n'
+	[ "$(dropped bad_timestamp)" = 1 ]
+	# A bad line left unfinished at the last close is dropped too.
+	run $FSOP close-after "$MNT/ingest" 'e views\ne'
+	[ "$output" = "OK 9" ]
+	content_is "$MNT/videos/e/views" $'1\n'
+	[ "$(dropped bad_type)" = 2 ]
+}
+
+@test "ingest=skip: a line over 4 KiB is dropped with its rest; the lines around it count" {
+	skip_mode
+	long=$(printf 'x%.0s' {1..4100})
+	# Complete in one write...
+	run $FSOP write "$MNT/ingest" "a views\n$long views\nb views\n"
+	[ "$output" = "OK $((4100 + 23))" ]
+	[ "$(dropped too_long)" = 1 ]
+	# ...and growing past 4 KiB unfinished: dropped at once, and the rest
+	# of it (" views 5" here) up to its newline is not a line.
+	run $FSOP write "$MNT/ingest" "a views\n$long" ' views 5\nb views\n'
+	[ "$output" = "OK $((4100 + 25))" ]
+	[ "$(dropped too_long)" = 2 ]
+	content_is "$MNT/videos/a/views" $'2\n'
+	content_is "$MNT/videos/b/views" $'2\n'
+	run -0 ls "$MNT/videos"
+	[ "$output" = $'a\nb' ]
+	grep -q '^countfs_writes_refused_total{reason="too_long"} 0$' "$MNT/stats"
+}
+
+@test "ingest=skip: a malformed #id drops its line; a repeated #id counts once" {
+	skip_mode
+	run $FSOP write "$MNT/ingest" 'a views 1 #r1\na views 1 #r1\na views 1 #r/2\na views 1 #r2\n'
+	[ "$output" = "OK 57" ]
+	content_is "$MNT/videos/a/views" $'2\n'
+	[ "$(dropped bad_id)" = 1 ]
+	grep -q '^countfs_events_deduplicated_total 1$' "$MNT/stats"
+}
+
+@test "ingest=skip: an overflow still fails the whole write, and counts no drop" {
+	skip_mode
+	run $FSOP write "$MNT/ingest" 'b n 5\nbad\na n 9223372036854775807\na n 1\n'
+	[ "$output" = EOVERFLOW ]
+	content_is "$MNT/videos/b/events/n/count" $'0\n'
+	content_is "$MNT/videos/a/events/n/count" $'0\n'
+	[ "$(dropped bad_type)" = 0 ]
+	grep -q '^countfs_writes_refused_total{reason="overflow"} 1$' "$MNT/stats"
+	grep -Eq 'write refused \(EOVERFLOW\): a sum would exceed 64 bits \(pid [0-9]+\)$' "$LOG"
+	# The same write without the overflow: the good lines count.
+	run $FSOP write "$MNT/ingest" 'b n 5\nbad\na n 9223372036854775807\n'
+	[ "$output" = "OK 34" ]
+	content_is "$MNT/videos/b/events/n/count" $'1\n'
+	[ "$(dropped bad_type)" = 1 ]
+}
+
+@test "ingest=skip leaves the counter files all or nothing" {
+	skip_mode
+	run $FSOP write "$MNT/videos/a/views" '1\nx\n1\n'
+	[ "$output" = EINVAL ]
+	content_is "$MNT/videos/a/views" $'0\n'
+	[ "$(dropped bad_value)" = 0 ]
+	grep -q '^countfs_writes_refused_total{reason="line"} 1$' "$MNT/stats"
+}
+
+@test "ingest= other than strict or skip is refused before mounting" {
+	unmount_countfs
+	run -1 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/mnt" -o "data=$DATA,ingest=lenient"
+	[ "$output" = "countfs: ingest=lenient is not valid: use strict or skip" ]
+	mount_countfs ingest=strict
+	run $FSOP write "$MNT/ingest" 'a views\nx\n'
+	[ "$output" = EINVAL ]
+}

@@ -25,7 +25,7 @@ metric() {
 	[ "$(metric 'countfs_writes_refused_total\{reason="line"\}')" = 1 ]
 	[ "$(metric 'countfs_writes_refused_total\{reason="timestamp"\}')" = 1 ]
 	[ "$(metric countfs_commits_total)" -ge 1 ]
-	[ "$(metric countfs_lmdb_bytes_used)" -gt 0 ]
+	[ "$(metric countfs_lmdb_used_bytes)" -gt 0 ]
 	[ "$(metric 'countfs_write_latency_seconds_count')" -ge 3 ]
 	[ "$(metric 'countfs_write_latency_seconds_bucket\{le="\+Inf"\}')" = \
 		"$(metric countfs_write_latency_seconds_count)" ]
@@ -93,4 +93,50 @@ PY
 	python3 -c 'import sys; sys.stdout.write("".join("v t%d\n" % i for i in range(100)))' >>"$MNT/ingest"
 	[ "$(grep -c '^countfs_events_by_type_total{' "$MNT/stats")" = 65 ]
 	grep -qx 'countfs_events_by_type_total{type="(other)"} 39' "$MNT/stats"
+}
+
+@test "/stats names follow Prometheus: unit last, _total on counters, build_info" {
+	echo >>"$MNT/videos/a/views"
+	run -0 python3 - "$MNT/stats" <<'PY'
+import re, sys
+bad = []
+for line in open(sys.argv[1]):
+    m = re.match(r"# TYPE (\S+) (\S+)$", line)
+    if not m:
+        continue
+    name, kind = m.groups()
+    if (kind == "counter") != name.endswith("_total"):
+        bad.append(name + ": _total is for counters alone")
+    # A unit is the last word (before _total); base units only.
+    words = re.sub(r"_total$", "", name).split("_")
+    for u in ("bytes", "seconds"):
+        if u in words[:-1]:
+            bad.append(name + ": the unit " + u + " is not last")
+    for u in ("ms", "us", "milliseconds", "kib", "mib", "kb", "mb"):
+        if u in words:
+            bad.append(name + ": " + u + " is not a base unit")
+print("\n".join(bad) or "ok")
+PY
+	echo "$output"
+	[ "$output" = ok ]
+	grep -qx "countfs_build_info{version=\"$("$COUNTFS_BIN" --version | awk '{print $2}')\"} 1" "$MNT/stats"
+	grep -q '^countfs_lmdb_used_bytes [1-9]' "$MNT/stats"
+}
+
+@test "epoll on a file (as Go's runtime, node_exporter's, does) answers ready, leaks nothing" {
+	echo >>"$MNT/videos/a/views"
+	run -0 python3 - "$MNT" <<'PY'
+import os, select, sys
+m = sys.argv[1]
+for name, flags in (("stats", os.O_RDONLY), ("videos/a/views", os.O_RDWR)):
+    fd = os.open(os.path.join(m, name), flags)
+    ep = select.epoll()
+    ep.register(fd, select.EPOLLIN | select.EPOLLOUT)
+    print(name, ep.poll(1) == [(fd, select.EPOLLIN | select.EPOLLOUT)])
+    ep.close()
+    os.close(fd)
+PY
+	[ "$output" = $'stats True\nvideos/a/views True' ]
+	# Under ASan, a pollhandle left to libfuse is a leak at unmount.
+	unmount_countfs
 }

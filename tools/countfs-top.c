@@ -8,8 +8,14 @@
  * last minute.  Any mount of any version with a /stats file will do.
  *
  * usage: countfs-top [-d SECONDS] [-n FRAMES] [-b] MOUNTPOINT
+ *
+ * A frame is written line by line through put()/endline(), which cut each
+ * line to the terminal's width and stop at its height, so a small
+ * terminal never wraps or scrolls (-b mode writes every line whole).
  */
 #include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -50,6 +56,57 @@ static int nseries;
 static struct termios saved_tty;
 static bool tty_raw;
 static volatile sig_atomic_t stop;
+
+/* The frame being drawn: the line being built, and what is left of the
+ * screen.  In batch mode nothing is cut (cols and rows_left are 0). */
+static struct {
+	char line[2048];
+	size_t len;
+	int cols, rows_left, rows_drawn;
+	bool batch;
+} scr;
+
+static void __attribute__((format(printf, 1, 2))) put(const char *fmt, ...)
+{
+	va_list ap;
+	size_t room = sizeof(scr.line) - scr.len;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(scr.line + scr.len, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		scr.len += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+/* Write the line built by put(), cut to the width of the terminal.  On a
+ * terminal a newline goes before every line but the first, so that the
+ * last row is written without scrolling the screen. */
+static void endline(void)
+{
+	size_t end = scr.len;
+	int col = 0;
+
+	if (!scr.batch) {
+		if (scr.rows_left <= 0) {
+			scr.len = 0;
+			return;
+		}
+		/* Every character drawn here is one column wide: count the
+		 * bytes that start a UTF-8 character. */
+		for (end = 0; end < scr.len; end++)
+			if (((unsigned char)scr.line[end] & 0xc0) != 0x80 &&
+			    col++ == scr.cols)
+				break;
+		scr.rows_left--;
+		if (scr.rows_drawn)
+			fputs("\n", stdout);
+	}
+	fwrite(scr.line, 1, end, stdout);
+	if (scr.batch)
+		fputs("\n", stdout);
+	scr.rows_drawn++;
+	scr.len = 0;
+}
 
 static double now_s(void)
 {
@@ -147,9 +204,9 @@ static void spark(const struct series *se, int width)
 	for (int i = 0; se && i < se->len - from; i++) {
 		double v = se->hist[from + i];
 		int k = max > 0 ? (int)ceil(v / max * 8) : 0;
-		fputs(bars[v > 0 && k == 0 ? 1 : k], stdout);
+		put("%s", bars[v > 0 && k == 0 ? 1 : k]);
 	}
-	printf("%*s", width - (se ? se->len - from : 0), "");
+	put("%*s", width - (se ? se->len - from : 0), "");
 }
 
 static void human(char *buf, size_t n, double v)
@@ -229,73 +286,109 @@ static int row_cmp(const void *pa, const void *pb)
 	return strcmp(a->type, b->type);
 }
 
-static void frame(const char *mnt, const struct sample *a,
-		  const struct sample *b, bool batch, int cols, int lines)
+/* What a reason label of countfs_writes_refused_total means, in a word or
+ * two (countfs(8) lists the reasons); a label not known here as it is. */
+static const char *reason_words(const char *r)
 {
-	static struct row rows[MAX_ROWS];
-	int sw = cols - 50; /* sparkline width */
-	char when[32], x[32], y[32];
-	time_t t = time(NULL);
+	static const char *const words[][2] = {
+	    {"line", "bad line"},	  {"too_long", "line too long"},
+	    {"timestamp", "bad @time"}, {"overflow", "sum overflow"},
+	    {"storage", "storage error"}, {"killed", "writer killed"},
+	};
 
-	if (sw > HISTORY)
-		sw = HISTORY;
-	if (sw < 10)
-		sw = 10;
-	for (int i = 0; i < nseries; i++)
-		series[i].seen = false;
-	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
-	if (!batch)
-		fputs("\033[H\033[2J", stdout);
-	printf("countfs-top  %s  %s  (q quits)\n\n", mnt, when);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(r, words[i][0]) == 0)
+			return words[i][1];
+	return r;
+}
 
-	double ev = rate(a, b, "countfs_events_total");
-	human(x, sizeof(x), ev);
-	human(y, sizeof(y), value(b, "countfs_events_total"));
-	printf("events/s   %9s  ", x);
-	spark(track("events", ev), sw);
-	printf("  total %s\n", y);
+/* Refusals come in bursts: the rate, then the totals since the start by
+ * reason, "total 21 (bad line 20, bad @time 1)". */
+static void refused_line(const struct sample *a, const struct sample *b)
+{
+	double rsum = 0, total = 0;
+	char reasons[512] = "";
 
-	/* Refusals come in bursts: the rate, and the totals by reason. */
-	double refused = 0, refused_total = 0;
-	char reasons[256] = "";
 	for (int i = 0; i < b->n; i++) {
 		char r[32];
+		size_t used = strlen(reasons);
 		if (!starts(b->m[i].key, "countfs_writes_refused_total{") ||
 		    !label(b->m[i].key, "reason", r, sizeof(r)))
 			continue;
-		refused += rate(a, b, b->m[i].key);
-		refused_total += b->m[i].v;
+		rsum += rate(a, b, b->m[i].key);
+		total += b->m[i].v;
 		if (b->m[i].v > 0)
-			snprintf(reasons + strlen(reasons),
-				 sizeof(reasons) - strlen(reasons), " %s %.0f",
-				 r, b->m[i].v);
+			snprintf(reasons + used, sizeof(reasons) - used,
+				 "%s%s %.0f", used ? ", " : "",
+				 reason_words(r), b->m[i].v);
 	}
-	printf("refused/s  %9.0f  total %.0f%s%s\n", refused, refused_total,
-	       *reasons ? ":" : "", reasons);
-	printf("writes/s   %9.0f   reads/s %.0f   fsyncs/s %.1f\n",
-	       rate(a, b, "countfs_writes_total"),
-	       rate(a, b, "countfs_reads_total"),
-	       rate(a, b, "countfs_fsyncs_total"));
+	put("refused/s  %9.0f  total %.0f", rsum, total);
+	if (*reasons)
+		put(" (%s)", reasons);
+	endline();
+}
+
+/* The lines above the table of types: 8 of them. */
+static void frame_head(const char *mnt, const struct sample *a,
+		       const struct sample *b, int sw)
+{
+	char when[32], x[32], y[32];
+	time_t t = time(NULL);
+
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+	/* A long mountpoint gives up its start, not the time or the hint. */
+	const char *hint = tty_raw ? "  (q quits)" : "";
+	int room = scr.cols - (int)(strlen("countfs-top    ") + strlen(when) +
+				    strlen(hint));
+	int mlen = (int)strlen(mnt);
+	if (!scr.batch && mlen > room && room > 3)
+		put("countfs-top  ...%s  %s%s", mnt + mlen - (room - 3), when,
+		    hint);
+	else
+		put("countfs-top  %s  %s%s", mnt, when, hint);
+	endline();
+	endline();
+	double ev = rate(a, b, "countfs_events_total");
+	human(x, sizeof(x), ev);
+	human(y, sizeof(y), value(b, "countfs_events_total"));
+	put("events/s   %9s  ", x);
+	spark(track("events", ev), sw);
+	put("  total %s", y);
+	endline();
+	refused_line(a, b);
+	put("writes/s   %9.0f   reads/s %.0f   fsyncs/s %.1f",
+	    rate(a, b, "countfs_writes_total"),
+	    rate(a, b, "countfs_reads_total"),
+	    rate(a, b, "countfs_fsyncs_total"));
+	endline();
 	double p50 = quantile_us(a, b, "write_latency_seconds", 0.5);
 	double p99 = quantile_us(a, b, "write_latency_seconds", 0.99);
 	if (p50 >= 0)
-		printf("write latency  p50 <= %.0f us   p99 <= %.0f us\n", p50,
-		       p99);
+		put("write latency  p50 <= %.0f us   p99 <= %.0f us", p50, p99);
 	else
-		printf("write latency  -\n");
-	printf("LMDB       %.1f MiB used of %.1f MiB mapped   journal %.0f "
-	       "events\n\n",
-	       value(b, "countfs_lmdb_bytes_used") / 1048576,
-	       value(b, "countfs_lmdb_map_bytes") / 1048576,
-	       value(b, "countfs_journal_events"));
+		put("write latency  -");
+	endline();
+	put("LMDB       %.1f of %.1f MiB used   journal %.0f events",
+	    value(b, "countfs_lmdb_used_bytes") / 1048576,
+	    value(b, "countfs_lmdb_map_bytes") / 1048576,
+	    value(b, "countfs_journal_events"));
+	endline();
+	endline();
+}
 
-	int nrows = 0, shards = 0;
-	for (int i = 0; i < b->n; i++) {
+/* The table of event types, busiest first, in at most @room lines (its
+ * heading included; no limit below 0): the types that do not fit are
+ * counted on its last line. */
+static void frame_types(const struct sample *a, const struct sample *b,
+			int sw, int room)
+{
+	static struct row rows[MAX_ROWS];
+	char x[32], y[32];
+	int nrows = 0;
+
+	for (int i = 0; i < b->n && nrows < MAX_ROWS; i++) {
 		struct row *r = &rows[nrows];
-		if (starts(b->m[i].key, "countfs_repl_lag_seconds{"))
-			shards++;
-		if (nrows == MAX_ROWS ||
-		    !starts(b->m[i].key, "countfs_events_by_type_total{") ||
+		if (!starts(b->m[i].key, "countfs_events_by_type_total{") ||
 		    !label(b->m[i].key, "type", r->type, sizeof(r->type)))
 			continue;
 		r->key = b->m[i].key;
@@ -304,54 +397,100 @@ static void frame(const char *mnt, const struct sample *a,
 		nrows++;
 	}
 	qsort(rows, (size_t)nrows, sizeof(rows[0]), row_cmp);
-	/* What is left of the screen once the rest is drawn. */
-	int fit = lines - 14 - (shards ? shards + 2 : 1);
-	printf("%-20s %10s %12s  last minute\n", "TYPE", "EVENTS/S", "TOTAL");
+	int shown = nrows;
+	if (room >= 0 && nrows > room - 1)
+		shown = room - 2 > 0 ? room - 2 : 0;
+	put("%-20s %10s %12s  last minute", "TYPE", "EVENTS/S", "TOTAL");
+	endline();
 	for (int i = 0; i < nrows; i++) {
 		/* Every type keeps its history, shown or not. */
 		struct series *se = track(rows[i].key, rows[i].rate);
-		if (i >= fit && !batch)
+		if (i >= shown)
 			continue;
 		human(x, sizeof(x), rows[i].rate);
 		human(y, sizeof(y), rows[i].total);
-		printf("%-20.20s %10s %12s  ", rows[i].type, x, y);
+		put("%-20.20s %10s %12s  ", rows[i].type, x, y);
 		spark(se, sw);
-		printf("\n");
+		endline();
 	}
-	if (nrows > fit && !batch)
-		printf("... %d more types\n", nrows - fit);
+	if (shown < nrows) {
+		put("... %d more type%s (a taller terminal shows them)",
+		    nrows - shown, nrows - shown == 1 ? "" : "s");
+		endline();
+	}
+}
 
+/* Lines below the table: a blank one and the replication block. */
+static int repl_lines(const struct sample *b)
+{
+	int shards = 0;
+
+	if (!find(b, "countfs_repl_pending_rows"))
+		return 2;
+	for (int i = 0; i < b->n; i++)
+		if (starts(b->m[i].key, "countfs_repl_lag_seconds{"))
+			shards++;
+	return 3 + shards;
+}
+
+static void frame_repl(const struct sample *a, const struct sample *b,
+		       int sw)
+{
+	endline();
 	if (!find(b, "countfs_repl_pending_rows")) {
-		printf("\nreplication: off (no mysql= option)\n");
-	} else {
-		printf("\nreplication: %.0f rows pending\n",
-		       value(b, "countfs_repl_pending_rows"));
-		printf("%-6s %-5s %8s %9s %7s  lag, last minute\n", "SHARD",
-		       "UP", "LAG s", "ROWS/S", "ERRORS");
-		for (int i = 0; i < b->n; i++) {
-			char sh[16], k[200];
-			if (!starts(b->m[i].key, "countfs_repl_lag_seconds{") ||
-			    !label(b->m[i].key, "shard", sh, sizeof(sh)))
-				continue;
-			snprintf(k, sizeof(k),
-				 "countfs_repl_connected{shard=\"%s\"}", sh);
-			bool up = value(b, k) > 0;
-			snprintf(k, sizeof(k),
-				 "countfs_repl_push_errors_total{shard=\"%s\"}",
-				 sh);
-			double errs = value(b, k);
-			snprintf(k, sizeof(k),
-				 "countfs_repl_rows_pushed_total{shard=\"%s\"}",
-				 sh);
-			printf("%-6s %-5s %8.1f %9.0f %7.0f  ", sh,
-			       up ? "yes" : "NO", b->m[i].v, rate(a, b, k),
-			       errs);
-			spark(track(b->m[i].key, b->m[i].v), sw);
-			printf("\n");
-		}
+		put("replication: off (no mysql= option)");
+		endline();
+		return;
 	}
+	put("replication: %.0f rows pending",
+	    value(b, "countfs_repl_pending_rows"));
+	endline();
+	put("%-6s %-5s %8s %9s %7s  lag, last minute", "SHARD", "UP", "LAG s",
+	    "ROWS/S", "ERRORS");
+	endline();
+	for (int i = 0; i < b->n; i++) {
+		char sh[16], k[200];
+		if (!starts(b->m[i].key, "countfs_repl_lag_seconds{") ||
+		    !label(b->m[i].key, "shard", sh, sizeof(sh)))
+			continue;
+		snprintf(k, sizeof(k), "countfs_repl_connected{shard=\"%s\"}",
+			 sh);
+		bool up = value(b, k) > 0;
+		snprintf(k, sizeof(k),
+			 "countfs_repl_push_errors_total{shard=\"%s\"}", sh);
+		double errs = value(b, k);
+		snprintf(k, sizeof(k),
+			 "countfs_repl_rows_pushed_total{shard=\"%s\"}", sh);
+		put("%-6s %-5s %8.1f %9.0f %7.0f  ", sh, up ? "yes" : "NO",
+		    b->m[i].v, rate(a, b, k), errs);
+		spark(track(b->m[i].key, b->m[i].v), sw);
+		endline();
+	}
+}
+
+/* One frame, fitted to a terminal of @cols x @lines unless @batch. */
+static void frame(const char *mnt, const struct sample *a,
+		  const struct sample *b, bool batch, int cols, int lines)
+{
+	int sw = cols - 50; /* sparkline width */
+
+	if (sw > HISTORY)
+		sw = HISTORY;
+	if (sw < 10)
+		sw = 10;
+	for (int i = 0; i < nseries; i++)
+		series[i].seen = false;
+	scr.batch = batch;
+	scr.cols = cols;
+	scr.rows_left = lines;
+	scr.rows_drawn = 0;
+	if (!batch)
+		fputs("\033[H\033[2J", stdout);
+	frame_head(mnt, a, b, sw);
+	frame_types(a, b, sw, batch ? -1 : scr.rows_left - repl_lines(b));
+	frame_repl(a, b, sw);
 	if (batch)
-		printf("\n");
+		fputs("\n", stdout);
 	fflush(stdout);
 }
 
@@ -389,16 +528,24 @@ static bool wait_key(double secs)
 	return stop;
 }
 
-static int usage(void)
+/* The summary, on stdout for --help (exit 0), on stderr after a bad
+ * argument (exit 2). */
+static int usage(FILE *to, int rc)
 {
-	fprintf(stderr,
+	fprintf(to,
 		"usage: countfs-top [-d SECONDS] [-n FRAMES] [-b] "
 		"MOUNTPOINT\n"
-		"  -d SECONDS  time between frames (default 1)\n"
-		"  -n FRAMES   stop after this many frames\n"
-		"  -b          batch: no screen control, frames one after "
-		"another\n");
-	return 2;
+		"A live view of a countfs mount, from MOUNTPOINT/stats; "
+		"see countfs-top(1).\n"
+		"  -d SECONDS     time between frames, 0.1 to 3600 "
+		"(default 1)\n"
+		"  -n FRAMES      stop after this many frames\n"
+		"  -b             batch: no screen control, whole frames one "
+		"after another\n"
+		"  -h, --help     print this and exit\n"
+		"  -V, --version  print the version and exit\n"
+		"Keys: q quits.\n");
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -409,8 +556,14 @@ int main(int argc, char **argv)
 	bool batch = false;
 	char path[4096];
 	int opt;
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
 
-	while ((opt = getopt(argc, argv, "d:n:bh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:n:bhV", longopts, NULL)) !=
+	       -1) {
 		char *end;
 		switch (opt) {
 		case 'd':
@@ -434,12 +587,17 @@ int main(int argc, char **argv)
 		case 'b':
 			batch = true;
 			break;
+		case 'h':
+			return usage(stdout, 0);
+		case 'V':
+			printf("countfs-top %s\n", COUNTFS_VERSION);
+			return 0;
 		default:
-			return usage();
+			return usage(stderr, 2);
 		}
 	}
 	if (optind + 1 != argc)
-		return usage();
+		return usage(stderr, 2);
 	snprintf(path, sizeof(path), "%s/stats", argv[optind]);
 	int rc = sample_read(path, &s[0]);
 	if (rc) {

@@ -2,6 +2,7 @@
 # temp dir, unmount and check it afterwards.
 #
 #   mount_countfs [OPTS]   start ./countfs -f -o data=...,OPTS, wait for it
+#                          (on $MNT, $DATA, logging to $LOG when set)
 #   unmount_countfs        fusermount3 -u (then -uz), wait, kill by PID
 #   restart_countfs [OPTS] kill -9 and mount again on the same data
 #
@@ -18,9 +19,9 @@ FSOP="python3 $ROOT/tests/helpers/fsop.py"
 MOUNT_TIMEOUT=${MOUNT_TIMEOUT:-30}
 
 mount_countfs() {
-	MNT=$BATS_TEST_TMPDIR/mnt
+	MNT=${MNT:-$BATS_TEST_TMPDIR/mnt}
 	DATA=${DATA:-$BATS_TEST_TMPDIR/data}
-	LOG=$BATS_TEST_TMPDIR/countfs.log
+	LOG=${LOG:-$BATS_TEST_TMPDIR/countfs.log}
 	mkdir -p "$MNT"
 	local opts="data=$DATA${1:+,$1}"
 	# fd 3 closed, or bats waits for the daemon forever.

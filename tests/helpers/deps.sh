@@ -3,7 +3,7 @@
 # or to build and test, when missing.  Only as root and only where apt-get
 # exists; otherwise say what to install.
 PKGS="gcc make pkg-config libfuse3-dev fuse3 liblmdb-dev libmariadb-dev"
-[ "${1:-test}" = build ] || PKGS="$PKGS lmdb-utils mariadb-server mariadb-client redis-server redis-tools bats shellcheck python3 valgrind util-linux procps tmux gnuplot-nox prometheus nodejs man-db groff-base systemd"
+[ "${1:-test}" = build ] || PKGS="$PKGS lmdb-utils mariadb-server mariadb-client redis-server redis-tools bats shellcheck python3 valgrind util-linux procps tmux gnuplot-nox prometheus prometheus-node-exporter curl nodejs man-db groff-base systemd nginx-light"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

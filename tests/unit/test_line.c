@@ -89,6 +89,46 @@ static void test_lines(void)
 	is_int(ingest("a b 1 2", &ln), -EINVAL, "ingest refuses extra fields");
 }
 
+/* What a refused line reports as wrong: ingest=skip counts drops by it. */
+static void test_faults(void)
+{
+	static const struct {
+		const char *line;
+		enum line_fault fault;
+	} cases[] = {
+	    {"", LINE_BAD_VIDEO},
+	    {"a/b views", LINE_BAD_VIDEO},
+	    {".. views", LINE_BAD_VIDEO},
+	    {"abc", LINE_BAD_TYPE},
+	    {"abc Views", LINE_BAD_TYPE},
+	    {"a b x", LINE_BAD_VALUE},
+	    {"a b 99999999999999999999", LINE_BAD_VALUE},
+	    {"a b 1 @x", LINE_BAD_TS},
+	    {"a b 1 @99999999999", LINE_BAD_TS},
+	    {"a b 1 #", LINE_BAD_ID},
+	    {"a b 1 #a/b", LINE_BAD_ID},
+	    {"a b 1 2", LINE_BAD_FIELDS},
+	    {"a b #i @5", LINE_BAD_FIELDS},
+	};
+	char big[4200];
+	const char *why;
+	struct line ln;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ln.fault = LINE_FAULTS;
+		ok(ingest(cases[i].line, &ln) == -EINVAL &&
+		       ln.fault == cases[i].fault,
+		   "the fault of \"%s\"", cases[i].line);
+	}
+	memset(big, 'a', sizeof(big));
+	ok(line_parse_ingest(big, sizeof(big), &ln, &why) == -EINVAL &&
+	       ln.fault == LINE_TOO_LONG,
+	   "a line over 4096 bytes is too long before anything else");
+	ok(line_parse("#a/b", 4, &ln, &why) == -EINVAL &&
+	       ln.fault == LINE_BAD_ID,
+	   "a counter file's line has faults too");
+}
+
 static void test_names(void)
 {
 	char v[130];
@@ -166,6 +206,7 @@ static void test_paths(void)
 int main(void)
 {
 	test_lines();
+	test_faults();
 	test_names();
 	test_paths();
 	return tap_done();

@@ -1,0 +1,402 @@
+/*
+ * backup.c - a consistent copy of a data directory, taken while a daemon
+ * writes to it (or not), that a daemon can start from.
+ *
+ * A shard's state is its LMDB plus the journal records numbered above
+ * the last one LMDB applied (meta "journal", committed with the buckets).
+ * Each shard is copied in this order:
+ *
+ *   1. both journal files are read into memory;
+ *   2. LMDB is copied by mdb_env_copy2(MDB_CP_COMPACT): one read
+ *      transaction, a snapshot whatever the daemon commits meanwhile (its
+ *      reader slot keeps the pages it reads from being reused); the
+ *      copy says which record it applied last, S;
+ *   3. the copy's journal is the records read in 1 numbered S+1, S+2, ...
+ *      up to the first number missing.
+ *
+ * Why nothing acknowledged before the backup began is lost: a record
+ * above S was not applied when LMDB was copied, so not when the journals
+ * were read either, and a journal file is emptied only once every record
+ * in it is applied and synced (journal_rotate): the record was in the
+ * bytes read in 1.  Records written while 1 ran may be cut short or in
+ * only one of the two files; the copy stops at the first gap, so what it
+ * holds is a prefix of the shard's writes: a state the daemon was in.
+ * The other order (LMDB, then journals) would lose the records applied,
+ * and emptied from the files, between the two steps.  A restart of the
+ * copy replays its journal as after a kill -9 (by number, once), with the
+ * daemon's own retention settings.
+ *
+ * The copy is then judged exactly as store_open() judges a directory
+ * (store_check(), read-only), so a copy that would not start is reported
+ * now, not at the restore.
+ */
+#include "internal.h"
+
+#include "../common/log.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Files of a shard directory, as the daemon makes them; only the data
+ * and the journals are copied (lock.mdb is LMDB's, made at open). */
+static const char *const shard_files[] = {"data.mdb", "lock.mdb",
+					  "journal-0", "journal-1"};
+
+/* Files of DIR itself that are not copied: the daemon's lock, its mark
+ * of a directory being made, temporary files of an identity. */
+static bool skipped(const char *name)
+{
+	size_t n = strlen(name);
+
+	return strcmp(name, "lock") == 0 || strcmp(name, "creating") == 0 ||
+	       (n > 4 && strcmp(name + n - 4, ".tmp") == 0);
+}
+
+/* Make @dest, or take it if it is an empty directory; *@made says
+ * whether it was made here (and may be removed on failure). */
+static int dest_open(const char *dest, bool *made)
+{
+	DIR *d;
+	struct dirent *e;
+	bool empty = true;
+
+	*made = false;
+	if (mkdir(dest, 0700) == 0) {
+		*made = true;
+		return 0;
+	}
+	if (errno != EEXIST) {
+		int err = errno;
+		log_error("cannot create %s: %s", dest, strerror(err));
+		return -err;
+	}
+	if (!(d = opendir(dest))) {
+		int err = errno;
+		log_error("%s: %s", dest, strerror(err));
+		return -err;
+	}
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = false;
+	closedir(d);
+	if (!empty) {
+		log_error("%s is not empty: a backup goes into a new or empty "
+			  "directory",
+			  dest);
+		return -ENOTEMPTY;
+	}
+	return 0;
+}
+
+/* Remove the files of shard @k made in @dest (its directory stays). */
+static void shard_clear(const char *dest, unsigned k)
+{
+	char path[4200];
+
+	for (size_t i = 0; i < sizeof(shard_files) / sizeof(*shard_files); i++) {
+		snprintf(path, sizeof(path), "%s/shard-%u/%s", dest, k,
+			 shard_files[i]);
+		unlink(path);
+	}
+}
+
+/* Remove what a failed backup made in @dest (nothing else). */
+static void dest_remove(const char *dir, const char *dest, unsigned nshards,
+			bool made)
+{
+	char path[4200];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	for (unsigned k = 0; k < nshards; k++) {
+		shard_clear(dest, k);
+		snprintf(path, sizeof(path), "%s/shard-%u", dest, k);
+		rmdir(path);
+	}
+	while (d && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "%s/%s", dest, e->d_name);
+		if (!skipped(e->d_name)) /* copy_top()'s: DIR's regular files */
+			unlink(path);
+	}
+	if (d)
+		closedir(d);
+	if (made)
+		rmdir(dest);
+}
+
+/* How many shard-K directories @dir holds, from shard-0 on. */
+static unsigned count_shards(const char *dir)
+{
+	char path[4200];
+	struct stat sb;
+	unsigned n = 0;
+
+	for (; n < STORE_MAX_SHARDS; n++) {
+		snprintf(path, sizeof(path), "%s/shard-%u", dir, n);
+		if (stat(path, &sb) || !S_ISDIR(sb.st_mode))
+			break;
+	}
+	return n;
+}
+
+/* Copy the LMDB of shard directory @src into @dst (step 2). */
+static int copy_lmdb(const char *src, const char *dst)
+{
+	MDB_env *env;
+	int rc;
+
+	if ((rc = mdb_env_create(&env)))
+		return store_errno(rc, src);
+	if ((rc = mdb_env_set_maxdbs(env, 16)) == 0 &&
+	    (rc = mdb_env_open(env, src, MDB_RDONLY, 0600)) == 0)
+		rc = mdb_env_copy2(env, dst, MDB_CP_COMPACT);
+	mdb_env_close(env);
+	if (rc) {
+		log_error("copying the LMDB of %s: %s", src, mdb_strerror(rc));
+		return rc == EEXIST ? -EEXIST : store_errno(rc, dst);
+	}
+	return 0;
+}
+
+/* Write @len bytes to the new file @path and fsync it. */
+static int write_new(const char *path, const unsigned char *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc = fd < 0 ? -errno : write_synced(fd, buf, len);
+
+	if (fd >= 0 && close(fd) && rc == 0)
+		rc = -errno;
+	if (rc)
+		log_error("cannot write %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+/* fsync a file written by someone else (LMDB's copy). */
+static int sync_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0 || fsync(fd))
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		log_error("cannot sync %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+/*
+ * Step 3: into @out, the records of @f (both files, as read in step 1)
+ * numbered from @applied + 1 on without a gap.  *@records, *@events get
+ * how many.  -EAGAIN when a record follows a gap: files read while the
+ * daemon switched from one to the other, or lost records (damage).
+ */
+static int compose(struct jfile f[2], uint64_t applied, unsigned char **out,
+		   size_t *len, size_t *records, size_t *events)
+{
+	struct jfile *o[2] = {&f[0], &f[1]};
+	uint64_t want = applied + 1;
+
+	*out = malloc(f[0].scan.good + f[1].scan.good + 1);
+	*len = *records = *events = 0;
+	if (!*out)
+		return -ENOMEM;
+	if (f[1].scan.records &&
+	    (!f[0].scan.records || f[1].scan.first_seq < f[0].scan.first_seq))
+		o[0] = &f[1], o[1] = &f[0];
+	for (unsigned i = 0; i < 2; i++) {
+		for (size_t off = 0; off < o[i]->scan.good;) {
+			struct jrec_head h;
+			memcpy(&h, o[i]->buf + off, sizeof(h));
+			if (h.seq == want) {
+				memcpy(*out + *len, o[i]->buf + off, h.len);
+				*len += h.len;
+				(*records)++;
+				*events += h.n;
+				want++;
+			}
+			if (h.seq > want)
+				return -EAGAIN;
+			off += h.len;
+		}
+	}
+	return 0;
+}
+
+/* Copy shard @k of @dir into @dest (steps 1 to 3). */
+static int backup_shard(const char *dir, const char *dest, unsigned k,
+			uint32_t *shards)
+{
+	char src[4096], dst[4096], file[4200], why[4700];
+	struct jfile f[2];
+	unsigned char *jbuf = NULL;
+	size_t jlen = 0, records = 0, events = 0;
+	struct shard_meta m = {0};
+	uint64_t applied;
+	int rc = 0;
+
+	snprintf(src, sizeof(src), "%s/shard-%u", dir, k);
+	snprintf(dst, sizeof(dst), "%s/shard-%u", dest, k);
+	memset(f, 0, sizeof(f));
+	for (unsigned i = 0; i < 2 && rc == 0; i++) {
+		snprintf(f[i].path, sizeof(f[i].path),
+			 "%s/shard-%u/journal-%u", dir, k, i);
+		rc = read_journal(&f[i]);
+		/* A torn tail is a write in progress; worse is a file read
+		 * while it was emptied and written again, or damage. */
+		if (rc == 0 && f[i].scan.status == JSCAN_CORRUPT)
+			rc = -EAGAIN;
+	}
+	if (rc == 0 && mkdir(dst, 0700) && errno != EEXIST) {
+		rc = -errno;
+		log_error("cannot create %s: %s", dst, strerror(errno));
+	}
+	if (rc == 0)
+		rc = copy_lmdb(src, dst);
+	if (rc == 0 && !read_lmdb(dst, &m, why, sizeof(why))) {
+		log_error("the copy of %s cannot be read: %s", src, why);
+		rc = -EIO;
+	}
+	applied = m.applied;
+	if (rc == 0)
+		*shards = m.shards;
+	if (rc == 0)
+		rc = compose(f, applied, &jbuf, &jlen, &records, &events);
+	if (rc == 0) {
+		snprintf(file, sizeof(file), "%s/data.mdb", dst);
+		rc = sync_file(file);
+	}
+	for (unsigned i = 0; i < 2 && rc == 0; i++) {
+		snprintf(file, sizeof(file), "%s/journal-%u", dst, i);
+		rc = write_new(file, i == 0 ? jbuf : NULL, i == 0 ? jlen : 0);
+	}
+	if (rc == 0)
+		rc = sync_dir(dst);
+	if (rc == 0)
+		log_info("shard %u: LMDB as of journal record %llu, then %zu "
+			 "records (%zu events) from the journal",
+			 k, (unsigned long long)applied, records, events);
+	free(jbuf);
+	free(f[0].buf);
+	free(f[1].buf);
+	return rc;
+}
+
+/*
+ * Copy shard @k, again while its journals cannot be read whole and in
+ * sequence: a daemon switching files or emptying one between two reads
+ * (rare: once a second, for microseconds) clears up at once; damage stays
+ * and is refused.
+ */
+#define BACKUP_TRIES 10
+
+static int backup_shard_retry(const char *dir, const char *dest, unsigned k,
+			      uint32_t *shards)
+{
+	int rc = -EAGAIN;
+
+	for (int t = 0; t < BACKUP_TRIES && rc == -EAGAIN; t++) {
+		if (t) {
+			shard_clear(dest, k);
+			usleep(50000);
+		}
+		rc = backup_shard(dir, dest, k, shards);
+	}
+	if (rc == -EAGAIN) {
+		log_error("%s/shard-%u: its journal is damaged or misses "
+			  "records (%d reads); start countfs on it to see "
+			  "what is wrong (countfs(8), DAMAGE)",
+			  dir, k, BACKUP_TRIES);
+		rc = -EUCLEAN;
+	}
+	return rc;
+}
+
+/* Copy the regular files of @dir itself (its identity, ...) to @dest. */
+static int copy_top(const char *dir, const char *dest)
+{
+	char src[4200], dst[4200];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d) {
+		rc = -errno;
+		log_error("%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	while (rc == 0 && (e = readdir(d))) {
+		struct stat sb;
+		snprintf(src, sizeof(src), "%s/%s", dir, e->d_name);
+		if (skipped(e->d_name) || lstat(src, &sb) || !S_ISREG(sb.st_mode))
+			continue;
+		snprintf(dst, sizeof(dst), "%s/%s", dest, e->d_name);
+		rc = copy_file(src, dst);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Judge @dest as store_open() would judge it, changing nothing. */
+static int verify(const char *dest, unsigned nshards)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	int rc;
+
+	if (!st)
+		return -ENOMEM;
+	store_config_defaults(&st->cfg);
+	st->dir = (char *)dest;
+	st->cfg.dir = dest;
+	st->cfg.shards = st->nshards = nshards;
+	rc = store_check(st);
+	free(st);
+	return rc;
+}
+
+int store_backup(const char *dir, const char *dest, unsigned *nshards)
+{
+	char path[4200];
+	struct stat sb;
+	uint32_t shards = 0;
+	unsigned n = count_shards(dir);
+	bool made;
+	int rc;
+
+	*nshards = n;
+	snprintf(path, sizeof(path), "%s/" IDENTITY_FILE, dir);
+	if (n == 0 || stat(path, &sb)) {
+		log_error("%s is not a countfs data directory that a daemon "
+			  "started on (no shard-0 or no identity)",
+			  dir);
+		return -EINVAL;
+	}
+	if ((rc = dest_open(dest, &made)))
+		return rc;
+	for (unsigned k = 0; k < n && rc == 0; k++) {
+		uint32_t s;
+		rc = backup_shard_retry(dir, dest, k, &s);
+		if (rc == 0 && k == 0)
+			shards = s;
+	}
+	if (rc == 0 && shards != n) {
+		log_error("%s holds %u shard directories but was made with "
+			  "shards=%u",
+			  dir, n, shards);
+		rc = -EUCLEAN;
+	}
+	if (rc == 0)
+		rc = copy_top(dir, dest);
+	if (rc == 0)
+		rc = sync_dir(dest);
+	if (rc == 0 && (rc = verify(dest, n)))
+		log_error("the copy in %s would not start (see above)", dest);
+	if (rc)
+		dest_remove(dir, dest, n, made);
+	return rc;
+}
