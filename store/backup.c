@@ -379,7 +379,7 @@ int store_backup(const char *dir, const char *dest, unsigned *nshards)
 	if ((rc = dest_open(dest, &made)))
 		return rc;
 	for (unsigned k = 0; k < n && rc == 0; k++) {
-		uint32_t s;
+		uint32_t s = 0;
 		rc = backup_shard_retry(dir, dest, k, &s);
 		if (rc == 0 && k == 0)
 			shards = s;
