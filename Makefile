@@ -165,5 +165,6 @@ clean:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
-# main.c carries the version.
-$(B)/opt/fs/main.o $(B)/asan/fs/main.o $(B)/tsan/fs/main.o countfs-backup: Makefile
+# main.c, stats.c and the tools carry the version.
+$(B)/opt/fs/main.o $(B)/asan/fs/main.o $(B)/tsan/fs/main.o countfs-backup countfs-top: Makefile
+$(B)/opt/fs/stats.o $(B)/asan/fs/stats.o $(B)/tsan/fs/stats.o: Makefile
