@@ -846,7 +846,7 @@ static int refuse_tail(struct countfs *c, struct open_file *of, const char *t,
 static int write_locked(struct countfs *c, struct open_file *of,
 			const char *buf, size_t size)
 {
-	bool skip = skips_bad_lines(c, of);
+	bool skip = skips_bad_lines(c, of), discarding = of->discard;
 	const char *data = buf;
 	char *joined = NULL;
 	size_t len = size;
@@ -868,8 +868,10 @@ static int write_locked(struct countfs *c, struct open_file *of,
 		data = buf = nl + 1;
 	}
 	if (of->tail_len) {
-		if (!(joined = malloc(of->tail_len + size)))
-			return -ENOMEM;
+		if (!(joined = malloc(of->tail_len + size))) {
+			rc = -ENOMEM;
+			goto out;
+		}
 		memcpy(joined, of->tail, of->tail_len);
 		memcpy(joined + of->tail_len, buf, size);
 		data = joined;
@@ -892,6 +894,10 @@ static int write_locked(struct countfs *c, struct open_file *of,
 		of->tail_len = len - done;
 	}
 out:
+	/* Still inside a dropped long line: a retry of this write must not
+	 * take that line's rest for a line of its own. */
+	if (rc && discarding)
+		of->discard = true;
 	free(joined);
 	return rc;
 }

@@ -789,7 +789,13 @@ static int shard_open_dbs(struct shard *sh)
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	return mdb_txn_commit(txn);
+	if ((rc = mdb_txn_commit(txn)) == 0)
+		/* What it wrote (a new shard's meta; an upgrade's format and
+		 * databases) is synced by journal_open()'s shard_sync(), also
+		 * under sync=second, before format_stamp() writes DIR/format:
+		 * shards first, then the stamp. */
+		atomic_store(&sh->dirty, true);
+	return rc;
 }
 
 static int shard_open(struct store *st, struct shard *sh, unsigned index)

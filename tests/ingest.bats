@@ -195,6 +195,31 @@ dropped() {
 	grep -q '^countfs_writes_refused_total{reason="too_long"} 0$' "$MNT/stats"
 }
 
+@test "ingest=skip: a failed write inside a dropped long line leaves its rest dropped" {
+	skip_mode
+	# One fd: a line that grows past 4 KiB (dropped), then the write that
+	# brings its rest fails (an overflow) and changes nothing, so that
+	# its retry still drops the rest up to the newline.
+	run python3 - "$MNT/ingest" <<'PY'
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"x" * 4100)
+try:
+    os.write(fd, b"rest views\na n 9223372036854775807\na n 1\n")
+    print("accepted")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+print(os.write(fd, b"rest views\nb views\n"))
+os.close(fd)
+PY
+	[ "$output" = $'EOVERFLOW\n19' ]
+	content_is "$MNT/videos/b/views" $'1\n'
+	run -0 ls "$MNT/videos"
+	[ "$output" = b ]
+	[ "$(dropped too_long)" = 1 ]
+	[ "$(dropped bad_type)" = 0 ]
+}
+
 @test "ingest=skip: a malformed #id drops its line; a repeated #id counts once" {
 	skip_mode
 	run $FSOP write "$MNT/ingest" 'a views 1 #r1\na views 1 #r1\na views 1 #r/2\na views 1 #r2\n'
