@@ -1,32 +1,40 @@
 #!/usr/bin/env bats
 # Data formats across releases: a directory made by the previous release
-# (0.4.0, data format 1, built here from git) is upgraded in place to
-# format 2 with every count intact, its journal included; a crash in the
-# middle of an upgrade still starts; 0.4.0 refuses the upgraded
-# directory; a directory of a newer format is refused with one sentence,
-# nothing in it changed.
+# (0.4.0, data format 1) is upgraded in place to format 2 with every count
+# intact, its journal included; a crash in the middle of an upgrade still
+# starts; 0.4.0 refuses the upgraded directory; a directory of a newer
+# format is refused with one sentence, nothing in it changed.
+#
+# The 0.4.0 directory is tests/fixtures/data-0.4.0.tar.gz, so these run in
+# any clone.  The tests that run 0.4.0 itself build it from git and skip,
+# saying so, in a clone without its commit (a shallow one).
 # shellcheck disable=SC2030,SC2031,SC2153 # COUNTFS_PID is per test, as meant; COUNTFS_BIN is common.bash's
 
 load helpers/common
+load helpers/old_data
 
-OLD_COMMIT=a12c799 # version 0.4.0
-OLD_BIN=$ROOT/build/old-$OLD_COMMIT/countfs
-
-# Build 0.4.0's daemon from git once (about 30 s), kept in build/ for the
-# next run (make clean removes it).
 setup_file() {
-	[ -x "$OLD_BIN" ] && return 0
-	if ! git -C "$ROOT" cat-file -e "$OLD_COMMIT^{commit}" 2>/dev/null; then
-		echo "commit $OLD_COMMIT (0.4.0) is not in this clone: git fetch --unshallow" >&2
+	local rc=0
+	build_old_bin "$BATS_FILE_TMPDIR" || rc=$?
+	# 2: the commit is not in this clone; need_old_bin skips.
+	if [ "$rc" = 1 ]; then
 		return 1
 	fi
-	local src=$BATS_FILE_TMPDIR/countfs-0.4.0
-	mkdir -p "$src" "$(dirname "$OLD_BIN")"
-	git -C "$ROOT" archive "$OLD_COMMIT" | tar -x -C "$src"
-	make -s -C "$src" countfs >"$BATS_FILE_TMPDIR/build.log" 2>&1 ||
-		{ cat "$BATS_FILE_TMPDIR/build.log" >&2; return 1; }
-	cp "$src/countfs" "$OLD_BIN.tmp"
-	mv "$OLD_BIN.tmp" "$OLD_BIN"
+}
+
+need_old_bin() {
+	if [ ! -x "$OLD_BIN" ]; then
+		skip "countfs 0.4.0 cannot be built: commit $OLD_COMMIT is not in this clone (git fetch --unshallow)"
+	fi
+}
+
+# $DATA becomes the fixture: what 0.4.0 left after kill -9, journals
+# holding records.
+fixture_data() {
+	DATA=${DATA:-$BATS_TEST_TMPDIR/data}
+	mkdir -p "$DATA"
+	tar -xzf "$OLD_FIXTURE.tar.gz" -C "$DATA" --no-same-owner
+	journals_hold_records
 }
 
 # This countfs's version, as --version prints it.
@@ -47,44 +55,18 @@ shard_format() {
 		python3 -c 'import sys; print(int.from_bytes(bytes.fromhex(sys.stdin.read().strip()), "little"))'
 }
 
-# With 0.4.0 on $DATA (2 shards): 1000 views over 4 videos, typed events
-# and retried #ids, unmounted cleanly; then 2000 more views over 8 videos
-# and kill -9 right after the last write, so that the journals still hold
-# records.  The counts are in $BATS_TEST_TMPDIR/want.
-old_fill() {
-	COUNTFS_BIN=$OLD_BIN mount_countfs shards=2
-	python3 - "$MNT" <<'EOF'
-import os, sys
-m = sys.argv[1]
-fds = [os.open(f"{m}/videos/v{i}/views", os.O_WRONLY | os.O_APPEND) for i in range(4)]
-for k in range(1000):
-    os.write(fds[k % 4], b"\n")
-fd = os.open(f"{m}/ingest", os.O_WRONLY | os.O_APPEND)
-os.write(fd, b"t load_ms 250\nt load_ms 150\nr views 1 #x\nr views 1 #x\n")
-EOF
-	unmount_countfs
-	COUNTFS_BIN=$OLD_BIN mount_countfs shards=2
-	views_then_kill 2000 8
-	# The crash left records in a journal (else this tests no replay).
-	local j
-	j=$(find "$DATA" -name 'journal-*' -size +1k | wc -l)
-	echo "journal files holding records: $j"
-	[ "$j" -gt 0 ]
-	printf '%s\n' 500 500 500 500 250 250 250 250 >"$BATS_TEST_TMPDIR/want"
-}
-
-# Every count old_fill recorded, read through the mount.
+# Every count of the fixture's list (old_fill's, as 0.4.0 read them),
+# read through the mount.
 counts_are_intact() {
-	local got
-	got=$(for i in 0 1 2 3 4 5 6 7; do cat "$MNT/videos/v$i/views"; done)
-	[ "$got" = "$(cat "$BATS_TEST_TMPDIR/want")" ]
-	content_is "$MNT/videos/t/events/load_ms/count" $'2\n'
-	content_is "$MNT/videos/t/events/load_ms/avg" $'200\n'
-	content_is "$MNT/videos/r/views" $'1\n'
+	local f n
+	[ "$(cut -d' ' -f1 "$OLD_FIXTURE.counts")" = "$(old_counted)" ]
+	while read -r f n; do
+		content_is "$MNT/$f" "$n"$'\n' || return 1
+	done <"$OLD_FIXTURE.counts"
 }
 
 @test "a directory made by 0.4.0, left by kill -9, is upgraded in place with every count" {
-	old_fill
+	fixture_data
 	identity=$(cat "$DATA/identity")
 	[ ! -e "$DATA/format" ]
 	[ "$(shard_format "$DATA" 0)" = 1 ]
@@ -105,9 +87,12 @@ counts_are_intact() {
 	run ! grep -q upgraded "$LOG"
 }
 
-@test "0.4.0 refuses a directory this countfs upgraded" {
+@test "a directory 0.4.0 fills here is upgraded with the fixture's counts; 0.4.0 refuses it then" {
+	need_old_bin
 	old_fill
+	[ "$(shard_format "$DATA" 0)" = 1 ]
 	mount_countfs shards=2
+	counts_are_intact
 	unmount_countfs
 	run -1 timeout 20 "$OLD_BIN" "$MNT" -f -o "data=$DATA,shards=2"
 	[[ "$output" = *"was made with format version 2, not 1"* ]]
@@ -115,7 +100,7 @@ counts_are_intact() {
 }
 
 @test "a directory made by 0.3.0 (shards, no identity) is taken as countfs's and upgraded" {
-	old_fill
+	fixture_data
 	rm "$DATA/identity" # 0.3.0 made none
 	mount_countfs shards=2
 	counts_are_intact
@@ -125,21 +110,28 @@ counts_are_intact() {
 }
 
 @test "an upgrade cut short by a crash (one shard done, no DIR/format) starts and finishes" {
-	old_fill
+	fixture_data
 	# What a crash after shard 0's upgrade transaction leaves.
 	set_shard_format "$DATA" 0 2
 	[ "$(shard_format "$DATA" 0)" = 2 ]
 	[ "$(shard_format "$DATA" 1)" = 1 ]
-	# 0.4.0 refuses it already...
-	run -1 timeout 20 "$OLD_BIN" "$MNT" -f -o "data=$DATA,shards=2"
-	[[ "$output" = *"format version 2, not 1"* ]]
-	# ...and this countfs finishes the upgrade.
 	mount_countfs shards=2
 	counts_are_intact
 	grep -q "upgraded from data format 1 to 2" "$LOG"
 	[ "$(cat "$DATA/format")" = "countfs data format 2" ]
 	unmount_countfs
 	[ "$(shard_format "$DATA" 1)" = 2 ]
+}
+
+@test "0.4.0 refuses a directory whose upgrade was cut short (one shard done)" {
+	need_old_bin
+	fixture_data
+	set_shard_format "$DATA" 0 2
+	MNT=$BATS_TEST_TMPDIR/mnt
+	mkdir "$MNT"
+	run -1 timeout 20 "$OLD_BIN" "$MNT" -f -o "data=$DATA,shards=2"
+	[[ "$output" = *"format version 2, not 1"* ]]
+	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
 }
 
 @test "a directory of a newer data format is refused with one sentence, nothing changed" {
