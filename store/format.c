@@ -137,8 +137,10 @@ static int read_stamp(struct store *st)
 
 int format_claim(struct store *st)
 {
-	int rc = check_owner(st);
+	int rc = backup_unfinished(st->dir);
 
+	if (rc == 0)
+		rc = check_owner(st);
 	return rc ? rc : read_stamp(st);
 }
 
