@@ -168,7 +168,9 @@ static unsigned count_shards(const char *dir)
 	return n;
 }
 
-/* Copy the LMDB of shard directory @src into @dst (step 2). */
+/* Copy the LMDB of shard directory @src into @dst (step 2).  -EAGAIN
+ * when the daemon grew its map after our open (MDB_MAP_RESIZED): the
+ * copy's read transaction cannot begin; a new open sees the new size. */
 static int copy_lmdb(const char *src, const char *dst)
 {
 	MDB_env *env;
@@ -180,6 +182,12 @@ static int copy_lmdb(const char *src, const char *dst)
 	    (rc = mdb_env_open(env, src, MDB_RDONLY, 0600)) == 0)
 		rc = mdb_env_copy2(env, dst, MDB_CP_COMPACT);
 	mdb_env_close(env);
+	if (rc == MDB_MAP_RESIZED) {
+		log_info("%s: the daemon grew its map meanwhile; copying "
+			 "again",
+			 src);
+		return -EAGAIN;
+	}
 	if (rc) {
 		log_error("copying the LMDB of %s: %s", src, mdb_strerror(rc));
 		return rc == EEXIST ? -EEXIST : store_errno(rc, dst);
@@ -313,9 +321,9 @@ static int backup_shard(const char *dir, const char *dest, unsigned k,
 
 /*
  * Copy shard @k, again while its journals cannot be read whole and in
- * sequence: a daemon switching files or emptying one between two reads
- * (rare: once a second, for microseconds) clears up at once; damage stays
- * and is refused.
+ * sequence, or its map grew under the copy (-EAGAIN): a daemon switching
+ * files or emptying one between two reads (rare: once a second, for
+ * microseconds) clears up at once; damage stays and is refused.
  */
 #define BACKUP_TRIES 10
 

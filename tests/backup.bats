@@ -279,3 +279,17 @@ copy_refused() {
 	[ "$(ls -A "$DEST")" = backup-unfinished ]
 	copy_refused
 }
+
+@test "a map grown by the daemon under the copy (MDB_MAP_RESIZED) is copied again" {
+	cc -shared -fPIC -O2 -o "$BATS_TEST_TMPDIR/mapresized.so" \
+		"$ROOT/tests/helpers/mapresized.c" -ldl
+	mount_countfs shards=2
+	for i in $(seq 1 20); do echo >>"$MNT/videos/v$i/views"; done
+	DEST=$BATS_TEST_TMPDIR/copy
+	run -0 env LD_PRELOAD="$BATS_TEST_TMPDIR/mapresized.so" "$BACKUP" "$DATA" "$DEST"
+	echo "$output"
+	[[ "$output" = *"shard-0: the daemon grew its map meanwhile; copying again"* ]]
+	unmount_countfs
+	DATA=$DEST mount_countfs shards=2
+	for i in $(seq 1 20); do content_is "$MNT/videos/v$i/views" $'1\n'; done
+}
