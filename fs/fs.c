@@ -64,6 +64,7 @@ struct open_file {
 	size_t tail_len;
 	pid_t tail_tid;	  /* the thread of the last write: the writer
 			   * that log lines name */
+	pid_t tail_pid;	  /* its process, once looked up (0: not yet) */
 	bool tail_killed; /* its writer died of a signal since it grew */
 	bool discard;	  /* drop up to the next '\n': a refused long line */
 	atomic_bool tail_shared;  /* a read gave up waiting: another fd */
@@ -653,6 +654,19 @@ static void count_types(struct fs_stats *s, const struct store_event *ev,
 	}
 }
 
+static pid_t tgid_of(pid_t tid);
+
+/* The process of the last writer, for a log line: libfuse gives the
+ * thread's id, which is not the pid of a multi-threaded writer.  Read
+ * from /proc when a refusal is logged or a close leaves a tail (the
+ * thread may be gone by the release that refuses it), then kept. */
+static int writer_pid(struct open_file *of)
+{
+	if (!of->tail_pid)
+		of->tail_pid = tgid_of(of->tail_tid);
+	return (int)of->tail_pid;
+}
+
 /* The lines a write drops under ingest=skip: counted and logged only
  * once the rest is recorded, so that a write that fails (and may be
  * retried) counts nothing. */
@@ -685,7 +699,7 @@ static void drops_account(struct countfs *c, struct open_file *of,
 	log_warn("%s: %zu of %zu lines dropped (ingest=skip); the first: "
 		 "%s: \"%.*s\" (pid %d)",
 		 of->path, d->total, lines, d->why,
-		 (int)(d->len > 80 ? 80 : d->len), d->line, (int)of->tail_tid);
+		 (int)(d->len > 80 ? 80 : d->len), d->line, writer_pid(of));
 }
 
 /* A write refused for a bad line (all or nothing). */
@@ -694,7 +708,7 @@ static void refuse_line(struct countfs *c, struct open_file *of, enum drop kind,
 {
 	atomic_fetch_add(&c->stats.refused[refusal_of(kind)], 1);
 	log_warn("%s: write refused (EINVAL): %s: \"%.*s\" (pid %d)", of->path,
-		 why, (int)(len > 80 ? 80 : len), s, (int)of->tail_tid);
+		 why, (int)(len > 80 ? 80 : len), s, writer_pid(of));
 }
 
 /* The store refused a batch: never a matter of one line, so the write
@@ -705,11 +719,11 @@ static void refuse_batch(struct countfs *c, struct open_file *of, int rc)
 		atomic_fetch_add(&c->stats.refused[REFUSED_OVERFLOW], 1);
 		log_warn("%s: write refused (EOVERFLOW): a sum would exceed "
 			 "64 bits (pid %d)",
-			 of->path, (int)of->tail_tid);
+			 of->path, writer_pid(of));
 	} else {
 		atomic_fetch_add(&c->stats.refused[REFUSED_STORAGE], 1);
 		log_error("%s: write failed: %s (pid %d)", of->path,
-			  strerror(-rc), (int)of->tail_tid);
+			  strerror(-rc), writer_pid(of));
 	}
 }
 
@@ -717,7 +731,7 @@ static void refuse_batch(struct countfs *c, struct open_file *of, int rc)
  * Parse and record the complete lines in @s (@len bytes, each ending in
  * '\n' except, with @final, the last).  All or nothing; under ingest=skip
  * the bad lines are dropped and the rest is recorded all or nothing.  Log
- * lines name of->tail_tid, the writer.
+ * lines name the process of of->tail_tid, the writer.
  */
 static int record_lines(struct countfs *c, struct open_file *of, const char *s,
 			size_t len, bool final)
@@ -814,7 +828,7 @@ static void drop_long_tail(struct countfs *c, struct open_file *of, bool skip)
 		atomic_fetch_add(&c->stats.refused[REFUSED_TOO_LONG], 1);
 	log_warn("%s: %s: line longer than 4096 bytes (pid %d)", of->path,
 		 skip ? "line dropped (ingest=skip)" : "write refused (EINVAL)",
-		 (int)of->tail_tid);
+		 writer_pid(of));
 	of->tail_len = 0;
 	of->discard = true;
 }
@@ -837,7 +851,7 @@ static int refuse_tail(struct countfs *c, struct open_file *of, const char *t,
 		log_warn("%s: write refused (EINVAL): an unfinished line that "
 			 "cannot become valid: \"%.*s\" (pid %d)",
 			 of->path, (int)(len > 80 ? 80 : len), t,
-			 (int)of->tail_tid);
+			 writer_pid(of));
 		return -EINVAL;
 	}
 	return 0;
@@ -858,6 +872,7 @@ static int write_locked(struct countfs *c, struct open_file *of,
 	atomic_store(&of->tail_shared, false);
 	of->tail_killed = false;
 	of->tail_tid = fuse_get_context()->pid;
+	of->tail_pid = 0;
 	if (of->discard) {
 		/* The rest of a line refused as too long: dropped. */
 		const char *nl = memchr(buf, '\n', size);
@@ -1001,6 +1016,8 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 	if (of->tail_len && !of->tail_killed && killed_by(tid) &&
 	    same_process(tid, of->tail_tid))
 		of->tail_killed = true;
+	if (of->tail_len)
+		writer_pid(of);
 	/* Once a read found the file held open by another fd, its closes
 	 * no longer make reads wait (a shell's children each close one). */
 	if (of->tail_len && !atomic_load(&of->tail_shared) &&
@@ -1033,7 +1050,7 @@ static void finish_tail(struct countfs *c, struct open_file *of)
 		atomic_fetch_add(&c->stats.refused[REFUSED_KILLED], 1);
 		log_warn("%s: an unfinished line (%zu bytes, no newline) of a "
 			 "writer killed by a signal was not recorded (pid %d)",
-			 of->path, of->tail_len, (int)of->tail_tid);
+			 of->path, of->tail_len, writer_pid(of));
 	} else if (of->tail_len) {
 		record_lines(c, of, of->tail, of->tail_len, true);
 	}

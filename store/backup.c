@@ -29,6 +29,12 @@
  * The copy is then judged exactly as store_open() judges a directory
  * (store_check(), read-only), so a copy that would not start is reported
  * now, not at the restore.
+ *
+ * DEST/backup-unfinished is made (durably) before anything else and
+ * removed last: a backup killed midway leaves a copy with some shards, or
+ * without its identity, that a daemon (format_claim()) and countfs-backup
+ * refuse; without the mark a daemon would start it as a clone of part of
+ * the counts, or, without any shard yet, as a new directory.
  */
 #include "internal.h"
 
@@ -105,7 +111,23 @@ static void shard_clear(const char *dest, unsigned k)
 	}
 }
 
-/* Remove what a failed backup made in @dest (nothing else). */
+int backup_unfinished(const char *dir)
+{
+	char path[4200];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/" UNFINISHED_FILE, dir);
+	if (lstat(path, &sb)) /* unreadable DIR: told by what reads it */
+		return 0;
+	log_error("%s is a copy that countfs-backup did not finish (it holds "
+		  "%s): part of the counts at most; remove it and take the "
+		  "backup again",
+		  dir, UNFINISHED_FILE);
+	return -EUCLEAN;
+}
+
+/* Remove what a failed backup made in @dest (nothing else); the mark
+ * goes last, so that a kill meanwhile still leaves a refused copy. */
 static void dest_remove(const char *dir, const char *dest, unsigned nshards,
 			bool made)
 {
@@ -125,6 +147,8 @@ static void dest_remove(const char *dir, const char *dest, unsigned nshards,
 	}
 	if (d)
 		closedir(d);
+	snprintf(path, sizeof(path), "%s/" UNFINISHED_FILE, dest);
+	unlink(path);
 	if (made)
 		rmdir(dest);
 }
@@ -144,7 +168,9 @@ static unsigned count_shards(const char *dir)
 	return n;
 }
 
-/* Copy the LMDB of shard directory @src into @dst (step 2). */
+/* Copy the LMDB of shard directory @src into @dst (step 2).  -EAGAIN
+ * when the daemon grew its map after our open (MDB_MAP_RESIZED): the
+ * copy's read transaction cannot begin; a new open sees the new size. */
 static int copy_lmdb(const char *src, const char *dst)
 {
 	MDB_env *env;
@@ -156,6 +182,12 @@ static int copy_lmdb(const char *src, const char *dst)
 	    (rc = mdb_env_open(env, src, MDB_RDONLY, 0600)) == 0)
 		rc = mdb_env_copy2(env, dst, MDB_CP_COMPACT);
 	mdb_env_close(env);
+	if (rc == MDB_MAP_RESIZED) {
+		log_info("%s: the daemon grew its map meanwhile; copying "
+			 "again",
+			 src);
+		return -EAGAIN;
+	}
 	if (rc) {
 		log_error("copying the LMDB of %s: %s", src, mdb_strerror(rc));
 		return rc == EEXIST ? -EEXIST : store_errno(rc, dst);
@@ -289,9 +321,9 @@ static int backup_shard(const char *dir, const char *dest, unsigned k,
 
 /*
  * Copy shard @k, again while its journals cannot be read whole and in
- * sequence: a daemon switching files or emptying one between two reads
- * (rare: once a second, for microseconds) clears up at once; damage stays
- * and is refused.
+ * sequence, or its map grew under the copy (-EAGAIN): a daemon switching
+ * files or emptying one between two reads (rare: once a second, for
+ * microseconds) clears up at once; damage stays and is refused.
  */
 #define BACKUP_TRIES 10
 
@@ -342,6 +374,33 @@ static int copy_top(const char *dir, const char *dest)
 	return rc;
 }
 
+/* Make @dest/backup-unfinished, on disk before any shard is copied. */
+static int mark_unfinished(const char *dest)
+{
+	static const char text[] = "countfs-backup has not finished this copy: "
+				   "countfs refuses to start on it\n";
+	char path[4200];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/" UNFINISHED_FILE, dest);
+	rc = write_new(path, (const unsigned char *)text, sizeof(text) - 1);
+	return rc ? rc : sync_dir(dest);
+}
+
+/* The copy is whole and on disk: take the mark away, durably. */
+static int mark_finished(const char *dest)
+{
+	char path[4200];
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/" UNFINISHED_FILE, dest);
+	if (unlink(path)) {
+		rc = -errno;
+		log_error("cannot remove %s: %s", path, strerror(-rc));
+	}
+	return rc ? rc : sync_dir(dest);
+}
+
 /* Judge @dest as store_open() would judge it, changing nothing. */
 static int verify(const char *dest, unsigned nshards)
 {
@@ -369,6 +428,8 @@ int store_backup(const char *dir, const char *dest, unsigned *nshards)
 	int rc;
 
 	*nshards = n;
+	if ((rc = backup_unfinished(dir)))
+		return rc;
 	snprintf(path, sizeof(path), "%s/" IDENTITY_FILE, dir);
 	if (n == 0 || stat(path, &sb)) {
 		log_error("%s is not a countfs data directory that a daemon "
@@ -378,6 +439,10 @@ int store_backup(const char *dir, const char *dest, unsigned *nshards)
 	}
 	if ((rc = dest_open(dest, &made)))
 		return rc;
+	if ((rc = mark_unfinished(dest))) {
+		dest_remove(dir, dest, 0, made);
+		return rc;
+	}
 	for (unsigned k = 0; k < n && rc == 0; k++) {
 		uint32_t s = 0;
 		rc = backup_shard_retry(dir, dest, k, &s);
@@ -396,6 +461,8 @@ int store_backup(const char *dir, const char *dest, unsigned *nshards)
 		rc = sync_dir(dest);
 	if (rc == 0 && (rc = verify(dest, n)))
 		log_error("the copy in %s would not start (see above)", dest);
+	if (rc == 0)
+		rc = mark_finished(dest);
 	if (rc)
 		dest_remove(dir, dest, n, made);
 	return rc;

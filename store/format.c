@@ -27,6 +27,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -102,11 +103,30 @@ static int check_owner(struct store *st)
 	return -ENOTEMPTY;
 }
 
+/* The N of "countfs data format N\n", all of @line: digits only (no
+ * sign, no space: strtoul would take "-1" as ULONG_MAX), at most
+ * UINT32_MAX, the newline last.  0 when it is not that. */
+static uint32_t parse_stamp(const char *line)
+{
+	const char *p = line + strlen(STAMP_PREFIX);
+	unsigned long v;
+	char *end;
+
+	if (strncmp(line, STAMP_PREFIX, strlen(STAMP_PREFIX)) ||
+	    *p < '0' || *p > '9')
+		return 0;
+	errno = 0;
+	v = strtoul(p, &end, 10);
+	if (errno || v > UINT32_MAX || strcmp(end, "\n") != 0)
+		return 0;
+	return (uint32_t)v;
+}
+
 /* Read DIR/format into st->stamped (0 when there is none). */
 static int read_stamp(struct store *st)
 {
-	char path[4200], line[64], rest;
-	unsigned v;
+	char path[4200], line[64];
+	uint32_t v;
 	ssize_t n;
 	int fd, err;
 
@@ -122,9 +142,8 @@ static int read_stamp(struct store *st)
 	n = read(fd, line, sizeof(line) - 1);
 	close(fd);
 	line[n > 0 ? n : 0] = '\0';
-	if (n <= 0 || strncmp(line, STAMP_PREFIX, strlen(STAMP_PREFIX)) ||
-	    sscanf(line + strlen(STAMP_PREFIX), "%u%c", &v, &rest) != 2 ||
-	    rest != '\n' || v < FORMAT_OLDEST) {
+	v = parse_stamp(line);
+	if (n <= 0 || memchr(line, '\0', (size_t)n) || v < FORMAT_OLDEST) {
 		log_error("%s is damaged: it must be one line \"" STAMP_PREFIX
 			  "N\"; write the line back (" STAMP_PREFIX "%u if "
 			  "this countfs made the directory)",
@@ -137,8 +156,10 @@ static int read_stamp(struct store *st)
 
 int format_claim(struct store *st)
 {
-	int rc = check_owner(st);
+	int rc = backup_unfinished(st->dir);
 
+	if (rc == 0)
+		rc = check_owner(st);
 	return rc ? rc : read_stamp(st);
 }
 

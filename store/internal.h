@@ -153,6 +153,11 @@ struct store {
 #define IDENTITY_FILE "identity" /* DIR/identity: see identity.c */
 #define FORMAT_FILE "format"	 /* DIR/format: see format.c */
 #define MAKING_FILE "creating"	 /* DIR/creating: see damage.c */
+#define UNFINISHED_FILE "backup-unfinished" /* see backup.c */
+
+/* -EUCLEAN, logged, when @dir is a copy countfs-backup did not finish
+ * (DIR/backup-unfinished): it holds part of the counts, or none. */
+int backup_unfinished(const char *dir);
 
 /* Write DIR/@name holding @text through a fsynced temporary file renamed
  * over it, the directory fsynced after: a crash leaves the old file or
@@ -161,7 +166,8 @@ int store_write_file(const char *dir, const char *name, const char *text);
 
 /*
  * Format and ownership of DIR (format.c), all logged when refused:
- * format_claim() runs before anything in DIR is made: -ENOTEMPTY for a
+ * format_claim() runs before anything in DIR is made: -EUCLEAN for a
+ * copy countfs-backup did not finish, -ENOTEMPTY for a
  * non-empty directory that is not a data directory, -ENOTSUP when
  * DIR/format is newer than FORMAT_VERSION.  format_check() refuses a
  * newer @format found at @where (-ENOTSUP).  format_shard() checks a

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # countfs-backup: a consistent copy of a live data directory that a daemon
 # starts from.
+# shellcheck disable=SC2030,SC2031,SC2153 # DEST and output are per test, as meant; COUNTFS_BIN is common.bash's
 
 load helpers/common
 
@@ -209,4 +210,86 @@ with open(sys.argv[1], "r+b") as f:
 	[ -f "$DEST/identity" ]
 	run cmp -s "$DATA/identity" "$DEST/identity"
 	[ "$status" = 1 ]
+}
+
+# Start a backup of $DATA (its $2 shards on disk, not mounted) into $DEST
+# whose shard $1 has a FIFO for journal-0: the backup blocks there, on
+# reading it.  Once it copied the shards before, kill -9 it.
+backup_killed_at_shard() {
+	local k=$1 last bpid deadline=$((SECONDS + 30))
+	mv "$DATA/shard-$k/journal-0" "$BATS_TEST_TMPDIR/journal-0"
+	mkfifo "$DATA/shard-$k/journal-0"
+	last=$DEST/backup-unfinished
+	[ "$k" = 0 ] || last=$DEST/shard-$((k - 1))/journal-1
+	"$BACKUP" -q "$DATA" "$DEST" &
+	bpid=$!
+	until [ -e "$last" ]; do
+		if ((SECONDS > deadline)); then
+			kill -9 "$bpid"
+			echo "no $last after 30 s" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	sleep 0.2 # blocked in open() of the FIFO by now
+	kill -9 "$bpid"
+	wait "$bpid" || true
+	rm "$DATA/shard-$k/journal-0"
+	mv "$BATS_TEST_TMPDIR/journal-0" "$DATA/shard-$k/journal-0"
+}
+
+# countfs and countfs-backup refuse the copy in $DEST, changing nothing
+# in it.
+copy_refused() {
+	local before
+	before=$(ls -AR "$DEST")
+	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DEST"
+	echo "$output"
+	[[ "$output" = *"$DEST is a copy that countfs-backup did not finish (it holds backup-unfinished): part of the counts at most; remove it and take the backup again" ]]
+	run -1 "$BACKUP" "$DEST" "$BATS_TEST_TMPDIR/again"
+	echo "$output"
+	[[ "$output" = *"$DEST is a copy that countfs-backup did not finish"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/again" ]
+	[ "$(ls -AR "$DEST")" = "$before" ]
+}
+
+@test "a backup killed midway leaves a copy that countfs refuses, not a clone of part of the counts" {
+	mount_countfs shards=2
+	for i in $(seq 1 20); do echo >>"$MNT/videos/v$i/views"; done
+	unmount_countfs
+	DEST=$BATS_TEST_TMPDIR/copy
+	backup_killed_at_shard 1 # shard 0 copied, no identity yet
+	[ -s "$DEST/shard-0/data.mdb" ]
+	[ ! -e "$DEST/identity" ]
+	copy_refused
+	# Taken again into a new directory, it is whole and starts.
+	DEST=$BATS_TEST_TMPDIR/copy2
+	"$BACKUP" -q "$DATA" "$DEST"
+	[ ! -e "$DEST/backup-unfinished" ]
+	DATA=$DEST mount_countfs shards=2
+	content_is "$MNT/videos/v7/views" $'1\n'
+}
+
+@test "a backup killed before its first shard leaves a copy that countfs refuses, not a new directory" {
+	mount_countfs
+	echo >>"$MNT/videos/a/views"
+	unmount_countfs
+	DEST=$BATS_TEST_TMPDIR/copy
+	backup_killed_at_shard 0
+	[ "$(ls -A "$DEST")" = backup-unfinished ]
+	copy_refused
+}
+
+@test "a map grown by the daemon under the copy (MDB_MAP_RESIZED) is copied again" {
+	cc -shared -fPIC -O2 -o "$BATS_TEST_TMPDIR/mapresized.so" \
+		"$ROOT/tests/helpers/mapresized.c" -ldl
+	mount_countfs shards=2
+	for i in $(seq 1 20); do echo >>"$MNT/videos/v$i/views"; done
+	DEST=$BATS_TEST_TMPDIR/copy
+	run -0 env LD_PRELOAD="$BATS_TEST_TMPDIR/mapresized.so" "$BACKUP" "$DATA" "$DEST"
+	echo "$output"
+	[[ "$output" = *"shard-0: the daemon grew its map meanwhile; copying again"* ]]
+	unmount_countfs
+	DATA=$DEST mount_countfs shards=2
+	for i in $(seq 1 20); do content_is "$MNT/videos/v$i/views" $'1\n'; done
 }

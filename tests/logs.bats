@@ -2,6 +2,7 @@
 # Logs an operator can live with: repeated warnings are rate-limited per
 # call site (LOG_BURST lines per LOG_INTERVAL_S seconds, then one "N more
 # like this" line), and every write refusal names the writer's pid.
+# shellcheck disable=SC2030,SC2031 # output is per test, as meant
 
 load helpers/common
 
@@ -58,11 +59,14 @@ log_shows() {
 	grep -Eq 'an unfinished line that cannot become valid: "1x" \(pid [0-9]+\)$' "$LOG"
 }
 
-@test "every kind of write refusal names the writer's pid" {
+# Every kind of refused write to the mount, from the main thread, or with
+# $1 = thread from a second thread (its id is not the pid); then unmount
+# and check that the 5 refusals name the writer's pid.
+refusals_name_pid() {
 	long=$(printf '1%.0s' {1..5000})
-	python3 - "$MNT" "$long" >"$BATS_TEST_TMPDIR/pid" <<'PY'
-import os, sys
-mnt, long = sys.argv[1], sys.argv[2].encode()
+	python3 - "$MNT" "$long" "${1:-main}" >"$BATS_TEST_TMPDIR/pid" <<'PY'
+import os, sys, threading
+mnt, long, where = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
 print(os.getpid())
 def write(path, data):
     fd = os.open(mnt + path, os.O_WRONLY | os.O_APPEND)
@@ -71,12 +75,21 @@ def write(path, data):
     except OSError:
         pass
     os.close(fd)
-write("/videos/a/views", b"x\n")               # a bad line
-write("/videos/a/views", long)                  # an unfinished line too long
-write("/videos/a/views", b"1x")                 # one that cannot be valid
-write("/videos/a/events/n/count", b"9223372036854775807\n")
-write("/videos/a/events/n/count", b"1\n")       # an overflow
-write("/videos/a/views", b"-")                  # refused at the last close
+def writes():
+    if where == "thread":
+        assert threading.get_native_id() != os.getpid()
+    write("/videos/a/views", b"x\n")               # a bad line
+    write("/videos/a/views", long)                  # an unfinished line too long
+    write("/videos/a/views", b"1x")                 # one that cannot be valid
+    write("/videos/a/events/n/count", b"9223372036854775807\n")
+    write("/videos/a/events/n/count", b"1\n")       # an overflow
+    write("/videos/a/views", b"-")                  # refused at the last close
+if where == "thread":
+    t = threading.Thread(target=writes)
+    t.start()
+    t.join()
+else:
+    writes()
 PY
 	pid=$(cat "$BATS_TEST_TMPDIR/pid")
 	unmount_countfs
@@ -84,6 +97,14 @@ PY
 	[ "$output" = 5 ]
 	run grep -c 'refused' "$LOG"
 	[ "$output" = 5 ]
+}
+
+@test "every kind of write refusal names the writer's pid" {
+	refusals_name_pid
+}
+
+@test "a refusal names the pid of a multi-threaded writer, not its thread's id" {
+	refusals_name_pid thread
 }
 
 @test "what is held back when the daemon stops is told at unmount" {

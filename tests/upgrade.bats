@@ -167,7 +167,26 @@ counts_are_intact() {
 @test "a damaged DIR/format is refused, naming the line it must hold" {
 	mount_countfs
 	unmount_countfs
-	printf 'hello\n' >"$DATA/format"
+	# Garbage; a sign, a space or a number beyond 32 bits (which sscanf's
+	# %u took as 4294967295, "newer"); something after the number or
+	# after the line.
+	for bad in 'hello\n' 'countfs data format -1\n' \
+		'countfs data format 99999999999999999999\n' \
+		'countfs data format 4294967296\n' 'countfs data format +2\n' \
+		'countfs data format  2\n' 'countfs data format 2x\n' \
+		'countfs data format 2' 'countfs data format 2\nmore\n' \
+		'countfs data format 0\n'; do
+		# shellcheck disable=SC2059 # $bad is the format: its \n
+		printf "$bad" >"$DATA/format"
+		run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
+		echo "$bad: $output"
+		[ "${#lines[@]}" = 1 ]
+		[[ "$output" = *"$DATA/format is damaged: it must be one line \"countfs data format N\"; write the line back (countfs data format 2 if this countfs made the directory)" ]]
+	done
+	# The largest number is a newer format, told as such.
+	printf 'countfs data format 4294967295\n' >"$DATA/format"
 	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
-	[[ "$output" = *"$DATA/format is damaged: it must be one line \"countfs data format N\""* ]]
+	[[ "$output" = *"(data format 4294967295); this countfs $(version) reads formats 1 to 2" ]]
+	printf 'countfs data format 2\n' >"$DATA/format"
+	mount_countfs
 }
