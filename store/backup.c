@@ -42,6 +42,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,6 +419,72 @@ static int verify(const char *dest, unsigned nshards)
 	return rc;
 }
 
+/* @path made absolute and without symbolic links, for a @path that may
+ * not exist yet: its parent resolved, its last name kept. */
+static int resolve(const char *path, char *out, size_t size)
+{
+	char *copy = strdup(path), *slash, *base, *parent;
+	char real[PATH_MAX];
+	int rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	while ((slash = strrchr(copy, '/')) && slash > copy && !slash[1])
+		*slash = '\0'; /* "dest/" is "dest" */
+	slash = strrchr(copy, '/');
+	base = slash ? slash + 1 : copy;
+	parent = slash ? (slash == copy ? "/" : copy) : ".";
+	if (slash)
+		*slash = '\0';
+	if (!realpath(parent, real))
+		rc = -errno;
+	else if (!strcmp(base, ".") || !strcmp(base, "..") || !*base)
+		rc = realpath(path, out) ? 0 : -errno;
+	else if ((size_t)snprintf(out, size, "%s/%s",
+				  strcmp(real, "/") ? real : "", base) >= size)
+		rc = -ENAMETOOLONG;
+	free(copy);
+	return rc;
+}
+
+/* Whether @a is @b or lies inside it. */
+static bool within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	return !strncmp(a, b, n) && (a[n] == '\0' || a[n] == '/' || n == 1);
+}
+
+/*
+ * DIR must be a directory; DEST may not lie inside it (the daemon would
+ * take a copy in DIR/shard-4 for a shard too many) nor hold it.
+ */
+static int check_places(const char *dir, const char *dest)
+{
+	char rdir[PATH_MAX], rdest[PATH_MAX];
+	struct stat sb;
+	int rc;
+
+	if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) {
+		rc = stat(dir, &sb) ? -errno : -ENOTDIR;
+		log_error("%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (!realpath(dir, rdir))
+		return -errno;
+	if ((rc = resolve(dest, rdest, sizeof(rdest)))) {
+		log_error("%s: %s", dest, strerror(-rc));
+		return rc;
+	}
+	if (within(rdest, rdir) || within(rdir, rdest)) {
+		log_error("%s and %s: a backup goes outside the data directory, "
+			  "and not around it",
+			  dest, dir);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int store_backup(const char *dir, const char *dest, unsigned *nshards)
 {
 	char path[4200];
@@ -428,9 +495,18 @@ int store_backup(const char *dir, const char *dest, unsigned *nshards)
 	int rc;
 
 	*nshards = n;
+	if ((rc = check_places(dir, dest)))
+		return rc;
 	if ((rc = backup_unfinished(dir)))
 		return rc;
 	snprintf(path, sizeof(path), "%s/" IDENTITY_FILE, dir);
+	if (n > 0 && stat(path, &sb) && errno == ENOENT) {
+		log_error("%s was made by countfs 0.3.0 (no identity): start "
+			  "this countfs on it once, which upgrades it in place, "
+			  "then back it up",
+			  dir);
+		return -EINVAL;
+	}
 	if (n == 0 || stat(path, &sb)) {
 		log_error("%s is not a countfs data directory that a daemon "
 			  "started on (no shard-0 or no identity)",

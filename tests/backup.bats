@@ -167,6 +167,30 @@ write_all_kinds() {
 	[ -f "$BATS_TEST_TMPDIR/empty/identity" ]
 }
 
+@test "a backup refuses a destination inside the data directory or around it, and a missing one" {
+	mount_countfs
+	echo >>"$MNT/videos/a/views"
+	ls -A "$DATA" >"$BATS_TEST_TMPDIR/before"
+	# DATA/shard-4 would be taken for a shard too many at the next start.
+	for dest in "$DATA/shard-4" "$DATA/copy/" "$DATA/." "$DATA" "$BATS_TEST_TMPDIR"; do
+		run "$BACKUP" "$DATA" "$dest"
+		echo "$dest: $output"
+		[ "$status" = 1 ]
+		[[ "$output" == *"a backup goes outside the data directory, and not around it"* ]]
+	done
+	run diff <(ls -A "$DATA") "$BATS_TEST_TMPDIR/before"
+	[ "$status" = 0 ]
+	run "$BACKUP" "$BATS_TEST_TMPDIR/none" "$BATS_TEST_TMPDIR/c3"
+	echo "$output"
+	[ "$status" = 1 ]
+	[[ "$output" == *"none: No such file or directory"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/c3" ]
+	# The mount still serves, and a backup beside DATA works.
+	content_is "$MNT/videos/a/views" $'1\n'
+	"$BACKUP" -q "$DATA" "$BATS_TEST_TMPDIR/beside"
+	[ -f "$BATS_TEST_TMPDIR/beside/identity" ]
+}
+
 @test "a damaged directory is not backed up, and nothing is left in the destination" {
 	mount_countfs
 	python3 - "$MNT" "$COUNTFS_PID" <<'EOF'
