@@ -134,6 +134,24 @@ static int reserve_disk(struct shard *sh, uint64_t size)
 	return rc;
 }
 
+/*
+ * A process that dies inside a read transaction on this shard (an
+ * interrupted countfs-backup, a killed mdb_dump) leaves its slot in
+ * lock.mdb's reader table, and LMDB then keeps every page freed since
+ * that transaction began: the map only grows.  Give dead processes'
+ * slots back.  Cheap (a scan of the table, one lock test per foreign
+ * pid), so the background thread does it every few seconds.
+ */
+void shard_clear_readers(struct shard *sh)
+{
+	int dead = 0;
+
+	if (mdb_reader_check(sh->env, &dead) == 0 && dead > 0)
+		log_info("shard %u: cleared %d stale reader slot%s (a process "
+			 "died inside a read transaction)",
+			 sh->index, dead, dead == 1 ? "" : "s");
+}
+
 int shard_grow(struct shard *sh)
 {
 	int rc;
@@ -803,7 +821,7 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 	char path[4096];
 	MDB_envinfo info;
 	unsigned flags;
-	int rc, dead = 0;
+	int rc;
 
 	sh->st = st;
 	sh->index = index;
@@ -835,10 +853,7 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 	rc = mdb_env_open(sh->env, path, flags, 0600);
 	if (rc)
 		goto fail;
-	mdb_reader_check(sh->env, &dead);
-	if (dead)
-		log_info("shard %u: cleared %d stale reader slots", index,
-			 dead);
+	shard_clear_readers(sh);
 	mdb_env_info(sh->env, &info);
 	sh->map_size = info.me_mapsize;
 	if ((rc = reserve_disk(sh, sh->map_size)))
