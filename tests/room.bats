@@ -3,6 +3,34 @@
 
 load helpers/common
 
+teardown() {
+	common_teardown
+	[ -z "${EXT4:-}" ] || umount "$EXT4" 2>/dev/null || umount -l "$EXT4" 2>/dev/null || true
+}
+
+# ext4_image MIB: a fresh ext4 file system of MIB MiB on a loop device,
+# mounted on $EXT4 (teardown unmounts it).  ext4, not tmpfs: a failed
+# posix_fallocate on ext4 keeps what it allocated.
+ext4_image() {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount an ext4 loop image"
+	command -v mkfs.ext4 >/dev/null || {
+		echo "mkfs.ext4 is missing: install e2fsprogs" >&2
+		return 1
+	}
+	truncate -s "${1}M" "$BATS_TEST_TMPDIR/ext4.img"
+	mkfs.ext4 -q -F "$BATS_TEST_TMPDIR/ext4.img"
+	EXT4=$BATS_TEST_TMPDIR/ext4
+	mkdir -p "$EXT4"
+	mount -o loop "$BATS_TEST_TMPDIR/ext4.img" "$EXT4"
+}
+
+avail_kib() { df --output=avail -k "$1" | tail -1; }
+
+# The bytes data.mdb has on disk beyond its size (blocks past EOF).
+past_eof() {
+	stat -c '%b %B %s' "$1" | awk '{ print $1 * $2 - $3 }'
+}
+
 map_bytes() {
 	awk '$1 == "countfs_lmdb_map_bytes" { print $2 }' "$MNT/stats"
 }
@@ -75,4 +103,47 @@ PY
 	grep -q 'shard 0: cleared 1 stale reader slot ' "$LOG"
 	echo >>"$MNT/videos/a/views"
 	content_is "$MNT/videos/a/views" $'5001\n'
+}
+
+@test "a start that cannot reserve its map gives the disk back" {
+	ext4_image 40
+	before=$(avail_kib "$EXT4")
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	run -1 timeout 30 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -f \
+		-o "data=$EXT4/d,shards=1,mapsize=64M"
+	echo "$output"
+	[[ "$output" = *"shard 0: cannot reserve 64 MiB of disk: No space left on device"* ]]
+	after=$(avail_kib "$EXT4")
+	echo "free: $before KiB before, $after KiB after"
+	[ "$after" -ge $((before - 1024)) ]
+}
+
+@test "a map that cannot grow gives back what the attempt took" {
+	ext4_image 40
+	DATA=$EXT4/data
+	mount_countfs shards=1,mapsize=1M
+	echo >>"$MNT/videos/keep/views"
+	# Fill the disk but 2 MiB, then write distinct videos until it is full.
+	dd if=/dev/zero of="$EXT4/ballast" bs=1k count=$(($(avail_kib "$EXT4") - 2048)) 2>/dev/null || true
+	run python3 - "$MNT" <<'PY'
+import errno, os, sys
+fd = os.open(sys.argv[1] + "/ingest", os.O_WRONLY | os.O_APPEND)
+for b in range(2000):
+    try:
+        os.write(fd, "".join("f%d_%d views\n" % (b, i) for i in range(500)).encode())
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+        break
+PY
+	[ "$output" = ENOSPC ]
+	grep -q 'cannot reserve .* MiB of disk: No space left on device' "$LOG"
+	map=$(map_bytes)
+	size=$(stat -c %s "$DATA/shard-0/data.mdb")
+	extra=$(past_eof "$DATA/shard-0/data.mdb")
+	echo "map $map, data.mdb $size bytes + $extra on disk past its end"
+	[ "$size" -eq "$map" ]
+	[ "$extra" -le $((256 << 10)) ]
+	rm -f "$EXT4/ballast"
+	printf 'after views\n' >>"$MNT/ingest"
+	content_is "$MNT/videos/after/views" $'1\n'
 }
