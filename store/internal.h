@@ -202,6 +202,7 @@ void shard_flush_async(struct shard *sh);
 
 /* Sync @sh to disk if it changed since the last sync (retain.c). */
 int shard_sync(struct shard *sh);
+void shard_clear_readers(struct shard *sh);
 
 /* Read or write a small value of the meta database; a missing value
  * reads as zeroes. */

@@ -1,6 +1,6 @@
 /*
  * retain.c - the store's background thread: journals applied every 100 ms,
- * fsync each second, retention.
+ * fsync each second, dead readers' slots cleared every 5 s, retention.
  *
  * Retention never scans the buckets: each bucket of a level with a limit
  * was listed in the expiry database when it was made, ordered by
@@ -162,6 +162,7 @@ int shard_sync(struct shard *sh)
 }
 
 #define TICK_NS 100000000u /* journals are applied at least this often */
+#define READERS_S 5	     /* dead readers' slots are cleared this often */
 
 void *store_background(void *arg)
 {
@@ -188,6 +189,9 @@ void *store_background(void *arg)
 			/* The daemon's one clock tick: rate-limited log
 			 * lines get their "N more like this" on time. */
 			log_summaries(false);
+			if (tick % (READERS_S * (1000000000u / TICK_NS)) == 0)
+				for (unsigned i = 0; i < st->nshards; i++)
+					shard_clear_readers(&st->shards[i]);
 			time_t now = time(NULL);
 			if (now - last_expire >= (time_t)st->cfg.retain_interval) {
 				store_expire(st, (uint32_t)now);

@@ -111,10 +111,43 @@ void shard_txn_abort(struct shard *sh, MDB_txn *txn)
 }
 
 /*
+ * A posix_fallocate that fails for want of space keeps what it did
+ * allocate (ext4 does; tmpfs undoes it), leaving the disk full for a
+ * reservation that never happened.  Give back what the call added and
+ * nothing LMDB uses: everything past @old_size, by a real shrink (growing
+ * by a byte first, since truncating to the same size frees nothing past
+ * EOF); and, when the file was not reserved before (at open), the pages
+ * past LMDB's last one, which hold nothing.
+ */
+static void unreserve(struct shard *sh, int fd, off_t old_size,
+		      bool was_reserved)
+{
+	struct stat sb;
+	MDB_envinfo info;
+	MDB_stat ms;
+
+	if (fstat(fd, &sb) || (sb.st_size <= old_size &&
+			       ftruncate(fd, old_size + 1)) ||
+	    ftruncate(fd, old_size))
+		log_error("shard %u: cannot give back the disk of a failed "
+			  "reservation: %s", sh->index, strerror(errno));
+	if (was_reserved || mdb_env_info(sh->env, &info) ||
+	    mdb_env_stat(sh->env, &ms))
+		return;
+	off_t used = (off_t)(info.me_last_pgno + 1) * ms.ms_psize;
+	if (used < old_size &&
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, used,
+		      old_size - used) && errno != EOPNOTSUPP)
+		log_error("shard %u: cannot give back the disk of a failed "
+			  "reservation: %s", sh->index, strerror(errno));
+}
+
+/*
  * The map is written in place (MDB_WRITEMAP), so every page of it must be
  * backed by disk before LMDB may touch it: a page of a sparse file that
  * cannot be allocated would kill the daemon with SIGBUS instead of giving
- * writers ENOSPC.  Allocate the data file up to @size first.
+ * writers ENOSPC.  Allocate the data file up to @size first; if that
+ * fails, give back what the attempt took.
  */
 static int reserve_disk(struct shard *sh, uint64_t size)
 {
@@ -124,14 +157,37 @@ static int reserve_disk(struct shard *sh, uint64_t size)
 
 	if ((rc = mdb_env_get_fd(sh->env, &fd)))
 		return rc;
-	if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_blocks * 512 >= size)
+	if (fstat(fd, &sb))
+		return errno;
+	if ((uint64_t)sb.st_blocks * 512 >= size)
 		return 0;
 	rc = posix_fallocate(fd, 0, (off_t)size);
-	if (rc)
+	if (rc) {
 		log_error("shard %u: cannot reserve %llu MiB of disk: %s",
 			  sh->index, (unsigned long long)(size >> 20),
 			  strerror(rc));
+		unreserve(sh, fd, sb.st_size,
+			  (uint64_t)sb.st_blocks * 512 >= (uint64_t)sb.st_size);
+	}
 	return rc;
+}
+
+/*
+ * A process that dies inside a read transaction on this shard (an
+ * interrupted countfs-backup, a killed mdb_dump) leaves its slot in
+ * lock.mdb's reader table, and LMDB then keeps every page freed since
+ * that transaction began: the map only grows.  Give dead processes'
+ * slots back.  Cheap (a scan of the table, one lock test per foreign
+ * pid), so the background thread does it every few seconds.
+ */
+void shard_clear_readers(struct shard *sh)
+{
+	int dead = 0;
+
+	if (mdb_reader_check(sh->env, &dead) == 0 && dead > 0)
+		log_info("shard %u: cleared %d stale reader slot%s (a process "
+			 "died inside a read transaction)",
+			 sh->index, dead, dead == 1 ? "" : "s");
 }
 
 int shard_grow(struct shard *sh)
@@ -803,7 +859,7 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 	char path[4096];
 	MDB_envinfo info;
 	unsigned flags;
-	int rc, dead = 0;
+	int rc;
 
 	sh->st = st;
 	sh->index = index;
@@ -835,10 +891,7 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 	rc = mdb_env_open(sh->env, path, flags, 0600);
 	if (rc)
 		goto fail;
-	mdb_reader_check(sh->env, &dead);
-	if (dead)
-		log_info("shard %u: cleared %d stale reader slots", index,
-			 dead);
+	shard_clear_readers(sh);
 	mdb_env_info(sh->env, &info);
 	sh->map_size = info.me_mapsize;
 	if ((rc = reserve_disk(sh, sh->map_size)))
