@@ -77,8 +77,40 @@ countfs_fg() {
 	run -1 countfs_fg "$BATS_TEST_TMPDIR/m" -o "data=$DATA"
 	echo "$output"
 	[ "${#lines[@]}" = 1 ]
-	[[ "$output" = *"$DATA is not empty and is not a countfs data directory (it holds 'todo.txt' and no format or shard-0): give data= a new or empty directory" ]]
+	[[ "$output" = *"$DATA is not empty and is not a countfs data directory (it holds 'todo.txt', which countfs does not make, and no shard or format line): give data= a new or empty directory" ]]
 	[ "$(entries "$DATA")" = todo.txt ]
+}
+
+# A name countfs uses does not make a directory countfs's: ~/.ssh may
+# hold a file named identity.  Without the check by every entry, countfs
+# made its lock there and called it damaged; with -o recover it filled it
+# with shards; a bad format file beside other files was "to be written
+# back".  A shard or a format line proves a data directory.
+@test "a directory holding a stray 'identity', 'creating' or 'format' is refused, naming the stranger, untouched" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	d=$BATS_TEST_TMPDIR/dotssh
+	mkdir -p "$d"
+	echo "-----BEGIN OPENSSH PRIVATE KEY-----" >"$d/identity"
+	echo hosts >"$d/known_hosts"
+	run -1 countfs_fg "$BATS_TEST_TMPDIR/m" -o "data=$d"
+	echo "$output"
+	[ "${#lines[@]}" = 1 ]
+	[[ "$output" = *"$d is not empty and is not a countfs data directory (it holds 'known_hosts', which countfs does not make, and no shard or format line)"* ]]
+	[ "$(entries "$d")" = $'identity\nknown_hosts' ]
+	run -1 countfs_fg "$BATS_TEST_TMPDIR/m" -o "data=$d,recover"
+	[[ "$output" = *"it holds 'known_hosts'"* ]]
+	[ "$(entries "$d")" = $'identity\nknown_hosts' ]
+	for mark in creating format; do
+		d=$BATS_TEST_TMPDIR/$mark
+		mkdir -p "$d"
+		echo "not a countfs line" >"$d/$mark"
+		: >"$d/photo.jpg"
+		run -1 countfs_fg "$BATS_TEST_TMPDIR/m" -o "data=$d"
+		echo "$output"
+		[[ "$output" = *"it holds 'photo.jpg', which countfs does not make"* ]]
+		[ "$(entries "$d")" = "$mark"$'\nphoto.jpg' ]
+	done
+	run -32 mountpoint -q "$BATS_TEST_TMPDIR/m"
 }
 
 @test "an empty directory, or a new filesystem's (lost+found only), becomes a data directory" {
