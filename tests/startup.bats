@@ -25,6 +25,7 @@ countfs_fg() {
 	[[ "$output" = *"no mountpoint given"* ]]
 	run -0 countfs_fg -o help
 	[[ "$output" = "usage: countfs"* ]]
+	[[ "$output" = *"-o recover[=KEEP]"* ]]
 	run -1 countfs_fg m -o sycn=always
 	[[ "$output" = *"unknown option"*"sycn=always"* ]]
 	run -1 countfs_fg m --foo
@@ -111,6 +112,45 @@ countfs_fg() {
 		[ "$(entries "$d")" = "$mark"$'\nphoto.jpg' ]
 	done
 	run -32 mountpoint -q "$BATS_TEST_TMPDIR/m"
+}
+
+@test "a mountpoint that is a countfs data directory is refused" {
+	mount_countfs
+	mkdir -p "$BATS_TEST_TMPDIR/m2"
+	run -1 countfs_fg "$DATA" -o "data=$BATS_TEST_TMPDIR/d2"
+	[ "$output" = "countfs: cannot mount on $DATA: it is a countfs data directory; pick another mountpoint" ]
+	[ ! -e "$BATS_TEST_TMPDIR/d2" ]
+	content_is "$MNT/videos/a/views" $'0\n'
+	# One never opened by this countfs (format line only) is one too.
+	d=$BATS_TEST_TMPDIR/old
+	mkdir -p "$d"
+	echo "countfs data format 1" >"$d/format"
+	run -1 countfs_fg "$d" -o "data=$BATS_TEST_TMPDIR/d2"
+	[[ "$output" = *"it is a countfs data directory"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/d2" ]
+}
+
+# The kernel refuses an empty fsname= only at mount(2), after the data
+# directory was made (likewise /dev/fuse closed to a user): a start that
+# made it removes it again; one that filled an empty one empties it.
+@test "a mount that fails after the data directory was made leaves no data behind" {
+	mkdir -p "$BATS_TEST_TMPDIR/cwd/m"
+	cd "$BATS_TEST_TMPDIR/cwd"
+	run -1 countfs_fg m -o fsname=
+	echo "$output"
+	[[ "$output" = *"mount failed"* ]]
+	[ "$(entries .)" = m ]
+	mkdir -p empty/lost+found
+	run -1 countfs_fg m -o fsname=,data=empty
+	[ "$(entries empty)" = lost+found ]
+	# A data directory that was there before is kept, whole.
+	DATA=$BATS_TEST_TMPDIR/cwd/kept mount_countfs
+	unmount_countfs
+	before=$(entries kept)
+	run -1 countfs_fg m -o fsname=,data=kept
+	[ "$(entries kept)" = "$before" ]
+	[ -d kept/shard-0 ]
+	run -32 mountpoint -q m
 }
 
 @test "an empty directory, or a new filesystem's (lost+found only), becomes a data directory" {
