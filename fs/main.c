@@ -14,7 +14,9 @@
 #include "../common/log.h"
 #include "../common/mono.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <malloc.h>
@@ -104,7 +106,7 @@ static void usage(void)
 	      "hostname)\n"
 	      "  -o global_cache=MS   reuse a /global answer this long "
 	      "(default 1000)\n"
-	      "  -o recover=KEEP      start a damaged DIR, setting aside the "
+	      "  -o recover[=KEEP]    start a damaged DIR, setting aside the "
 	      "damage in KEEP\n"
 	      "  -o ingest=MODE       strict (default) or skip: drop bad "
 	      "/ingest lines\n"
@@ -582,6 +584,26 @@ static char *real_path(const char *path)
 	return out;
 }
 
+/* Does directory @dir hold a countfs data directory's shard or format
+ * line?  Mounting on it would hide it from its own daemon's tools. */
+static bool holds_data(const char *dir)
+{
+	static const char stamp[] = "countfs data format ";
+	char path[PATH_MAX + 32], line[sizeof(stamp)] = "";
+	struct stat sb;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/shard-0/data.mdb", dir);
+	if (stat(path, &sb) == 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/format", dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return false;
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	return n == (ssize_t)sizeof(line) - 1 && strcmp(line, stamp) == 0;
+}
+
 /*
  * The mountpoint, before anything is made: an existing directory, not a
  * countfs mount already, and not holding the data directory (the daemon
@@ -614,6 +636,12 @@ static int check_mountpoint(const char *mnt, const char *data)
 				"%s): unmount it first, or pick another "
 				"mountpoint\n", real, source);
 		return -EBUSY;
+	}
+	if (holds_data(real)) {
+		fprintf(stderr, "countfs: cannot mount on %s: it is a countfs "
+				"data directory; pick another mountpoint\n",
+			real);
+		return -EEXIST;
 	}
 	char *rdata = real_path(data);
 	n = strlen(real);
@@ -662,7 +690,7 @@ static bool clean_exit(int rc)
 }
 
 /*
- * Mount, daemonize unless -f, and serve until unmounted or signalled.
+ * Daemonize unless -f, and serve the mount until unmounted or signalled.
  * Done by hand rather than with fuse_main() to pick the thread pool and
  * to exit 0 after a clean unmount by signal.
  */
@@ -672,8 +700,6 @@ static int serve(struct fuse *fuse, struct fuse_cmdline_opts *opts,
 	struct fuse_loop_config *loop;
 	int rc = 1;
 
-	if (fuse_mount(fuse, opts->mountpoint))
-		return 1;
 	if (fuse_daemonize(opts->foreground))
 		goto out_unmount;
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)))
@@ -695,6 +721,69 @@ static int serve(struct fuse *fuse, struct fuse_cmdline_opts *opts,
 out_unmount:
 	fuse_unmount(fuse);
 	return rc;
+}
+
+/*
+ * Is the data directory @dir absent (*@absent), or empty but for a new
+ * filesystem's lost+found?  Then all that this start makes in it is its
+ * own, to be removed if the start fails.
+ */
+static bool dir_is_new(const char *dir, bool *absent)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool empty = true;
+
+	*absent = !d && errno == ENOENT;
+	if (!d)
+		return *absent;
+	while (empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 ||
+			strcmp(e->d_name, "..") == 0 ||
+			strcmp(e->d_name, "lost+found") == 0;
+	closedir(d);
+	return empty;
+}
+
+/* Remove the entries of @dir, and of its directories when @top (a
+ * data directory is two levels deep); lost+found is left alone. */
+static void remove_entries(const char *dir, bool top)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX + 256];
+
+	while (d && (e = readdir(d))) {
+		const char *n = e->d_name;
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
+		    (top && strcmp(n, "lost+found") == 0))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, n);
+		if (top && e->d_type == DT_DIR) {
+			remove_entries(path, false);
+			rmdir(path);
+		} else {
+			unlink(path);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+/*
+ * A start that made the data directory (or filled an empty one) and then
+ * could not mount - a fsname= the kernel refuses, /dev/fuse closed to
+ * this user - leaves nothing behind.  Not with mysql=: the host name is
+ * claimed in MySQL for this directory's identity now, and a new one
+ * would be refused.
+ */
+static void unmake_data(const struct countfs *c, bool absent)
+{
+	if (c->repl_cfg.option_file)
+		return;
+	remove_entries(c->store_cfg.dir, true);
+	if (absent)
+		rmdir(c->store_cfg.dir);
 }
 
 /*
@@ -750,8 +839,13 @@ static int start(struct fuse_args *args, struct countfs *c, struct options *o)
 	c->started = time(NULL);
 	c->uid = getuid();
 	c->gid = getgid();
-	if (preflight(c) == 0)
-		rc = serve(fuse, &opts, c);
+	bool absent, fresh = dir_is_new(c->store_cfg.dir, &absent);
+	if (preflight(c) == 0) {
+		if (fuse_mount(fuse, opts.mountpoint) == 0)
+			rc = serve(fuse, &opts, c);
+		else if (fresh)
+			unmake_data(c, absent);
+	}
 	fuse_destroy(fuse);
 out:
 	free(opts.mountpoint);

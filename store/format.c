@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef COUNTFS_VERSION
@@ -54,51 +55,89 @@ int format_check(uint32_t format, const char *where)
 	return -ENOTSUP;
 }
 
-/* Is @name one that only countfs makes in a data directory? */
+/* Is @name one that countfs makes in a data directory?  Its files and
+ * shards, its lock, its mark of a directory being made, a temporary file
+ * of DIR/identity or DIR/format, what -o recover set aside by default,
+ * and a new filesystem's lost+found. */
 static bool name_is_ours(const char *name)
 {
 	size_t digits;
 
-	if (strcmp(name, FORMAT_FILE) == 0 || strcmp(name, IDENTITY_FILE) == 0 ||
-	    strcmp(name, MAKING_FILE) == 0)
-		return true;
-	if (strncmp(name, "shard-", 6) != 0)
-		return false;
-	digits = strspn(name + 6, "0123456789");
-	return digits > 0 && name[6 + digits] == '\0';
+	if (strncmp(name, "shard-", 6) == 0) {
+		digits = strspn(name + 6, "0123456789");
+		return digits > 0 && name[6 + digits] == '\0';
+	}
+	return strcmp(name, FORMAT_FILE) == 0 ||
+	       strcmp(name, IDENTITY_FILE) == 0 ||
+	       strcmp(name, MAKING_FILE) == 0 || strcmp(name, "lock") == 0 ||
+	       strcmp(name, "lost+found") == 0 ||
+	       strcmp(name, FORMAT_FILE ".tmp") == 0 ||
+	       strcmp(name, IDENTITY_FILE ".tmp") == 0 ||
+	       strncmp(name, "recovered-", 10) == 0;
 }
 
-/* Refuse a directory holding something but nothing of a data directory:
- * countfs would fill it with shards.  "lock" alone is a start stopped
- * just after taking the lock; "lost+found" alone, a new filesystem. */
+/* Is entry @name of @dir proof that @dir is a data directory: a shard
+ * holding an LMDB, or DIR/format starting with its line?  A name alone
+ * proves nothing (~/.ssh may hold a file named identity). */
+static bool name_proves(const char *dir, const char *name)
+{
+	char path[4200], line[sizeof(STAMP_PREFIX)] = "";
+	struct stat sb;
+	ssize_t n = 0;
+	int fd;
+
+	if (strncmp(name, "shard-", 6) == 0) {
+		snprintf(path, sizeof(path), "%s/%s/data.mdb", dir, name);
+		return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+	}
+	if (strcmp(name, FORMAT_FILE))
+		return false;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd >= 0) {
+		n = read(fd, line, sizeof(line) - 1);
+		close(fd);
+	}
+	return n == (ssize_t)sizeof(line) - 1 && strcmp(line, STAMP_PREFIX) == 0;
+}
+
+/*
+ * Refuse a directory that holds something countfs does not make, unless
+ * it is proven a data directory (name_proves(); then what else is there -
+ * a KEEP of -o recover, a note of the operator's - is left alone): it is
+ * not countfs's, and countfs would fill it with shards.  The first such
+ * entry is named.  One holding only names of ours is a data directory,
+ * one a start made in part (see damage.c), or empty.
+ */
 static int check_owner(struct store *st)
 {
 	DIR *d = opendir(st->dir);
 	struct dirent *e;
 	char stranger[256] = "";
-	bool ours = false;
+	bool proven = false;
 
 	if (!d) {
 		int err = errno;
 		log_error("cannot read %s: %s", st->dir, strerror(err));
 		return -err;
 	}
-	while (!ours && (e = readdir(d))) {
+	while (!proven && (e = readdir(d))) {
 		const char *n = e->d_name;
-		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
-		    strcmp(n, "lock") == 0 || strcmp(n, "lost+found") == 0)
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
 			continue;
-		if (name_is_ours(n))
-			ours = true;
-		else if (!stranger[0])
-			snprintf(stranger, sizeof(stranger), "%s", n);
+		if (!name_is_ours(n)) {
+			if (!stranger[0])
+				snprintf(stranger, sizeof(stranger), "%s", n);
+		} else {
+			proven = name_proves(st->dir, n);
+		}
 	}
 	closedir(d);
-	if (ours || !stranger[0])
+	if (proven || !stranger[0])
 		return 0;
 	log_error("%s is not empty and is not a countfs data directory (it "
-		  "holds '%s' and no " FORMAT_FILE " or shard-0): give data= a "
-		  "new or empty directory",
+		  "holds '%s', which countfs does not make, and no shard or "
+		  "format line): give data= a new or empty directory",
 		  st->dir, stranger);
 	return -ENOTEMPTY;
 }

@@ -45,7 +45,9 @@ option_names() {
 	[ "$width" -le 80 ]
 	n=0
 	for o in $(option_names); do
-		[[ "$output" = *"-o $o="* ]] || { echo "--help misses $o"; false; }
+		# recover[=KEEP]: the value may be left out
+		[[ "$output" = *"-o $o="* || "$output" = *"-o ${o}[="* ]] ||
+			{ echo "--help misses $o"; false; }
 		n=$((n + 1))
 	done
 	[ "$n" -ge 14 ]

@@ -25,6 +25,7 @@ countfs_fg() {
 	[[ "$output" = *"no mountpoint given"* ]]
 	run -0 countfs_fg -o help
 	[[ "$output" = "usage: countfs"* ]]
+	[[ "$output" = *"-o recover[=KEEP]"* ]]
 	run -1 countfs_fg m -o sycn=always
 	[[ "$output" = *"unknown option"*"sycn=always"* ]]
 	run -1 countfs_fg m --foo
@@ -77,8 +78,79 @@ countfs_fg() {
 	run -1 countfs_fg "$BATS_TEST_TMPDIR/m" -o "data=$DATA"
 	echo "$output"
 	[ "${#lines[@]}" = 1 ]
-	[[ "$output" = *"$DATA is not empty and is not a countfs data directory (it holds 'todo.txt' and no format or shard-0): give data= a new or empty directory" ]]
+	[[ "$output" = *"$DATA is not empty and is not a countfs data directory (it holds 'todo.txt', which countfs does not make, and no shard or format line): give data= a new or empty directory" ]]
 	[ "$(entries "$DATA")" = todo.txt ]
+}
+
+# A name countfs uses does not make a directory countfs's: ~/.ssh may
+# hold a file named identity.  Without the check by every entry, countfs
+# made its lock there and called it damaged; with -o recover it filled it
+# with shards; a bad format file beside other files was "to be written
+# back".  A shard or a format line proves a data directory.
+@test "a directory holding a stray 'identity', 'creating' or 'format' is refused, naming the stranger, untouched" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	d=$BATS_TEST_TMPDIR/dotssh
+	mkdir -p "$d"
+	echo "-----BEGIN OPENSSH PRIVATE KEY-----" >"$d/identity"
+	echo hosts >"$d/known_hosts"
+	run -1 countfs_fg "$BATS_TEST_TMPDIR/m" -o "data=$d"
+	echo "$output"
+	[ "${#lines[@]}" = 1 ]
+	[[ "$output" = *"$d is not empty and is not a countfs data directory (it holds 'known_hosts', which countfs does not make, and no shard or format line)"* ]]
+	[ "$(entries "$d")" = $'identity\nknown_hosts' ]
+	run -1 countfs_fg "$BATS_TEST_TMPDIR/m" -o "data=$d,recover"
+	[[ "$output" = *"it holds 'known_hosts'"* ]]
+	[ "$(entries "$d")" = $'identity\nknown_hosts' ]
+	for mark in creating format; do
+		d=$BATS_TEST_TMPDIR/$mark
+		mkdir -p "$d"
+		echo "not a countfs line" >"$d/$mark"
+		: >"$d/photo.jpg"
+		run -1 countfs_fg "$BATS_TEST_TMPDIR/m" -o "data=$d"
+		echo "$output"
+		[[ "$output" = *"it holds 'photo.jpg', which countfs does not make"* ]]
+		[ "$(entries "$d")" = "$mark"$'\nphoto.jpg' ]
+	done
+	run -32 mountpoint -q "$BATS_TEST_TMPDIR/m"
+}
+
+@test "a mountpoint that is a countfs data directory is refused" {
+	mount_countfs
+	mkdir -p "$BATS_TEST_TMPDIR/m2"
+	run -1 countfs_fg "$DATA" -o "data=$BATS_TEST_TMPDIR/d2"
+	[ "$output" = "countfs: cannot mount on $DATA: it is a countfs data directory; pick another mountpoint" ]
+	[ ! -e "$BATS_TEST_TMPDIR/d2" ]
+	content_is "$MNT/videos/a/views" $'0\n'
+	# One never opened by this countfs (format line only) is one too.
+	d=$BATS_TEST_TMPDIR/old
+	mkdir -p "$d"
+	echo "countfs data format 1" >"$d/format"
+	run -1 countfs_fg "$d" -o "data=$BATS_TEST_TMPDIR/d2"
+	[[ "$output" = *"it is a countfs data directory"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/d2" ]
+}
+
+# The kernel refuses an empty fsname= only at mount(2), after the data
+# directory was made (likewise /dev/fuse closed to a user): a start that
+# made it removes it again; one that filled an empty one empties it.
+@test "a mount that fails after the data directory was made leaves no data behind" {
+	mkdir -p "$BATS_TEST_TMPDIR/cwd/m"
+	cd "$BATS_TEST_TMPDIR/cwd"
+	run -1 countfs_fg m -o fsname=
+	echo "$output"
+	[[ "$output" = *"mount failed"* ]]
+	[ "$(entries .)" = m ]
+	mkdir -p empty/lost+found
+	run -1 countfs_fg m -o fsname=,data=empty
+	[ "$(entries empty)" = lost+found ]
+	# A data directory that was there before is kept, whole.
+	DATA=$BATS_TEST_TMPDIR/cwd/kept mount_countfs
+	unmount_countfs
+	before=$(entries kept)
+	run -1 countfs_fg m -o fsname=,data=kept
+	[ "$(entries kept)" = "$before" ]
+	[ -d kept/shard-0 ]
+	run -32 mountpoint -q m
 }
 
 @test "an empty directory, or a new filesystem's (lost+found only), becomes a data directory" {
