@@ -89,9 +89,9 @@ if [ "$tsan" = 1 ]; then
 fi
 
 if [ -z "${TESTS:-}" ] && [ "${VALGRIND:-1}" = 1 ]; then
-	echo "== bats under valgrind: views, lines, ingest, faults"
+	echo "== bats under valgrind: views, lines, faults"
 	COUNTFS_WRAP="valgrind -q --suppressions=$PWD/tests/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=no" \
 	MOUNT_TIMEOUT=60 COUNTFS_BIN=$PWD/countfs \
-	bats tests/views.bats tests/lines.bats tests/ingest.bats tests/faults.bats
+	bats tests/views.bats tests/lines.bats tests/faults.bats
 fi
 echo "== all tests passed"
