@@ -49,11 +49,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Files of a shard directory, as the daemon makes them; only the data
- * and the journals are copied (lock.mdb is LMDB's, made at open). */
-static const char *const shard_files[] = {"data.mdb", "lock.mdb",
-					  "journal-0", "journal-1"};
-
 /* Files of DIR itself that are not copied: the daemon's lock, its mark
  * of a directory being made, temporary files of an identity. */
 static bool skipped(const char *name)
@@ -105,7 +100,7 @@ static void shard_clear(const char *dest, unsigned k)
 {
 	char path[4200];
 
-	for (size_t i = 0; i < sizeof(shard_files) / sizeof(*shard_files); i++) {
+	for (size_t i = 0; i < SHARD_FILES_N; i++) {
 		snprintf(path, sizeof(path), "%s/shard-%u/%s", dest, k,
 			 shard_files[i]);
 		unlink(path);

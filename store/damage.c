@@ -593,18 +593,19 @@ int store_mark_making(struct store *st, bool on)
 	return rc;
 }
 
+const char *const shard_files[SHARD_FILES_N] = {"data.mdb", "lock.mdb",
+					       "journal-0", "journal-1"};
+
 /* Remove what a start cut short while making DIR left: its shards' files
  * (nothing was served from them: the making ends before the mount). */
 static int unmake(struct store *st)
 {
-	static const char *const files[] = {"data.mdb", "lock.mdb",
-					    "journal-0", "journal-1"};
 	char path[4200];
 
 	for (unsigned k = 0; k < st->nshards; k++) {
-		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		for (size_t i = 0; i < SHARD_FILES_N; i++) {
 			snprintf(path, sizeof(path), "%s/shard-%u/%s", st->dir,
-				 k, files[i]);
+				 k, shard_files[i]);
 			if (unlink(path) && errno != ENOENT)
 				return -errno;
 		}

@@ -154,6 +154,10 @@ struct store {
 #define FORMAT_FILE "format"	 /* DIR/format: see format.c */
 #define MAKING_FILE "creating"	 /* DIR/creating: see damage.c */
 #define UNFINISHED_FILE "backup-unfinished" /* see backup.c */
+/* The files the daemon makes in a shard directory (shard.c, journal.c):
+ * what a cut-short making removes (damage.c) and a backup clears. */
+#define SHARD_FILES_N 4
+extern const char *const shard_files[SHARD_FILES_N];
 
 /* -EUCLEAN, logged, when @dir is a copy countfs-backup did not finish
  * (DIR/backup-unfinished): it holds part of the counts, or none. */
