@@ -3,10 +3,10 @@
  * transaction led by shard.c.
  *
  * A request is first folded in memory: every event adds itself to its
- * bucket at each level that is still kept, and to its series' total, in an
- * open-addressing table keyed by (series, level, bucket).  Identical keys
- * collapse, so a 64 KiB /ingest write of a popular video touches each of
- * its buckets once.  Then each series' buckets are merged into its head
+ * second, in an open-addressing table keyed by (series, second, levels
+ * still kept).  Identical keys collapse, so a 64 KiB /ingest write of a
+ * popular video touches each of its seconds once.  Then each series'
+ * seconds are merged, at every level and into its total, into its head
  * (keys.h): one lookup and one put per series, whatever the number of its
  * buckets.  A bucket of a later pack than the head's pushes the head's
  * pack out to the packs database first; a bucket of an earlier one (an
@@ -24,7 +24,7 @@
 struct fold_entry {
 	uint32_t s; /* the series' index in the batch (struct batch) */
 	uint32_t t;
-	uint8_t level;
+	uint8_t levels; /* bit l: level l still keeps the bucket of t */
 	struct store_agg agg;
 };
 
@@ -43,15 +43,15 @@ struct fold {
  * with: it doubles as it fills, so memory follows the distinct buckets
  * (few, for a skewed batch), not the events. */
 #define FOLD_START 4096
-/* Buckets folded before a batch is merged and a new one begun: ~6 MiB
+/* Seconds folded before a batch is merged and a new one begun: ~6 MiB
  * with the index and the sort.  A journal batch of Zipf traffic folds
  * into fewer; a batch of distinct videos is cut into transactions of
- * ~13,000 videos, which bounds memory at a small cost in speed. */
+ * ~65,000 series, which bounds memory. */
 #define FOLD_LIMIT 65536
 
 static int fold_init(struct fold *f, size_t events)
 {
-	size_t want = events * (STORE_LEVELS + 1) * 2, cap = 32;
+	size_t want = events * 2, cap = 32;
 
 	while (cap < want && cap < FOLD_START)
 		cap *= 2;
@@ -81,11 +81,11 @@ static void fold_free(struct fold *f)
 	}
 }
 
-/* The slot of bucket (s, level, t): its entry's, or the free one. */
-static size_t fold_slot(const struct fold *f, uint32_t s, unsigned level,
+/* The slot of (s, t, levels): its entry's, or the free one. */
+static size_t fold_slot(const struct fold *f, uint32_t s, unsigned levels,
 			uint32_t t)
 {
-	uint64_t h = (s * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)t << 3 | level);
+	uint64_t h = (s * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)t << 4 | levels);
 	size_t i;
 
 	h ^= h >> 29;
@@ -94,7 +94,7 @@ static size_t fold_slot(const struct fold *f, uint32_t s, unsigned level,
 		if (!k)
 			return i;
 		const struct fold_entry *e = &f->e[k - 1];
-		if (e->s == s && e->t == t && e->level == level)
+		if (e->s == s && e->t == t && e->levels == levels)
 			return i;
 	}
 }
@@ -120,22 +120,22 @@ static int fold_grow(struct fold *f)
 	f->slot = slot;
 	f->mask = cap - 1;
 	for (size_t k = 0; k < f->n; k++)
-		f->slot[fold_slot(f, e[k].s, e[k].level, e[k].t)] =
+		f->slot[fold_slot(f, e[k].s, e[k].levels, e[k].t)] =
 		    (uint32_t)k + 1;
 	return 0;
 }
 
-static int fold_add(struct fold *f, uint32_t s, unsigned level, uint32_t t,
+static int fold_add(struct fold *f, uint32_t s, unsigned levels, uint32_t t,
 		    const struct store_agg *a)
 {
 	if ((f->n + 1) * 2 > f->mask + 1 && fold_grow(f))
 		return -ENOMEM;
 
-	size_t i = fold_slot(f, s, level, t);
+	size_t i = fold_slot(f, s, levels, t);
 	if (f->slot[i])
 		return agg_merge(&f->e[f->slot[i] - 1].agg, a);
 	f->e[f->n] = (struct fold_entry){
-	    .s = s, .t = t, .level = (uint8_t)level, .agg = *a};
+	    .s = s, .t = t, .levels = (uint8_t)levels, .agg = *a};
 	f->slot[i] = (uint32_t)++f->n;
 	return 0;
 }
@@ -459,8 +459,8 @@ static int head_fit(struct batch *b, struct head *h, unsigned char *buf,
 	}
 }
 
-/* Merge the folded buckets @e[0..n) of series @s (by level, then time;
- * the total last) into its head, made when the series is new. */
+/* Merge the folded seconds @e[0..n) of series @s (in time order) into
+ * its head, made when the series is new. */
 static int merge_series(struct batch *b, struct bseries *s,
 			const struct fold_entry *const *e, size_t n)
 {
@@ -492,23 +492,30 @@ static int merge_series(struct batch *b, struct bseries *s,
 	} else {
 		return rc;
 	}
+	uint32_t marked = UINT32_MAX; /* the minute last marked pending */
 	for (size_t i = 0; i < n; i++) {
-		unsigned level = e[i]->level;
+		uint32_t t = e[i]->t;
 
-		if (level == LEVEL_TOTAL) {
-			if ((rc = agg_merge(&h.total, &e[i]->agg)) ||
-			    (rc = watch_big(b->sh, b->txn, &h.total)))
+		if ((rc = agg_merge(&h.total, &e[i]->agg)))
+			return rc;
+		for (unsigned l = 0; l < STORE_LEVELS; l++)
+			if (e[i]->levels & 1u << l &&
+			    (rc = head_add(b, &h, l, bucket_of((int)l, t),
+					   &e[i]->agg, &late, &late_level)))
 				return rc;
-		} else if ((rc = head_add(b, &h, level, e[i]->t, &e[i]->agg,
-					  &late, &late_level))) {
-			return rc;
+		if (cfg->repl_shards && e[i]->levels & 1u << STORE_MIN &&
+		    bucket_of(STORE_MIN, t) != marked) {
+			marked = bucket_of(STORE_MIN, t);
+			if ((rc = pending_mark(b->sh, b->txn, s->repl, h.id,
+					       STORE_MIN, marked, b->now)))
+				return rc;
 		}
-		if (cfg->repl_shards &&
-		    (level == STORE_MIN || level == LEVEL_TOTAL) &&
-		    (rc = pending_mark(b->sh, b->txn, s->repl, h.id, level,
-				       e[i]->t, b->now)))
-			return rc;
 	}
+	if ((rc = watch_big(b->sh, b->txn, &h.total)) ||
+	    (cfg->repl_shards &&
+	     (rc = pending_mark(b->sh, b->txn, s->repl, h.id, LEVEL_TOTAL, 0,
+				b->now))))
+		return rc;
 	if (late.n && (rc = tree_merge(b, h.id, late_level, &late)))
 		return rc;
 	/* Its file's mtime moves, once per batch, in the same transaction. */
@@ -558,19 +565,19 @@ static int fold_events(struct batch *b, struct commit_req *req,
 				break;
 		}
 		struct store_agg a = {1, e->value, e->value, e->value};
-		for (int l = 0; l < STORE_LEVELS && rc == 0; l++)
+		unsigned levels = 0;
+		for (int l = 0; l < STORE_LEVELS; l++)
 			if (bucket_kept(cfg, l, e->ts, req->now))
-				rc = fold_add(f, s, l, bucket_of(l, e->ts), &a);
-		if (rc == 0)
-			rc = fold_add(f, s, LEVEL_TOTAL, 0, &a);
+				levels |= 1u << l;
+		rc = fold_add(f, s, levels, e->ts, &a);
 	}
 	return rc;
 }
 
 /*
- * The order of the folded buckets, (series, level, time), by an LSD radix
- * sort of 16-byte keys: hi is the series' index, lo the level (8 bits), the
- * time (32) and the entry's index in the fold table (24).  One pass counts
+ * The order of the folded seconds, (series, time), by an LSD radix sort
+ * of 16-byte keys: hi is the series' index, lo the time (32 bits), the
+ * levels (8) and the entry's index in the fold table (24).  One pass counts
  * every byte; a byte that all keys share (most of them: indexes are small, a
  * batch has a few times) costs no pass.  Several times faster than qsort
  * of the 40-byte entries, which was a fifth of the /ingest profile.
@@ -640,8 +647,8 @@ static int merge_all(struct batch *b, struct fold *f)
 	}
 	for (size_t i = 0; i < n; i++)
 		ord[i] = (struct order){f->e[i].s,
-					(uint64_t)f->e[i].level << 56 |
-					    (uint64_t)f->e[i].t
+					(uint64_t)f->e[i].t << 32 |
+					    (uint64_t)f->e[i].levels
 						<< ORDER_INDEX_BITS |
 					    i};
 	sorted = order_sort(ord, ord + n, n);

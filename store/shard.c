@@ -1028,6 +1028,27 @@ void store_close(struct store *st)
 	free(st);
 }
 
+/* Pages of @sh that LMDB's freelist holds for reuse (as mdb_stat -f
+ * counts them): each record is a list of page numbers, its count first. */
+static uint64_t free_pages(struct shard *sh)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t n = 0;
+
+	if (shard_txn_begin(sh, MDB_RDONLY, &txn))
+		return 0;
+	if (mdb_cursor_open(txn, 0, &c) == 0) {
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+			if (v.mv_size >= sizeof(size_t))
+				n += *(const size_t *)v.mv_data;
+		mdb_cursor_close(c);
+	}
+	shard_txn_abort(sh, txn);
+	return n;
+}
+
 void store_get_stats(struct store *st, struct store_stats *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -1050,8 +1071,10 @@ void store_get_stats(struct store *st, struct store_stats *out)
 		mdb_env_stat(sh->env, &ms);
 		pthread_rwlock_unlock(&sh->resize);
 		out->pending += pending_count(sh);
-		out->bytes_used +=
-		    (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+		uint64_t pages = info.me_last_pgno + 1, free = free_pages(sh);
+		free = free < pages ? free : pages;
+		out->bytes_used += (pages - free) * ms.ms_psize;
+		out->bytes_free += free * ms.ms_psize;
 		out->map_bytes += info.me_mapsize;
 	}
 }
