@@ -319,7 +319,8 @@ size_t head_encode(const struct head *h, unsigned char *out)
 	for (unsigned l = 0; l < STORE_LEVELS; l++) {
 		if (!(open & 1u << l))
 			continue;
-		o = put_uv(o, h->pack[l].start / pack_width[l]);
+		o = put_sv(o, (int64_t)(h->changed / pack_width[l]) -
+				  (int64_t)(h->pack[l].start / pack_width[l]));
 		o += pack_encode(&h->pack[l], o);
 	}
 	return (size_t)(o - out);
@@ -328,7 +329,8 @@ size_t head_encode(const struct head *h, unsigned char *out)
 bool head_decode(const void *buf, size_t len, struct head *h, bool total_only)
 {
 	struct rd r = {buf, (const unsigned char *)buf + len};
-	uint64_t changed, start;
+	uint64_t changed;
+	int64_t delta, start;
 	unsigned b;
 
 	if (!get_byte(&r, &b) || !(b & 0x80) || b & 0x60 ||
@@ -343,8 +345,10 @@ bool head_decode(const void *buf, size_t len, struct head *h, bool total_only)
 	for (unsigned l = 0; l < STORE_LEVELS; l++) {
 		if (!(b & 2u << l))
 			continue;
-		if (!get_uv(&r, &start) ||
-		    start > UINT32_MAX / pack_width[l] ||
+		if (!get_sv(&r, &delta))
+			return false;
+		start = (int64_t)(h->changed / pack_width[l]) - delta;
+		if (start < 0 || start > UINT32_MAX / pack_width[l] ||
 		    !get_pack(&r, l, (uint32_t)start * pack_width[l],
 			      &h->pack[l]))
 			return false;
