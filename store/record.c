@@ -471,7 +471,8 @@ static int merge_series(struct batch *b, struct bseries *s,
 		     key},
 		v;
 	struct head h;
-	struct pack late = {.n = 0};
+	struct pack late; /* not zeroed: 2 KiB, only .n is read */
+	late.n = 0;
 	unsigned late_level = 0;
 	bool exists;
 	size_t len;
