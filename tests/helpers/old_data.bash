@@ -3,6 +3,7 @@
 # sourced by tests/fixtures/make-data-0.4.0.sh, which makes the committed
 # fixture with the same fill.
 #
+#   build_release_bin COMMIT BIN SCRATCH  build a release's daemon from git
 #   build_old_bin SCRATCH  build 0.4.0's daemon from git into $OLD_BIN
 #   old_fill               fill $DATA with $OLD_BIN, ending in kill -9
 #   journals_hold_records  does $DATA hold journal records to replay?
@@ -17,21 +18,27 @@ OLD_BIN=$ROOT/build/old-$OLD_COMMIT/countfs
 # shellcheck disable=SC2034 # used by the files that load this one
 OLD_FIXTURE=$ROOT/tests/fixtures/data-0.4.0
 
-# Build 0.4.0's daemon from git (about 30 s) in the directory $1, and keep
-# it in build/ for the next run (make clean removes it).  Returns 2 when
-# the commit is not in this clone, 1 when the build fails.
-build_old_bin() {
-	[ -x "$OLD_BIN" ] && return 0
-	git -C "$ROOT" cat-file -e "$OLD_COMMIT^{commit}" 2>/dev/null || return 2
-	local src=$1/countfs-0.4.0
-	mkdir -p "$src" "$(dirname "$OLD_BIN")"
-	git -C "$ROOT" archive "$OLD_COMMIT" | tar -x -C "$src"
-	if ! make -s -C "$src" countfs >"$1/build.log" 2>&1; then
-		cat "$1/build.log" >&2
+# Build the daemon of commit $1 from git (about 30 s) as $2, in the
+# directory $3, and keep it in build/ for the next run (make clean removes
+# it).  Returns 2 when the commit is not in this clone, 1 when the build
+# fails.
+build_release_bin() {
+	[ -x "$2" ] && return 0
+	git -C "$ROOT" cat-file -e "$1^{commit}" 2>/dev/null || return 2
+	local src=$3/countfs-$1
+	mkdir -p "$src" "$(dirname "$2")"
+	git -C "$ROOT" archive "$1" | tar -x -C "$src"
+	if ! make -s -C "$src" countfs >"$3/build-$1.log" 2>&1; then
+		cat "$3/build-$1.log" >&2
 		return 1
 	fi
-	cp "$src/countfs" "$OLD_BIN.tmp"
-	mv "$OLD_BIN.tmp" "$OLD_BIN"
+	cp "$src/countfs" "$2.tmp"
+	mv "$2.tmp" "$2"
+}
+
+# 0.4.0's daemon, built in the directory $1 (see build_release_bin).
+build_old_bin() {
+	build_release_bin "$OLD_COMMIT" "$OLD_BIN" "$1"
 }
 
 # The files whose counts old_fill records, relative to the mount.
