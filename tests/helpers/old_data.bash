@@ -5,6 +5,7 @@
 #
 #   build_release_bin COMMIT BIN SCRATCH  build a release's daemon from git
 #   build_old_bin SCRATCH  build 0.4.0's daemon from git into $OLD_BIN
+#   fixture_begin, fixture_tar  for the makers of the fixtures
 #   old_fill               fill $DATA with $OLD_BIN, ending in kill -9
 #   journals_hold_records  does $DATA hold journal records to replay?
 #   old_counted            the files whose counts old_fill records
@@ -39,6 +40,39 @@ build_release_bin() {
 # 0.4.0's daemon, built in the directory $1 (see build_release_bin).
 build_old_bin() {
 	build_release_bin "$OLD_COMMIT" "$OLD_BIN" "$1"
+}
+
+# For the makers of fixtures (tests/fixtures/make-data-*.sh): a scratch
+# directory $scratch, removed at exit with any daemon left running; the
+# daemon of commit $1 (release $2) built as $3, or exit 1 saying why.
+fixture_begin() {
+	local rc=0
+	scratch=$(mktemp -d)
+	trap fixture_end EXIT
+	build_release_bin "$1" "$3" "$scratch" || rc=$?
+	if [ "$rc" = 2 ]; then
+		echo "$0: commit $1 ($2) is not in this clone: git fetch --unshallow" >&2
+		exit 1
+	elif [ "$rc" != 0 ]; then
+		echo "$0: building $2 failed" >&2
+		exit 1
+	fi
+}
+
+fixture_end() {
+	if [ -n "${COUNTFS_PID:-}" ]; then
+		kill -9 "$COUNTFS_PID" 2>/dev/null || true
+		fusermount3 -uz "$MNT" 2>/dev/null || true
+	fi
+	rm -rf "$scratch"
+}
+
+# $DATA as the tarball $1.  Each data.mdb is its whole map (fallocated),
+# nearly all zeros that gzip takes away.  Owners, times and order fixed,
+# so that only the data differ from one run to the next.
+fixture_tar() {
+	tar -C "$DATA" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 \
+		-cf - . | gzip -9n >"$1"
 }
 
 # The files whose counts old_fill records, relative to the mount.

@@ -24,17 +24,9 @@ def failed(e):
 
 
 def content(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        data = b""
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(fd)
-    text = data.decode("ascii", "replace")
+    # Unbuffered: read() until end of file (the size says 0).
+    with open(path, "rb", buffering=0) as f:
+        text = f.read().decode("ascii", "replace")
     if text.endswith("\n") and "\n" not in text[:-1]:
         return text[:-1]
     return repr(text)
