@@ -6,7 +6,7 @@ DESTDIR ?=
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 DEPS = fuse3 lmdb libmariadb
-VERSION = 0.5.0
+VERSION = 0.6.0
 CPPFLAGS += -D_GNU_SOURCE -DCOUNTFS_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lfuse3 -llmdb -lmariadb) -lpthread
 ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
@@ -14,7 +14,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
 COMMON = common/log.c common/notify.c
 STORE = store/shard.c store/journal.c store/jscan.c store/damage.c store/record.c \
 	store/query.c store/retain.c store/pending.c store/identity.c store/backup.c \
-	store/format.c
+	store/format.c store/keys.c store/upgrade.c
 REPL = replicate/conn.c replicate/push.c replicate/global.c
 FS = fs/fs.c fs/line.c fs/path.c fs/stats.c
 DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
@@ -165,6 +165,6 @@ clean:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
-# main.c, stats.c and the tools carry the version.
-$(B)/opt/fs/main.o $(B)/asan/fs/main.o $(B)/tsan/fs/main.o countfs-backup countfs-top: Makefile
-$(B)/opt/fs/stats.o $(B)/asan/fs/stats.o $(B)/tsan/fs/stats.o: Makefile
+# These carry the version.
+VERSIONED = fs/main.o fs/stats.o fs/fs.o store/format.o
+$(foreach k,opt asan tsan,$(addprefix $(B)/$(k)/,$(VERSIONED))) countfs-backup countfs-top: Makefile

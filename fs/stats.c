@@ -255,6 +255,9 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 	      "Events acknowledged and not yet applied to LMDB.", ss.journal);
 	gauge(&b, "lmdb_used_bytes", "Bytes of LMDB pages in use, all shards.",
 	      ss.bytes_used);
+	gauge(&b, "lmdb_free_bytes",
+	      "Bytes of LMDB pages free for reuse inside the files, all shards.",
+	      ss.bytes_free);
 	gauge(&b, "lmdb_map_bytes", "Bytes of LMDB maps, all shards.",
 	      ss.map_bytes);
 	histogram(&b, "write_latency_seconds",

@@ -2,25 +2,22 @@
  * internal.h - what the files of store/ share: the shard, key encodings
  * and the helpers around LMDB.  Nothing outside store/ includes it.
  *
- * Databases of a shard (one LMDB environment):
- *   series   "video\0type"            -> u64 series id
- *   names    u64 id                   -> "video\0type"
- *   buckets  u64 id | u8 level | u32 t -> struct store_agg (32 bytes)
- *   expiry   u8 level | u32 t | u64 id -> empty; buckets retention will drop
- *   dedup    u64 id | event id        -> u32 arrival time
- *   dedupx   u32 arrival | u64 id | event id -> empty; ids to forget
- *   pending  u8 repl shard | bucket key -> u32 time first marked; minute
- *            buckets and totals not yet replicated (repl_shards > 0)
- *   changed  u64 id                   -> u32 wall time of the last write
- *            that counted an event of the series (a file's mtime)
- *   meta     "shards", "shard", "format", "repl_shards" -> u32
- * Integers in keys are big-endian so that byte order is numeric order.
- * The total of a series is its bucket at level LEVEL_TOTAL, time 0.
+ * Databases of a shard (one LMDB environment; keys.h has the layouts):
+ *   series   "video\0type" -> head (id, change time, total, open packs)
+ *   names    u64 id -> "video\0type"
+ *   packs    u8 level | u32 start | u32 id -> pack (a level's buckets)
+ *   dedup    u64 id | event id -> u32 time it is forgotten
+ *   dedupx   u32 time forgotten | u64 id | event id -> empty; ids to forget
+ *   pending  u8 repl shard | u64 id | u8 level | u32 t -> u32 time first
+ *            marked; minute buckets and totals not yet replicated
+ *            (repl_shards > 0)
+ *   meta     "shards", "shard", "format", "repl_shards", ... -> u32
  */
 #ifndef COUNTFS_STORE_INTERNAL_H
 #define COUNTFS_STORE_INTERNAL_H
 
 #include "jscan.h"
+#include "keys.h"
 #include "store.h"
 
 #include <errno.h>
@@ -29,14 +26,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#define LEVEL_TOTAL STORE_LEVELS
-#define BUCKET_KEY_LEN 13
-#define EXPIRY_KEY_LEN 13
 /* The data format this countfs writes; it reads FORMAT_OLDEST up to it
  * and upgrades older directories in place (format.c has the history). */
-#define FORMAT_VERSION 2
+#define FORMAT_VERSION 3
 #define FORMAT_OLDEST 1
-#define PENDING_KEY_LEN (1 + BUCKET_KEY_LEN)
 
 /* A request waiting for the group commit of its shard. */
 struct commit_req {
@@ -91,8 +84,7 @@ struct shard {
 	struct store *st;
 	unsigned index;
 	MDB_env *env;
-	MDB_dbi series, names, buckets, expiry, dedup, dedupx, meta, pending,
-	    changed;
+	MDB_dbi series, names, packs, dedup, dedupx, meta, pending;
 	uint64_t map_size; /* guarded by resize (write side) */
 
 	/* Every transaction holds resize for reading; growing the map takes
@@ -298,17 +290,28 @@ int shard_grow(struct shard *sh);
 int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 		size_t nreq, size_t *used);
 
-/* Look up a series id; MDB_NOTFOUND when the pair was never recorded. */
+/* Read the head of a series (only its id, time and total with
+ * @total_only); MDB_NOTFOUND when the pair was never recorded. */
 int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,
-		  size_t vlen, const char *type, size_t tlen, uint64_t *id);
+		  size_t vlen, const char *type, size_t tlen, struct head *h,
+		  bool total_only);
 
 /* Mark every minute bucket and total pending again when the directory was
  * tracked for another number of replication shards (pending.c). */
 int pending_setup(struct shard *sh, MDB_txn *txn);
 
-/* Mark one changed bucket pending for replication shard @repl. */
-int pending_mark(struct shard *sh, MDB_txn *txn, unsigned repl,
-		 const unsigned char bucket[BUCKET_KEY_LEN], uint32_t now);
+/* Mark bucket (@id, @level, @t) pending for replication shard @repl. */
+int pending_mark(struct shard *sh, MDB_txn *txn, unsigned repl, uint64_t id,
+		 unsigned level, uint32_t t, uint32_t now);
+
+/* Upgrade a shard of format @from (1 or 2) to format 3 inside @txn, the
+ * one that opens its databases (upgrade.c). */
+int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from);
+
+/* The aggregate of bucket (@level, @t) of the series whose head is @h:
+ * what its open pack and the packs database hold (query.c). */
+int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
+		  unsigned level, uint32_t t, struct store_agg *out);
 
 /* Rows pending in @sh, all replication shards. */
 uint64_t pending_count(struct shard *sh);
@@ -341,14 +344,6 @@ static inline uint64_t get_be64(const unsigned char *p)
 	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
 }
 
-static inline void bucket_key(unsigned char k[BUCKET_KEY_LEN], uint64_t id,
-			      unsigned level, uint32_t t)
-{
-	put_be64(k, id);
-	k[8] = (unsigned char)level;
-	put_be32(k + 9, t);
-}
-
 /* Start of the oldest bucket of @level still kept at @now (may be < 0). */
 static inline int64_t level_horizon(const struct store_config *cfg, int level,
 				    uint32_t now)
@@ -361,34 +356,19 @@ static inline uint32_t bucket_of(int level, uint32_t t)
 	return t - t % store_level_size[level];
 }
 
+/* Is every bucket of the @level pack at @start past the horizon at @now? */
+static inline bool pack_expired(const struct store_config *cfg, int level,
+				uint32_t start, uint32_t now)
+{
+	return (int64_t)start + pack_width[level] - store_level_size[level] <
+	       level_horizon(cfg, level, now);
+}
+
 /* Is the @level bucket holding time @t kept at @now? */
 static inline bool bucket_kept(const struct store_config *cfg, int level,
 			       uint32_t t, uint32_t now)
 {
 	return bucket_of(level, t) >= level_horizon(cfg, level, now);
-}
-
-/* Fold @b into @a; -EOVERFLOW if the count or sum would overflow. */
-static inline int agg_merge(struct store_agg *a, const struct store_agg *b)
-{
-	int64_t sum, count;
-
-	if (b->count == 0)
-		return 0;
-	if (__builtin_add_overflow(a->sum, b->sum, &sum) ||
-	    __builtin_add_overflow(a->count, b->count, &count))
-		return -EOVERFLOW;
-	if (a->count == 0) {
-		*a = *b;
-		return 0;
-	}
-	a->sum = sum;
-	a->count = count;
-	if (b->min < a->min)
-		a->min = b->min;
-	if (b->max > a->max)
-		a->max = b->max;
-	return 0;
 }
 
 #endif

@@ -2,8 +2,8 @@
  * pending.c - the replication feed: which minute buckets and totals
  * changed since they were last pushed to MySQL.
  *
- * A pending key is the replication shard (one byte) followed by the bucket
- * key, so each MySQL shard's rows are one contiguous range that its
+ * A pending key is the replication shard (one byte) followed by the series
+ * id and the bucket (keys.h), so each MySQL shard's rows are one contiguous range that its
  * replicator walks in key order, and a bucket changed a thousand times
  * between two pushes is one row.  The value is the time the row was first
  * marked.  Rows carry no version: a bucket's count grows with every
@@ -16,15 +16,14 @@
 #include <string.h>
 #include <time.h>
 
-int pending_mark(struct shard *sh, MDB_txn *txn, unsigned repl,
-		 const unsigned char bucket[BUCKET_KEY_LEN], uint32_t now)
+int pending_mark(struct shard *sh, MDB_txn *txn, unsigned repl, uint64_t id,
+		 unsigned level, uint32_t t, uint32_t now)
 {
 	unsigned char key[PENDING_KEY_LEN];
 	MDB_val k = {PENDING_KEY_LEN, key}, v = {sizeof(now), &now};
 	int rc;
 
-	key[0] = (unsigned char)repl;
-	memcpy(key + 1, bucket, BUCKET_KEY_LEN);
+	pending_key(key, repl, id, level, t);
 	rc = mdb_put(txn, sh->pending, &k, &v, MDB_NOOVERWRITE);
 	return rc == MDB_KEYEXIST ? 0 : rc;
 }
@@ -47,56 +46,109 @@ uint64_t pending_count(struct shard *sh)
 static int series_name(struct shard *sh, MDB_txn *txn, uint64_t id,
 		       struct store_row *row)
 {
-	unsigned char idb[8];
-	MDB_val k = {8, idb}, v;
+	unsigned char idk[ID_KEY_LEN];
+	MDB_val k = {ID_KEY_LEN, idk}, v;
+	const char *video, *type;
+	size_t vlen, tlen;
 	int rc;
 
-	put_be64(idb, id);
+	id_key(idk, id);
 	if ((rc = mdb_get(txn, sh->names, &k, &v)))
 		return rc;
-	const char *name = v.mv_data, *nul = memchr(name, 0, v.mv_size);
-	size_t vlen = nul ? (size_t)(nul - name) : 0;
-	size_t tlen = nul ? v.mv_size - vlen - 1 : 0;
-	if (!nul || vlen > STORE_VIDEO_MAX || tlen > STORE_TYPE_MAX)
+	if (!series_key_split(v.mv_data, v.mv_size, &video, &vlen, &type,
+			      &tlen))
 		return MDB_CORRUPTED;
-	memcpy(row->video, name, vlen);
+	memcpy(row->video, video, vlen);
 	row->video[vlen] = 0;
-	memcpy(row->type, nul + 1, tlen);
+	memcpy(row->type, type, tlen);
 	row->type[tlen] = 0;
 	return 0;
 }
 
-/* Mark every minute bucket and total of @sh for @repls shards. */
+/* The head of series @id: read its name, then the head. */
+static int series_head(struct shard *sh, MDB_txn *txn, uint64_t id,
+		       struct store_row *row, struct head *h)
+{
+	int rc = series_name(sh, txn, id, row);
+
+	if (rc == 0)
+		rc = series_lookup(sh, txn, row->video, strlen(row->video),
+				   row->type, strlen(row->type), h, false);
+	if (rc == 0 && h->id != id)
+		rc = MDB_CORRUPTED;
+	return rc;
+}
+
+/* Mark every minute bucket and total of @sh for @repls shards: each
+ * head's total and open minute pack, then the packs of minutes. */
 static int mark_all(struct shard *sh, MDB_txn *txn, unsigned repls)
 {
 	uint32_t now = (uint32_t)time(NULL);
-	struct store_row row;
-	uint64_t last_id = 0;
-	unsigned repl = 0;
+	const char *video, *type;
+	size_t vlen, tlen, marked = 0;
+	struct head h;
+	struct pack p;
 	MDB_cursor *c;
 	MDB_val k, v;
-	size_t marked = 0;
 	int rc;
 
-	if ((rc = mdb_cursor_open(txn, sh->buckets, &c)))
+	if ((rc = mdb_cursor_open(txn, sh->series, &c)))
 		return rc;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		const unsigned char *kb = k.mv_data;
-		if (k.mv_size != BUCKET_KEY_LEN ||
-		    (kb[8] != STORE_MIN && kb[8] != LEVEL_TOTAL))
-			continue;
-		uint64_t id = get_be64(kb);
-		if (id != last_id) {
-			if ((rc = series_name(sh, txn, id, &row)))
-				break;
-			repl = store_hash_shard(row.video, strlen(row.video),
-						repls);
-			last_id = id;
+		if (!series_key_split(k.mv_data, k.mv_size, &video, &vlen,
+				      &type, &tlen) ||
+		    !head_decode(v.mv_data, v.mv_size, &h, false)) {
+			rc = MDB_CORRUPTED;
+			break;
 		}
-		if ((rc = pending_mark(sh, txn, repl, kb, now)))
+		unsigned repl = store_hash_shard(video, vlen, repls);
+		if ((rc = pending_mark(sh, txn, repl, h.id, LEVEL_TOTAL, 0,
+				       now)))
 			break;
 		marked++;
+		const struct pack *m = &h.pack[STORE_MIN];
+		for (unsigned i = 0; h.open & 1u << STORE_MIN && i < m->n; i++) {
+			if ((rc = pending_mark(sh, txn, repl, h.id, STORE_MIN,
+					       pack_time(m, STORE_MIN, i),
+					       now)))
+				break;
+			marked++;
+		}
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+
+	unsigned char first[1] = {STORE_MIN};
+	struct store_row row;
+	uint64_t id;
+	uint32_t start;
+	unsigned level;
+	if ((rc = mdb_cursor_open(txn, sh->packs, &c)))
+		return rc;
+	k = (MDB_val){1, first};
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (!pack_key_parse(k.mv_data, k.mv_size, &level, &start,
+				    &id) ||
+		    level != STORE_MIN)
+			break;
+		if (!pack_decode(v.mv_data, v.mv_size, level, start, &p)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if ((rc = series_name(sh, txn, id, &row)))
+			break;
+		unsigned repl =
+		    store_hash_shard(row.video, strlen(row.video), repls);
+		for (unsigned i = 0; i < p.n && rc == 0; i++, marked++)
+			rc = pending_mark(sh, txn, repl, id, STORE_MIN,
+					  pack_time(&p, STORE_MIN, i), now);
+		if (rc)
+			break;
 	}
 	mdb_cursor_close(c);
 	if (marked)
@@ -131,27 +183,24 @@ int pending_setup(struct shard *sh, MDB_txn *txn)
 static int read_row(struct shard *sh, MDB_txn *txn, const MDB_val *k,
 		    const MDB_val *v, struct store_row *row)
 {
-	const unsigned char *kb = k->mv_data;
-	MDB_val bk = {BUCKET_KEY_LEN, (void *)(kb + 1)}, bv;
+	unsigned repl, level;
+	uint64_t id;
+	uint32_t t;
+	struct head h;
 	int rc;
 
 	memset(row, 0, sizeof(*row));
-	memcpy(row->key, kb, PENDING_KEY_LEN);
+	if (!pending_key_parse(k->mv_data, k->mv_size, &repl, &id, &level, &t))
+		return MDB_CORRUPTED;
+	memcpy(row->key, k->mv_data, PENDING_KEY_LEN);
 	if (v->mv_size == sizeof(row->marked))
 		memcpy(&row->marked, v->mv_data, sizeof(row->marked));
-	row->total = kb[9] == LEVEL_TOTAL;
-	row->minute = get_be32(kb + 10);
-	if ((rc = series_name(sh, txn, get_be64(kb + 1), row)))
+	row->total = level == LEVEL_TOTAL;
+	row->minute = t;
+	if ((rc = series_head(sh, txn, id, row, &h)))
 		return rc;
-	rc = mdb_get(txn, sh->buckets, &bk, &bv);
-	if (rc == MDB_NOTFOUND)	/* expired: count 0, acked without push */
-		return 0;
-	if (rc)
-		return rc;
-	if (bv.mv_size != sizeof(row->agg))
-		return MDB_CORRUPTED;
-	memcpy(&row->agg, bv.mv_data, sizeof(row->agg));
-	return 0;
+	/* A bucket retention removed reads as count 0: acked, not pushed. */
+	return series_bucket(sh, txn, &h, level, t, &row->agg);
 }
 
 int store_pending_read(struct store *st, unsigned shard, unsigned repl,
@@ -200,19 +249,24 @@ static int ack_rows(struct shard *sh, MDB_txn *txn,
 {
 	for (size_t i = 0; i < n; i++) {
 		MDB_val pk = {PENDING_KEY_LEN, (void *)rows[i].key};
-		MDB_val bk = {BUCKET_KEY_LEN, (void *)(rows[i].key + 1)}, bv;
+		unsigned repl, level;
+		uint64_t id;
+		uint32_t t;
 		struct store_agg now;
-		int rc = mdb_get(txn, sh->buckets, &bk, &bv);
+		struct store_row row;
+		struct head h;
+		int rc;
 
-		if (rc == 0) {
-			if (bv.mv_size != sizeof(now))
-				return MDB_CORRUPTED;
-			memcpy(&now, bv.mv_data, sizeof(now));
-			if (now.count != rows[i].agg.count)
-				continue;	/* changed: push again */
-		} else if (rc != MDB_NOTFOUND) {
+		if (!pending_key_parse(rows[i].key, PENDING_KEY_LEN, &repl, &id,
+				       &level, &t))
+			return MDB_CORRUPTED;
+		rc = series_head(sh, txn, id, &row, &h);
+		if (rc == 0)
+			rc = series_bucket(sh, txn, &h, level, t, &now);
+		if (rc)
 			return rc;
-		}
+		if (now.count != rows[i].agg.count)
+			continue; /* changed: push again */
 		rc = mdb_del(txn, sh->pending, &pk, NULL);
 		if (rc && rc != MDB_NOTFOUND)
 			return rc;

@@ -15,8 +15,9 @@
  *
  * [A, E) is cut from the coarsest level down: the whole days inside it
  * come from the day level, what is left at each edge from whole hours,
- * then minutes, then seconds.  Each piece is one cursor scan over adjacent
- * keys (seven at most), so a year costs about as much as an hour.  Every
+ * then minutes, then seconds.  Each piece lies in one or two packs of its
+ * level (whole days in one per 64 days), read with a lookup each beside
+ * the head's open pack (keys.h), so a year costs about as much as an hour.  Every
  * bucket that cut takes is kept: it takes a bucket only when the bucket's
  * parent does not fit in [A, E), while a bucket finer than the leaf where
  * it lies sits inside that leaf, which [A, E) holds whole or not at all,
@@ -32,8 +33,9 @@
 #include <string.h>
 
 struct range_query {
-	MDB_cursor *c;
-	uint64_t id;
+	struct shard *sh;
+	MDB_txn *txn;
+	const struct head *h;
 	int64_t count, min, max;
 	__int128 sum; /* wide: only the final sum must fit in 64 bits */
 	int rc;
@@ -94,34 +96,71 @@ static int fold(struct range_query *q, const struct store_agg *a)
 		   : 0;
 }
 
-/* Fold the @level buckets whose start lies in [from, to). */
+/* Fold the buckets of @p whose start lies in [from, to). */
+static void scan_pack(struct range_query *q, const struct pack *p, int level,
+		      uint64_t from, uint64_t to)
+{
+	for (unsigned i = 0; i < p->n && q->rc == 0; i++) {
+		uint64_t t = pack_time(p, level, i);
+		if (t >= from && t < to)
+			q->rc = fold(q, &p->agg[i]);
+	}
+}
+
+/* Pack @start of @level from the packs database; false when it has none
+ * (or on an error, in q->rc). */
+static bool read_pack(struct shard *sh, MDB_txn *txn, uint64_t id, int level,
+		      uint32_t start, struct pack *p, int *rc)
+{
+	unsigned char key[PACK_KEY_LEN];
+	MDB_val k = {PACK_KEY_LEN, key}, v;
+
+	pack_key(key, level, start, id);
+	*rc = mdb_get(txn, sh->packs, &k, &v);
+	if (*rc == MDB_NOTFOUND) {
+		*rc = 0;
+		return false;
+	}
+	if (*rc == 0 && !pack_decode(v.mv_data, v.mv_size, level, start, p))
+		*rc = MDB_CORRUPTED;
+	return *rc == 0;
+}
+
+/* Fold the @level buckets whose start lies in [from, to): each pack that
+ * holds some, from the packs database and the head. */
 static void scan(struct range_query *q, int level, uint64_t from, uint64_t to)
 {
-	unsigned char key[BUCKET_KEY_LEN];
-	MDB_val k = {BUCKET_KEY_LEN, key}, v;
-	int rc;
+	const struct head *h = q->h;
+	struct pack p;
 
 	if (q->rc || from >= to || from > UINT32_MAX)
 		return;
-	bucket_key(key, q->id, level, (uint32_t)from);
-	for (rc = mdb_cursor_get(q->c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(q->c, &k, &v, MDB_NEXT)) {
-		const unsigned char *kb = k.mv_data;
-		struct store_agg a;
-
-		if (k.mv_size != BUCKET_KEY_LEN || memcmp(kb, key, 9) ||
-		    get_be32(kb + 9) >= to)
-			return;
-		if (v.mv_size != sizeof(a)) {
-			q->rc = MDB_CORRUPTED;
-			return;
-		}
-		memcpy(&a, v.mv_data, sizeof(a));
-		if ((q->rc = fold(q, &a)))
-			return;
+	for (uint64_t start = pack_of(level, (uint32_t)from);
+	     start < to && start <= UINT32_MAX && q->rc == 0;
+	     start += pack_width[level]) {
+		if (read_pack(q->sh, q->txn, h->id, level, (uint32_t)start, &p,
+			      &q->rc))
+			scan_pack(q, &p, level, from, to);
+		if (h->open & 1u << level && h->pack[level].start == start)
+			scan_pack(q, &h->pack[level], level, from, to);
 	}
-	if (rc != MDB_NOTFOUND)
-		q->rc = rc;
+}
+
+int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
+		  unsigned level, uint32_t t, struct store_agg *out)
+{
+	struct range_query q = {.sh = sh, .txn = txn, .h = h};
+
+	memset(out, 0, sizeof(*out));
+	if (level == LEVEL_TOTAL) {
+		*out = h->total;
+		return 0;
+	}
+	scan(&q, (int)level, t, (uint64_t)t + 1);
+	if (q.rc == 0 && q.count)
+		*out = (struct store_agg){q.count, (int64_t)q.sum, q.min,
+					  q.max};
+	return q.rc;
 }
 
 /* The events of [x, y), both leaf boundaries: whole @level buckets in the
@@ -149,8 +188,9 @@ int store_range(struct store *st, const char *video, size_t vlen,
 		uint32_t now, struct store_agg *out)
 {
 	struct shard *sh = &st->shards[store_shard_of(st, video, vlen)];
-	struct range_query q = {0};
+	struct range_query q = {.sh = sh};
 	uint64_t z[STORE_LEVELS];
+	struct head h;
 	MDB_txn *txn;
 	int rc;
 
@@ -162,13 +202,12 @@ int store_range(struct store *st, const char *video, size_t vlen,
 	uint_fast32_t expired = atomic_load(&st->expire_now);
 	zones(&st->cfg, expired > now ? (uint32_t)expired : now, z);
 	uint64_t from = leaf_ceil(z, start), to = leaf_ceil(z, end);
-	rc = series_lookup(sh, txn, video, vlen, type, tlen, &q.id);
-	if (rc == 0)
-		rc = mdb_cursor_open(txn, sh->buckets, &q.c);
+	rc = series_lookup(sh, txn, video, vlen, type, tlen, &h, false);
 	if (rc == 0) {
+		q.txn = txn;
+		q.h = &h;
 		if (from < to)
 			tile(&q, STORE_DAY, from, to);
-		mdb_cursor_close(q.c);
 		rc = q.rc;
 	}
 	shard_txn_abort(sh, txn);
@@ -187,26 +226,16 @@ int store_total(struct store *st, const char *video, size_t vlen,
 		const char *type, size_t tlen, struct store_agg *out)
 {
 	struct shard *sh = &st->shards[store_shard_of(st, video, vlen)];
-	unsigned char key[BUCKET_KEY_LEN];
-	MDB_val k = {BUCKET_KEY_LEN, key}, v;
 	MDB_txn *txn;
-	uint64_t id;
+	struct head h;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = shard_read_begin(sh, &txn)))
 		return store_errno(rc, "reading a total");
-	rc = series_lookup(sh, txn, video, vlen, type, tlen, &id);
-	if (rc == 0) {
-		bucket_key(key, id, LEVEL_TOTAL, 0);
-		rc = mdb_get(txn, sh->buckets, &k, &v);
-	}
-	if (rc == 0) {
-		if (v.mv_size == sizeof(*out))
-			memcpy(out, v.mv_data, sizeof(*out));
-		else
-			rc = MDB_CORRUPTED;
-	}
+	rc = series_lookup(sh, txn, video, vlen, type, tlen, &h, true);
+	if (rc == 0)
+		*out = h.total;
 	shard_txn_abort(sh, txn);
 	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading a total");
 }
@@ -318,27 +347,6 @@ int store_list_types(struct store *st, const char *video, size_t vlen,
 	    "listing event types");
 }
 
-/* The time series @id changed, in *@when if later; 0 when unknown. */
-static int changed_get(struct shard *sh, MDB_txn *txn, uint64_t id,
-		       uint32_t *when)
-{
-	unsigned char key[8];
-	MDB_val k = {sizeof(key), key}, v;
-	uint32_t t;
-	int rc;
-
-	put_be64(key, id);
-	rc = mdb_get(txn, sh->changed, &k, &v);
-	if (rc)
-		return rc == MDB_NOTFOUND ? 0 : rc;
-	if (v.mv_size != sizeof(t))
-		return MDB_CORRUPTED;
-	memcpy(&t, v.mv_data, sizeof(t));
-	if (t > *when)
-		*when = t;
-	return 0;
-}
-
 /* The latest change of every series "video\0..." of @sh. */
 static int video_changed(struct shard *sh, MDB_txn *txn, const char *video,
 			 size_t vlen, uint32_t *when)
@@ -346,6 +354,7 @@ static int video_changed(struct shard *sh, MDB_txn *txn, const char *video,
 	char prefix[STORE_VIDEO_MAX + 1];
 	MDB_val k = {vlen + 1, prefix}, v;
 	MDB_cursor *c;
+	struct head h;
 	int rc;
 
 	memcpy(prefix, video, vlen);
@@ -356,12 +365,12 @@ static int video_changed(struct shard *sh, MDB_txn *txn, const char *video,
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size <= vlen + 1 || memcmp(k.mv_data, prefix, vlen + 1))
 			break;
-		if (v.mv_size != 8) {
+		if (!head_decode(v.mv_data, v.mv_size, &h, true)) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if ((rc = changed_get(sh, txn, get_be64(v.mv_data), when)))
-			break;
+		if (h.changed > *when)
+			*when = h.changed;
 	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
@@ -372,7 +381,7 @@ int store_changed(struct store *st, const char *video, size_t vlen,
 {
 	struct shard *sh = &st->shards[store_shard_of(st, video, vlen)];
 	MDB_txn *txn;
-	uint64_t id;
+	struct head h;
 	int rc;
 
 	*when = 0;
@@ -383,9 +392,9 @@ int store_changed(struct store *st, const char *video, size_t vlen,
 	if (!type) {
 		rc = video_changed(sh, txn, video, vlen, when);
 	} else {
-		rc = series_lookup(sh, txn, video, vlen, type, tlen, &id);
+		rc = series_lookup(sh, txn, video, vlen, type, tlen, &h, true);
 		if (rc == 0)
-			rc = changed_get(sh, txn, id, when);
+			*when = h.changed;
 	}
 	shard_txn_abort(sh, txn);
 	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading a change time");

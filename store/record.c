@@ -3,13 +3,16 @@
  * transaction led by shard.c.
  *
  * A request is first folded in memory: every event adds itself to its
- * bucket at each level that is still kept, and to its series' total, in an
- * open-addressing table keyed by (series, level, bucket).  Identical keys
- * collapse, so a 64 KiB /ingest write of a popular video touches each of
- * its buckets once.  Then each table entry is merged into LMDB with one
- * cursor lookup and one in-place put.  Event ids are checked against, and
- * added to, the dedup database as the events are folded, so an id seen
- * twice in one request counts once too.
+ * second, in an open-addressing table keyed by (series, second, levels
+ * still kept).  Identical keys collapse, so a 64 KiB /ingest write of a
+ * popular video touches each of its seconds once.  Then each series'
+ * seconds are merged, at every level and into its total, into its head
+ * (keys.h): one lookup and one put per series, whatever the number of its
+ * buckets.  A bucket of a later pack than the head's pushes the head's
+ * pack out to the packs database first; a bucket of an earlier one (an
+ * event with an old timestamp) goes straight to the packs database.
+ * Event ids are checked against, and added to, the dedup database as the
+ * events are folded, so an id seen twice in one request counts once too.
  */
 #include "internal.h"
 
@@ -19,10 +22,9 @@
 #include <string.h>
 
 struct fold_entry {
-	uint64_t id;
+	uint32_t s; /* the series' index in the batch (struct batch) */
 	uint32_t t;
-	uint8_t level;
-	uint8_t repl; /* replication shard of the series' video */
+	uint8_t levels; /* bit l: level l still keeps the bucket of t */
 	struct store_agg agg;
 };
 
@@ -41,15 +43,15 @@ struct fold {
  * with: it doubles as it fills, so memory follows the distinct buckets
  * (few, for a skewed batch), not the events. */
 #define FOLD_START 4096
-/* Buckets folded before a batch is merged and a new one begun: ~6 MiB
+/* Seconds folded before a batch is merged and a new one begun: ~6 MiB
  * with the index and the sort.  A journal batch of Zipf traffic folds
  * into fewer; a batch of distinct videos is cut into transactions of
- * ~13,000 videos, which bounds memory at a small cost in speed. */
+ * ~65,000 series, which bounds memory. */
 #define FOLD_LIMIT 65536
 
 static int fold_init(struct fold *f, size_t events)
 {
-	size_t want = events * (STORE_LEVELS + 1) * 2, cap = 32;
+	size_t want = events * 2, cap = 32;
 
 	while (cap < want && cap < FOLD_START)
 		cap *= 2;
@@ -79,11 +81,11 @@ static void fold_free(struct fold *f)
 	}
 }
 
-/* The slot of bucket (id, level, t): its entry's, or the free one. */
-static size_t fold_slot(const struct fold *f, uint64_t id, unsigned level,
+/* The slot of (s, t, levels): its entry's, or the free one. */
+static size_t fold_slot(const struct fold *f, uint32_t s, unsigned levels,
 			uint32_t t)
 {
-	uint64_t h = (id * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)t << 3 | level);
+	uint64_t h = (s * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)t << 4 | levels);
 	size_t i;
 
 	h ^= h >> 29;
@@ -92,7 +94,7 @@ static size_t fold_slot(const struct fold *f, uint64_t id, unsigned level,
 		if (!k)
 			return i;
 		const struct fold_entry *e = &f->e[k - 1];
-		if (e->id == id && e->t == t && e->level == level)
+		if (e->s == s && e->t == t && e->levels == levels)
 			return i;
 	}
 }
@@ -118,190 +120,48 @@ static int fold_grow(struct fold *f)
 	f->slot = slot;
 	f->mask = cap - 1;
 	for (size_t k = 0; k < f->n; k++)
-		f->slot[fold_slot(f, e[k].id, e[k].level, e[k].t)] =
+		f->slot[fold_slot(f, e[k].s, e[k].levels, e[k].t)] =
 		    (uint32_t)k + 1;
 	return 0;
 }
 
-static int fold_add(struct fold *f, uint64_t id, unsigned level, uint32_t t,
-		    unsigned repl, const struct store_agg *a)
+static int fold_add(struct fold *f, uint32_t s, unsigned levels, uint32_t t,
+		    const struct store_agg *a)
 {
 	if ((f->n + 1) * 2 > f->mask + 1 && fold_grow(f))
 		return -ENOMEM;
 
-	size_t i = fold_slot(f, id, level, t);
+	size_t i = fold_slot(f, s, levels, t);
 	if (f->slot[i])
 		return agg_merge(&f->e[f->slot[i] - 1].agg, a);
-	f->e[f->n] = (struct fold_entry){.id = id,
-					 .t = t,
-					 .level = (uint8_t)level,
-					 .repl = (uint8_t)repl,
-					 .agg = *a};
+	f->e[f->n] = (struct fold_entry){
+	    .s = s, .t = t, .levels = (uint8_t)levels, .agg = *a};
 	f->slot[i] = (uint32_t)++f->n;
 	return 0;
 }
 
-int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,
-		  size_t vlen, const char *type, size_t tlen, uint64_t *id)
-{
-	unsigned char key[STORE_VIDEO_MAX + 1 + STORE_TYPE_MAX];
-	MDB_val k = {vlen + 1 + tlen, key}, v;
-	int rc;
+/*
+ * The series of one apply, each once, dense in order of first sight, with
+ * an open-addressing index (number + 1) that doubles at half full: it
+ * follows the distinct series of the batch, not its events.
+ */
+struct bseries {
+	const struct store_event *ev; /* names the series */
+	uint64_t hash;
+	uint64_t id; /* 0: not looked up yet */
+	unsigned repl;
+};
 
-	memcpy(key, video, vlen);
-	key[vlen] = 0;
-	memcpy(key + vlen + 1, type, tlen);
-	rc = mdb_get(txn, sh->series, &k, &v);
-	if (rc)
-		return rc;
-	if (v.mv_size != 8)
-		return MDB_CORRUPTED;
-	*id = get_be64(v.mv_data);
-	return 0;
-}
-
-/* The id of a series, made (next after the highest) when it is new. */
-static int series_get(struct shard *sh, MDB_txn *txn,
-		      const struct store_event *e, uint64_t *id)
-{
-	unsigned char key[STORE_VIDEO_MAX + 1 + STORE_TYPE_MAX], idb[8];
-	MDB_val k = {e->video_len + 1 + e->type_len, key}, v, last;
-	MDB_cursor *c;
-	int rc;
-
-	rc = series_lookup(sh, txn, e->video, e->video_len, e->type,
-			   e->type_len, id);
-	if (rc != MDB_NOTFOUND)
-		return rc;
-	if ((rc = mdb_cursor_open(txn, sh->names, &c)))
-		return rc;
-	rc = mdb_cursor_get(c, &last, NULL, MDB_LAST);
-	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		*id = 1;
-	else if (rc)
-		return rc;
-	else
-		*id = get_be64(last.mv_data) + 1;
-
-	memcpy(key, e->video, e->video_len);
-	key[e->video_len] = 0;
-	memcpy(key + e->video_len + 1, e->type, e->type_len);
-	put_be64(idb, *id);
-	v = (MDB_val){8, idb};
-	if ((rc = mdb_put(txn, sh->series, &k, &v, MDB_NOOVERWRITE)))
-		return rc;
-	MDB_val nk = {8, idb};
-	return mdb_put(txn, sh->names, &nk, &k, MDB_APPEND);
-}
-
-/* Has this event id been seen within the window?  If not, remember it.
- * Returns 1 for a duplicate, 0 for a new id, or an LMDB code. */
-static int dedup_seen(struct shard *sh, MDB_txn *txn, uint64_t id,
-		      const struct store_event *e, uint32_t now)
-{
-	unsigned char key[4 + 8 + STORE_ID_MAX];
-	MDB_val k = {8 + e->id_len, key + 4}, v;
-	uint64_t until = (uint64_t)now + sh->st->cfg.dedup_window;
-	uint32_t expires = until > UINT32_MAX ? UINT32_MAX : (uint32_t)until;
-	uint32_t have;
-	int rc;
-
-	put_be64(key + 4, id);
-	memcpy(key + 12, e->id, e->id_len);
-	rc = mdb_get(txn, sh->dedup, &k, &v);
-	if (rc == 0 && v.mv_size == 4) {
-		memcpy(&have, v.mv_data, 4);
-		if (now < have)
-			return 1;
-	} else if (rc != MDB_NOTFOUND) {
-		return rc ? rc : MDB_CORRUPTED;
-	}
-	v = (MDB_val){4, &expires};
-	if ((rc = mdb_put(txn, sh->dedup, &k, &v, 0)))
-		return rc;
-	put_be32(key, expires);
-	MDB_val xk = {12 + e->id_len, key}, empty = {0, NULL};
-	return mdb_put(txn, sh->dedupx, &xk, &empty, 0);
-}
-
-/* Note, once and for good, that a sum of @sh came near the limits of
- * 64 bits: the journal's batches then stop (see journal.c). */
-static int watch_big(struct shard *sh, MDB_txn *txn, const struct store_agg *a)
-{
-	if (a->sum > -SUM_BIG && a->sum < SUM_BIG)
-		return 0;
-	if (atomic_exchange(&sh->big, true))
-		return 0;
-	log_info("shard %u: a sum passed 2^62; its writes are applied one "
-		 "by one from now on", sh->index);
-	return meta_put(sh, txn, "big", &(uint32_t){1}, sizeof(uint32_t));
-}
-
-/* Merge one folded bucket into LMDB; new buckets of kept-for-a-while
- * levels are also listed in the expiry database. */
-static int bucket_merge(struct shard *sh, MDB_txn *txn, MDB_cursor *c,
-			const struct fold_entry *e, uint32_t now)
-{
-	unsigned char key[BUCKET_KEY_LEN];
-	MDB_val k = {BUCKET_KEY_LEN, key}, v;
-	struct store_agg cur;
-	int rc;
-
-	bucket_key(key, e->id, e->level, e->t);
-	if (sh->st->cfg.repl_shards &&
-	    (e->level == STORE_MIN || e->level == LEVEL_TOTAL) &&
-	    (rc = pending_mark(sh, txn, e->repl, key, now)))
-		return rc;
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
-	if (rc == 0) {
-		if (v.mv_size != sizeof(cur))
-			return MDB_CORRUPTED;
-		memcpy(&cur, v.mv_data, sizeof(cur));
-		if ((rc = agg_merge(&cur, &e->agg)) ||
-		    (rc = watch_big(sh, txn, &cur)))
-			return rc;
-		v = (MDB_val){sizeof(cur), &cur};
-		return mdb_cursor_put(c, &k, &v, MDB_CURRENT);
-	}
-	if (rc != MDB_NOTFOUND || (rc = watch_big(sh, txn, &e->agg)))
-		return rc;
-	v = (MDB_val){sizeof(e->agg), (void *)&e->agg};
-	k = (MDB_val){BUCKET_KEY_LEN, key};
-	if ((rc = mdb_cursor_put(c, &k, &v, 0)))
-		return rc;
-	if (e->level == LEVEL_TOTAL || sh->st->cfg.keep[e->level] == 0)
-		return 0;
-
-	unsigned char xkey[EXPIRY_KEY_LEN];
-	xkey[0] = e->level;
-	put_be32(xkey + 1, e->t);
-	put_be64(xkey + 5, e->id);
-	MDB_val xk = {EXPIRY_KEY_LEN, xkey}, empty = {0, NULL};
-	return mdb_put(txn, sh->expiry, &xk, &empty, 0);
-}
-
-/* Note @now as the time series @id last changed (ids come in key order,
- * so the cursor finds each next to the last). */
-static int changed_put(MDB_cursor *cc, uint64_t id, uint32_t now)
-{
-	unsigned char key[8];
-	MDB_val k = {sizeof(key), key}, v = {sizeof(now), &now};
-
-	put_be64(key, id);
-	return mdb_cursor_put(cc, &k, &v, 0);
-}
-
-/* Series ids already looked up in this apply, by (video, type): an
- * open-addressing table that doubles at half full, so it follows the
- * distinct series of the batch, not its events. */
-struct series_cache {
-	struct series_slot {
-		uint64_t hash, id;
-		const struct store_event *ev;
-		unsigned repl;
-	} *slot;
-	size_t mask, n;
+struct batch {
+	struct shard *sh;
+	MDB_txn *txn;
+	uint32_t now;
+	uint64_t next_id; /* the next new series' id; 0: not read yet */
+	struct bseries *s;
+	size_t n, cap;
+	uint32_t *slot;
+	size_t mask;
+	MDB_cursor *heads, *packs;
 };
 
 static uint64_t series_hash(const struct store_event *e)
@@ -324,87 +184,378 @@ static bool same_series(const struct store_event *a,
 	       memcmp(a->type, b->type, a->type_len) == 0;
 }
 
-static struct series_slot *cache_slot(struct series_cache *sc, uint64_t h,
-				      const struct store_event *e)
+static uint32_t *batch_slot(struct batch *b, uint64_t h,
+			    const struct store_event *e)
 {
-	for (size_t i = h & sc->mask;; i = (i + 1) & sc->mask) {
-		struct series_slot *s = &sc->slot[i];
-		if (!s->ev || (s->hash == h && same_series(s->ev, e)))
-			return s;
+	for (size_t i = h & b->mask;; i = (i + 1) & b->mask) {
+		uint32_t k = b->slot[i];
+		if (!k || (b->s[k - 1].hash == h && same_series(b->s[k - 1].ev, e)))
+			return &b->slot[i];
 	}
 }
 
-/* Make room for one more series; false when memory is short (the
- * lookup then goes to LMDB uncached). */
-static bool cache_reserve(struct series_cache *sc)
+static int batch_grow(struct batch *b)
 {
-	if (sc->slot && (sc->n + 1) * 2 <= sc->mask + 1)
-		return true;
-	size_t cap = sc->slot ? (sc->mask + 1) * 2 : 256;
-	struct series_slot *old = sc->slot, *slot = calloc(cap, sizeof(*slot));
-	size_t oldcap = sc->slot ? sc->mask + 1 : 0;
+	size_t cap = b->cap ? b->cap * 2 : 128;
+	struct bseries *s = realloc(b->s, cap * sizeof(*s));
+	uint32_t *slot;
 
-	if (!slot)
-		return false;
-	sc->slot = slot;
-	sc->mask = cap - 1;
-	for (size_t i = 0; i < oldcap; i++)
-		if (old[i].ev)
-			*cache_slot(sc, old[i].hash, old[i].ev) = old[i];
-	free(old);
-	return true;
-}
-
-/* The id and replication shard of @e's series, from the cache or LMDB. */
-static int series_find(struct shard *sh, MDB_txn *txn, struct series_cache *sc,
-		       const struct store_event *e, uint64_t *id,
-		       unsigned *repl)
-{
-	const struct store_config *cfg = &sh->st->cfg;
-	struct series_slot *slot = NULL;
-	uint64_t h = series_hash(e);
-	int rc;
-
-	if (cache_reserve(sc)) {
-		slot = cache_slot(sc, h, e);
-		if (slot->ev) {
-			*id = slot->id;
-			*repl = slot->repl;
-			return 0;
-		}
-	}
-	if ((rc = series_get(sh, txn, e, id)))
-		return rc;
-	*repl = cfg->repl_shards ? store_hash_shard(e->video, e->video_len,
-						    cfg->repl_shards)
-				 : 0;
-	if (slot) {
-		*slot = (struct series_slot){h, *id, e, *repl};
-		sc->n++;
-	}
+	if (!s)
+		return -ENOMEM;
+	b->s = s;
+	if (!(slot = calloc(cap * 2, sizeof(*slot))))
+		return -ENOMEM;
+	free(b->slot);
+	b->slot = slot;
+	b->cap = cap;
+	b->mask = cap * 2 - 1;
+	for (size_t k = 0; k < b->n; k++)
+		*batch_slot(b, b->s[k].hash, b->s[k].ev) = (uint32_t)k + 1;
 	return 0;
 }
 
-/* Fold the events of @req into @f, skipping duplicates. */
-static int fold_events(struct shard *sh, MDB_txn *txn, struct commit_req *req,
-		       struct series_cache *sc, struct fold *f)
+/* The index of @e's series in the batch, added when new. */
+static int batch_series(struct batch *b, const struct store_event *e,
+			uint32_t *index)
 {
-	const struct store_config *cfg = &sh->st->cfg;
+	const struct store_config *cfg = &b->sh->st->cfg;
+	uint64_t h = series_hash(e);
+	uint32_t *slot;
+	int rc;
+
+	if (b->n == b->cap && (rc = batch_grow(b)))
+		return rc;
+	slot = batch_slot(b, h, e);
+	if (!*slot) {
+		b->s[b->n] = (struct bseries){
+		    .ev = e,
+		    .hash = h,
+		    .repl = cfg->repl_shards
+				? store_hash_shard(e->video, e->video_len,
+						   cfg->repl_shards)
+				: 0};
+		*slot = (uint32_t)++b->n;
+	}
+	*index = *slot - 1;
+	return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+	free(b->s);
+	free(b->slot);
+}
+
+/* A new series' id: one past the highest in names. */
+static int new_id(struct batch *b, uint64_t *id)
+{
+	if (!b->next_id) {
+		MDB_cursor *c;
+		MDB_val last;
+		int rc;
+
+		if ((rc = mdb_cursor_open(b->txn, b->sh->names, &c)))
+			return rc;
+		rc = mdb_cursor_get(c, &last, NULL, MDB_LAST);
+		mdb_cursor_close(c);
+		if (rc == MDB_NOTFOUND)
+			b->next_id = 1;
+		else if (rc)
+			return rc;
+		else if (last.mv_size != ID_KEY_LEN)
+			return MDB_CORRUPTED;
+		else
+			b->next_id = id_key_get(last.mv_data) + 1;
+	}
+	if (b->next_id > SERIES_ID_MAX) {
+		log_error("shard %u holds %llu series, as many as it can",
+			  b->sh->index, (unsigned long long)SERIES_ID_MAX);
+		return -ENOSPC;
+	}
+	*id = b->next_id++;
+	return 0;
+}
+
+int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,
+		  size_t vlen, const char *type, size_t tlen, struct head *h,
+		  bool total_only)
+{
+	unsigned char key[SERIES_KEY_MAX];
+	MDB_val k = {series_key(key, video, vlen, type, tlen), key}, v;
+	int rc = mdb_get(txn, sh->series, &k, &v);
+
+	if (rc)
+		return rc;
+	return head_decode(v.mv_data, v.mv_size, h, total_only)
+		   ? 0
+		   : MDB_CORRUPTED;
+}
+
+/* The id of series @i, looked up, or made when it is new (its head is
+ * written when the batch is merged). */
+static int batch_id(struct batch *b, uint32_t i, uint64_t *id)
+{
+	struct bseries *s = &b->s[i];
+	struct head h;
+	int rc;
+
+	if (!s->id) {
+		rc = series_lookup(b->sh, b->txn, s->ev->video,
+				   s->ev->video_len, s->ev->type,
+				   s->ev->type_len, &h, true);
+		if (rc == 0)
+			s->id = h.id;
+		else if (rc != MDB_NOTFOUND || (rc = new_id(b, &s->id)))
+			return rc;
+	}
+	*id = s->id;
+	return 0;
+}
+
+/* Has this event id been seen within the window?  If not, remember it.
+ * Returns 1 for a duplicate, 0 for a new id, or an LMDB code. */
+static int dedup_seen(struct shard *sh, MDB_txn *txn, uint64_t id,
+		      const struct store_event *e, uint32_t now)
+{
+	unsigned char key[DEDUPX_KEY_MAX];
+	uint64_t until = (uint64_t)now + sh->st->cfg.dedup_window;
+	uint32_t expires = until > UINT32_MAX ? UINT32_MAX : (uint32_t)until;
+	size_t len = dedupx_key(key, expires, id, e->id, e->id_len);
+	MDB_val k = {len - 4, key + 4}, v;
+	uint32_t have;
+	int rc;
+
+	rc = mdb_get(txn, sh->dedup, &k, &v);
+	if (rc == 0 && v.mv_size == 4) {
+		memcpy(&have, v.mv_data, 4);
+		if (now < have)
+			return 1;
+	} else if (rc != MDB_NOTFOUND) {
+		return rc ? rc : MDB_CORRUPTED;
+	}
+	v = (MDB_val){4, &expires};
+	if ((rc = mdb_put(txn, sh->dedup, &k, &v, 0)))
+		return rc;
+	MDB_val xk = {len, key}, empty = {0, NULL};
+	return mdb_put(txn, sh->dedupx, &xk, &empty, 0);
+}
+
+/* Note, once and for good, that a sum of @sh came near the limits of
+ * 64 bits: the journal's batches then stop (see journal.c). */
+static int watch_big(struct shard *sh, MDB_txn *txn, const struct store_agg *a)
+{
+	if (a->sum > -SUM_BIG && a->sum < SUM_BIG)
+		return 0;
+	if (atomic_exchange(&sh->big, true))
+		return 0;
+	log_info("shard %u: a sum passed 2^62; its writes are applied one "
+		 "by one from now on", sh->index);
+	return meta_put(sh, txn, "big", &(uint32_t){1}, sizeof(uint32_t));
+}
+
+static int watch_pack(struct shard *sh, MDB_txn *txn, const struct pack *p)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < p->n && rc == 0; i++)
+		rc = watch_big(sh, txn, &p->agg[i]);
+	return rc;
+}
+
+/* Add pack @p of @level to what the packs database holds for it. */
+static int tree_merge(struct batch *b, uint64_t id, unsigned level,
+		      const struct pack *p)
+{
+	unsigned char key[PACK_KEY_LEN], buf[PACK_ENC_MAX];
+	MDB_val k = {PACK_KEY_LEN, key}, v;
+	struct pack have;
+	const struct pack *put = p;
+	unsigned flags = 0;
+	int rc;
+
+	if (!p->n)
+		return 0;
+	if (pack_expired(&b->sh->st->cfg, (int)level, p->start, b->now)) {
+		/* Pushed out of a head that saw no write for so long that
+		 * retention would delete it at once. */
+		atomic_fetch_add(&b->sh->st->expired, p->n);
+		return 0;
+	}
+	pack_key(key, level, p->start, id);
+	rc = mdb_cursor_get(b->packs, &k, &v, MDB_SET_KEY);
+	if (rc == 0) {
+		if (!pack_decode(v.mv_data, v.mv_size, level, p->start, &have))
+			return MDB_CORRUPTED;
+		if ((rc = pack_merge(&have, p)))
+			return rc;
+		put = &have;
+		flags = MDB_CURRENT;
+	} else if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	if ((rc = watch_pack(b->sh, b->txn, put)))
+		return rc;
+	k = (MDB_val){PACK_KEY_LEN, key};
+	v = (MDB_val){pack_encode(put, buf), buf};
+	return mdb_cursor_put(b->packs, &k, &v, flags);
+}
+
+/* Fold bucket @t of @level into head @h: into its open pack when the
+ * bucket is in it; a later pack pushes that one out first; an earlier one
+ * gathers in @late, which goes to the packs database when the next
+ * bucket is of another pack. */
+static int head_add(struct batch *b, struct head *h, unsigned level,
+		    uint32_t t, const struct store_agg *a, struct pack *late,
+		    unsigned *late_level)
+{
+	uint32_t start = pack_of(level, t);
+	unsigned slot = pack_slot(level, t), bit = 1u << level;
+	struct pack *p = &h->pack[level];
+	int rc;
+
+	if (late->n && (*late_level != level || late->start != start)) {
+		if ((rc = tree_merge(b, h->id, *late_level, late)))
+			return rc;
+		late->n = 0;
+	}
+	if (!(h->open & bit) || !p->n) {
+		h->open |= bit;
+		p->start = start;
+		p->n = 0;
+	} else if (start > p->start) {
+		if ((rc = tree_merge(b, h->id, level, p)))
+			return rc;
+		p->start = start;
+		p->n = 0;
+	} else if (start < p->start) {
+		*late_level = level;
+		late->start = start;
+		p = late;
+	}
+	if ((rc = pack_add(p, slot, a)))
+		return rc;
+	for (unsigned i = p->n; i-- > 0;)
+		if (p->slot[i] == slot)
+			return watch_big(b->sh, b->txn, &p->agg[i]);
+	return 0;
+}
+
+/* Encode @h; while it is too big for a B-tree node, push its packs out
+ * to the packs database, finest first. */
+static int head_fit(struct batch *b, struct head *h, unsigned char *buf,
+		    size_t *len)
+{
+	int rc;
+
+	for (unsigned l = 0;; l++) {
+		*len = head_encode(h, buf);
+		if (*len <= HEAD_BIG || l == STORE_LEVELS)
+			return 0;
+		if (!(h->open & 1u << l))
+			continue;
+		if ((rc = tree_merge(b, h->id, l, &h->pack[l])))
+			return rc;
+		h->open &= ~(1u << l);
+	}
+}
+
+/* Merge the folded seconds @e[0..n) of series @s (in time order) into
+ * its head, made when the series is new. */
+static int merge_series(struct batch *b, struct bseries *s,
+			const struct fold_entry *const *e, size_t n)
+{
+	const struct store_config *cfg = &b->sh->st->cfg;
+	unsigned char key[SERIES_KEY_MAX], buf[HEAD_ENC_MAX];
+	MDB_val k = {series_key(key, s->ev->video, s->ev->video_len,
+				s->ev->type, s->ev->type_len),
+		     key},
+		v;
+	struct head h;
+	struct pack late = {.n = 0};
+	unsigned late_level = 0;
+	bool exists;
+	size_t len;
+	int rc;
+
+	rc = mdb_cursor_get(b->heads, &k, &v, MDB_SET_KEY);
+	if (rc == 0) {
+		if (!head_decode(v.mv_data, v.mv_size, &h, false))
+			return MDB_CORRUPTED;
+		exists = true;
+	} else if (rc == MDB_NOTFOUND) {
+		h.total = (struct store_agg){0, 0, 0, 0};
+		h.open = 0;
+		if (!s->id && (rc = new_id(b, &s->id)))
+			return rc;
+		h.id = s->id;
+		exists = false;
+	} else {
+		return rc;
+	}
+	uint32_t marked = UINT32_MAX; /* the minute last marked pending */
+	for (size_t i = 0; i < n; i++) {
+		uint32_t t = e[i]->t;
+
+		if ((rc = agg_merge(&h.total, &e[i]->agg)))
+			return rc;
+		for (unsigned l = 0; l < STORE_LEVELS; l++)
+			if (e[i]->levels & 1u << l &&
+			    (rc = head_add(b, &h, l, bucket_of((int)l, t),
+					   &e[i]->agg, &late, &late_level)))
+				return rc;
+		if (cfg->repl_shards && e[i]->levels & 1u << STORE_MIN &&
+		    bucket_of(STORE_MIN, t) != marked) {
+			marked = bucket_of(STORE_MIN, t);
+			if ((rc = pending_mark(b->sh, b->txn, s->repl, h.id,
+					       STORE_MIN, marked, b->now)))
+				return rc;
+		}
+	}
+	if ((rc = watch_big(b->sh, b->txn, &h.total)) ||
+	    (cfg->repl_shards &&
+	     (rc = pending_mark(b->sh, b->txn, s->repl, h.id, LEVEL_TOTAL, 0,
+				b->now))))
+		return rc;
+	if (late.n && (rc = tree_merge(b, h.id, late_level, &late)))
+		return rc;
+	/* Its file's mtime moves, once per batch, in the same transaction. */
+	h.changed = b->now;
+	if ((rc = head_fit(b, &h, buf, &len)))
+		return rc;
+	k = (MDB_val){k.mv_size, key};
+	v = (MDB_val){len, buf};
+	if (exists)
+		return mdb_cursor_put(b->heads, &k, &v, MDB_CURRENT);
+	if ((rc = mdb_cursor_put(b->heads, &k, &v, 0)))
+		return rc;
+	unsigned char idk[ID_KEY_LEN];
+	MDB_val ik = {ID_KEY_LEN, idk};
+	id_key(idk, h.id);
+	return mdb_put(b->txn, b->sh->names, &ik, &k, MDB_APPEND);
+}
+
+/* Fold the events of @req into @f, skipping duplicates. */
+static int fold_events(struct batch *b, struct commit_req *req,
+		       struct fold *f)
+{
+	const struct store_config *cfg = &b->sh->st->cfg;
 	const struct store_event *prev = NULL;
-	uint64_t id = 0;
-	unsigned repl = 0;
+	uint32_t s = 0;
+	uint64_t id;
 	int rc = 0;
 
 	for (size_t i = 0; i < req->n && rc == 0; i++) {
 		const struct store_event *e = &req->ev[i];
 
 		if (!prev || !same_series(prev, e)) {
-			if ((rc = series_find(sh, txn, sc, e, &id, &repl)))
+			if ((rc = batch_series(b, e, &s)))
 				break;
 			prev = e;
 		}
 		if (e->id) {
-			rc = dedup_seen(sh, txn, id, e, req->now);
+			if ((rc = batch_id(b, s, &id)))
+				break;
+			rc = dedup_seen(b->sh, b->txn, id, e, req->now);
 			if (rc == 1) {
 				req->deduped++;
 				rc = 0;
@@ -414,21 +565,20 @@ static int fold_events(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 				break;
 		}
 		struct store_agg a = {1, e->value, e->value, e->value};
-		for (int l = 0; l < STORE_LEVELS && rc == 0; l++)
+		unsigned levels = 0;
+		for (int l = 0; l < STORE_LEVELS; l++)
 			if (bucket_kept(cfg, l, e->ts, req->now))
-				rc = fold_add(f, id, l, bucket_of(l, e->ts),
-					      repl, &a);
-		if (rc == 0)
-			rc = fold_add(f, id, LEVEL_TOTAL, 0, repl, &a);
+				levels |= 1u << l;
+		rc = fold_add(f, s, levels, e->ts, &a);
 	}
 	return rc;
 }
 
 /*
- * The key order of the folded buckets, (id, level, time), by an LSD radix
- * sort of 16-byte keys: hi is the series id, lo the level (8 bits), the
- * time (32) and the entry's index in the fold table (24).  One pass counts
- * every byte; a byte that all keys share (most of them: ids are small, a
+ * The order of the folded seconds, (series, time), by an LSD radix sort
+ * of 16-byte keys: hi is the series' index, lo the time (32 bits), the
+ * levels (8) and the entry's index in the fold table (24).  One pass counts
+ * every byte; a byte that all keys share (most of them: indexes are small, a
  * batch has a few times) costs no pass.  Several times faster than qsort
  * of the 40-byte entries, which was a fifth of the /ingest profile.
  */
@@ -478,14 +628,55 @@ static struct order *order_sort(struct order *a, struct order *tmp, size_t n)
 	return a;
 }
 
+/* Merge the folded buckets into LMDB, series by series. */
+static int merge_all(struct batch *b, struct fold *f)
+{
+	size_t n = f->n;
+	int rc;
+
+	if (n >= (1u << ORDER_INDEX_BITS))
+		/* Millions of distinct buckets: more than a FUSE write of
+		 * 1 MiB can name, or a journal batch holds. */
+		return -ENOMEM;
+	struct order *ord = malloc(2 * n * sizeof(*ord) + 1), *sorted;
+	const struct fold_entry **e = malloc(n * sizeof(*e) + 1);
+	if (!ord || !e) {
+		free(ord);
+		free(e);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		ord[i] = (struct order){f->e[i].s,
+					(uint64_t)f->e[i].t << 32 |
+					    (uint64_t)f->e[i].levels
+						<< ORDER_INDEX_BITS |
+					    i};
+	sorted = order_sort(ord, ord + n, n);
+	for (size_t i = 0; i < n; i++)
+		e[i] = &f->e[sorted[i].lo & ((1u << ORDER_INDEX_BITS) - 1)];
+	free(ord);
+	rc = mdb_cursor_open(b->txn, b->sh->series, &b->heads);
+	if (rc == 0 && (rc = mdb_cursor_open(b->txn, b->sh->packs, &b->packs)))
+		mdb_cursor_close(b->heads);
+	for (size_t i = 0, j; i < n && rc == 0; i = j) {
+		for (j = i + 1; j < n && e[j]->s == e[i]->s; j++)
+			;
+		rc = merge_series(b, &b->s[e[i]->s], e + i, j - i);
+	}
+	if (b->packs) {
+		mdb_cursor_close(b->packs);
+		mdb_cursor_close(b->heads);
+	}
+	free(e);
+	return rc;
+}
+
 int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 		size_t nreq, size_t *used)
 {
-	struct series_cache sc = {NULL, 0, 0};
+	struct batch b = {.sh = sh, .txn = txn};
 	struct fold f;
-	MDB_cursor *c = NULL, *cc = NULL;
 	size_t events = 0, r;
-	uint32_t now = 0;
 	int rc = 0;
 
 	if (nreq == 1 && req->one_by_one && req->n > 1) {
@@ -510,52 +701,14 @@ int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 	 * follows FOLD_LIMIT, not the size of a journal's batch. */
 	for (r = 0; r < nreq && rc == 0 && (r == 0 || f.n < FOLD_LIMIT); r++) {
 		req[r].deduped = 0;
-		if (req[r].now > now)
-			now = req[r].now;
-		rc = fold_events(sh, txn, &req[r], &sc, &f);
+		if (req[r].now > b.now)
+			b.now = req[r].now;
+		rc = fold_events(&b, &req[r], &f);
 	}
 	*used = r;
-	free(sc.slot);
-	if (rc)
-		goto out;
-	if ((rc = mdb_cursor_open(txn, sh->buckets, &c)))
-		goto out;
-	/* Merge in key order: LMDB finds a key next to the cursor's page
-	 * without a search from the root, and pages are dirtied once. */
-	size_t n = f.n;
-	if (n >= (1u << ORDER_INDEX_BITS)) {
-		/* Millions of distinct buckets: more than a FUSE write of
-		 * 1 MiB can name, or a journal batch holds. */
-		rc = -ENOMEM;
-		goto out;
-	}
-	struct order *ord = malloc(2 * n * sizeof(*ord) + 1), *sorted;
-	if (!ord) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		ord[i] = (struct order){f.e[i].id,
-					(uint64_t)f.e[i].level << 56 |
-					    (uint64_t)f.e[i].t
-						<< ORDER_INDEX_BITS |
-					    i};
-	sorted = order_sort(ord, ord + n, n);
-	rc = mdb_cursor_open(txn, sh->changed, &cc);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		const struct fold_entry *e =
-		    &f.e[sorted[i].lo & ((1u << ORDER_INDEX_BITS) - 1)];
-		rc = bucket_merge(sh, txn, c, e, now);
-		/* One total per series that counted something: its file's
-		 * mtime moves, once per batch, in the same transaction. */
-		if (rc == 0 && e->level == LEVEL_TOTAL)
-			rc = changed_put(cc, e->id, now);
-	}
-	free(ord);
-	if (cc)
-		mdb_cursor_close(cc);
-	mdb_cursor_close(c);
-out:
+	if (rc == 0)
+		rc = merge_all(&b, &f);
+	batch_free(&b);
 	fold_free(&f);
 	return rc;
 }

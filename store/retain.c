@@ -2,10 +2,12 @@
  * retain.c - the store's background thread: journals applied every 100 ms,
  * fsync each second, dead readers' slots cleared every 5 s, retention.
  *
- * Retention never scans the buckets: each bucket of a level with a limit
- * was listed in the expiry database when it was made, ordered by
- * (level, time), so a pass reads that list from its start and stops at the
- * first bucket still kept.  Dedup ids are forgotten the same way.  Work is
+ * Retention never searches: the packs database is ordered by (level,
+ * time) first (keys.h), so a pass deletes from the start of each level's
+ * run and stops at the first pack that still holds a bucket kept.  A
+ * head's open pack is not deleted (the next write of its series pushes it
+ * out); reads never count a bucket past its level's horizon anyway.
+ * Dedup ids are forgotten the same way, through dedupx.  Work is
  * cut into transactions of at most EXPIRE_BATCH deletions so that writers
  * never wait long behind it.
  */
@@ -20,11 +22,10 @@
 
 #define EXPIRE_BATCH 2000
 
-/* Delete up to @budget expired buckets of @level; *@more when some remain. */
+/* Delete up to @budget expired packs of @level; *@more when some remain. */
 static int expire_level(struct shard *sh, MDB_txn *txn, int level, uint32_t now,
 			int *budget, bool *more)
 {
-	int64_t horizon = level_horizon(&sh->st->cfg, level, now);
 	unsigned char first[1] = {(unsigned char)level};
 	MDB_val k = {1, first}, v;
 	MDB_cursor *c;
@@ -32,32 +33,36 @@ static int expire_level(struct shard *sh, MDB_txn *txn, int level, uint32_t now,
 
 	if (sh->st->cfg.keep[level] == 0)
 		return 0;
-	if ((rc = mdb_cursor_open(txn, sh->expiry, &c)))
+	if ((rc = mdb_cursor_open(txn, sh->packs, &c)))
 		return rc;
 	/* After each delete, seek again: simpler than trusting the
 	 * cursor's position past a deleted last item. */
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	     k = (MDB_val){1, first},
 	    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) {
-		const unsigned char *kb = k.mv_data;
-		unsigned char bkey[BUCKET_KEY_LEN];
+		unsigned l;
+		uint32_t start;
+		uint64_t id;
 
-		if (k.mv_size != EXPIRY_KEY_LEN || kb[0] != level ||
-		    get_be32(kb + 1) >= horizon)
+		if (!pack_key_parse(k.mv_data, k.mv_size, &l, &start, &id) ||
+		    l != (unsigned)level)
+			break;
+		/* Its last bucket still kept: so is every later pack. */
+		if (!pack_expired(&sh->st->cfg, level, start, now))
 			break;
 		if (*budget == 0) {
 			*more = true;
 			break;
 		}
-		bucket_key(bkey, get_be64(kb + 5), level, get_be32(kb + 1));
-		MDB_val bk = {BUCKET_KEY_LEN, bkey};
-		rc = mdb_del(txn, sh->buckets, &bk, NULL);
-		if (rc && rc != MDB_NOTFOUND)
-			break;
+		struct pack p;
+		unsigned buckets = pack_decode(v.mv_data, v.mv_size, l, start,
+					       &p)
+				       ? p.n
+				       : 1;
 		if ((rc = mdb_cursor_del(c, 0)))
 			break;
 		(*budget)--;
-		atomic_fetch_add(&sh->st->expired, 1);
+		atomic_fetch_add(&sh->st->expired, buckets);
 	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;

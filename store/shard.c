@@ -780,31 +780,6 @@ static int meta_u32(struct shard *sh, MDB_txn *txn, const char *name,
 	return 0;
 }
 
-/*
- * The order of 13-byte bucket and expiry keys: the same as memcmp (keys
- * are big-endian), so any LMDB tool reads the databases as they are, but
- * two word compares instead of a call to memcmp for each of the ~30
- * comparisons of a B-tree search.  Other lengths fall back to memcmp.
- */
-static int cmp_key13(const MDB_val *a, const MDB_val *b)
-{
-	const unsigned char *x = a->mv_data, *y = b->mv_data;
-
-	if (a->mv_size == 13 && b->mv_size == 13) {
-		uint64_t p = get_be64(x), q = get_be64(y);
-		if (p != q)
-			return p < q ? -1 : 1;
-		p = (uint64_t)get_be32(x + 8) << 8 | x[12];
-		q = (uint64_t)get_be32(y + 8) << 8 | y[12];
-		return (p > q) - (p < q);
-	}
-	size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
-	int d = memcmp(x, y, n);
-	if (d)
-		return d;
-	return (a->mv_size > b->mv_size) - (a->mv_size < b->mv_size);
-}
-
 static int shard_open_dbs(struct shard *sh)
 {
 	static const struct {
@@ -813,13 +788,11 @@ static int shard_open_dbs(struct shard *sh)
 	} dbs[] = {
 	    {"series", offsetof(struct shard, series)},
 	    {"names", offsetof(struct shard, names)},
-	    {"buckets", offsetof(struct shard, buckets)},
-	    {"expiry", offsetof(struct shard, expiry)},
+	    {"packs", offsetof(struct shard, packs)},
 	    {"dedup", offsetof(struct shard, dedup)},
 	    {"dedupx", offsetof(struct shard, dedupx)},
 	    {"meta", offsetof(struct shard, meta)},
 	    {"pending", offsetof(struct shard, pending)},
-	    {"changed", offsetof(struct shard, changed)},
 	};
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
@@ -829,10 +802,6 @@ static int shard_open_dbs(struct shard *sh)
 	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]) && !rc; i++)
 		rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE,
 				  (MDB_dbi *)((char *)sh + dbs[i].off));
-	if (!rc)
-		rc = mdb_set_compare(txn, sh->buckets, cmp_key13);
-	if (!rc)
-		rc = mdb_set_compare(txn, sh->expiry, cmp_key13);
 	if (!rc)
 		rc = format_shard(sh, txn);
 	if (!rc)
@@ -896,7 +865,11 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 	sh->map_size = info.me_mapsize;
 	if ((rc = reserve_disk(sh, sh->map_size)))
 		goto fail;
-	if ((rc = shard_open_dbs(sh)))
+	/* An upgrade (upgrade.c) may need a larger map than the old data. */
+	while ((rc = shard_open_dbs(sh)) == MDB_MAP_FULL &&
+	       (rc = shard_grow(sh)) == 0)
+		;
+	if (rc)
 		goto fail;
 	MDB_stat ms;
 	mdb_env_stat(sh->env, &ms);
@@ -1055,6 +1028,27 @@ void store_close(struct store *st)
 	free(st);
 }
 
+/* Pages of @sh that LMDB's freelist holds for reuse (as mdb_stat -f
+ * counts them): each record is a list of page numbers, its count first. */
+static uint64_t free_pages(struct shard *sh)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t n = 0;
+
+	if (shard_txn_begin(sh, MDB_RDONLY, &txn))
+		return 0;
+	if (mdb_cursor_open(txn, 0, &c) == 0) {
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+			if (v.mv_size >= sizeof(size_t))
+				n += *(const size_t *)v.mv_data;
+		mdb_cursor_close(c);
+	}
+	shard_txn_abort(sh, txn);
+	return n;
+}
+
 void store_get_stats(struct store *st, struct store_stats *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -1077,8 +1071,10 @@ void store_get_stats(struct store *st, struct store_stats *out)
 		mdb_env_stat(sh->env, &ms);
 		pthread_rwlock_unlock(&sh->resize);
 		out->pending += pending_count(sh);
-		out->bytes_used +=
-		    (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+		uint64_t pages = info.me_last_pgno + 1, free = free_pages(sh);
+		free = free < pages ? free : pages;
+		out->bytes_used += (pages - free) * ms.ms_psize;
+		out->bytes_free += free * ms.ms_psize;
 		out->map_bytes += info.me_mapsize;
 	}
 }

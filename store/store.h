@@ -93,6 +93,7 @@ struct store_stats {
 	uint64_t map_grows;    /* times a shard's map was enlarged */
 	uint64_t expired;      /* buckets removed by retention */
 	uint64_t bytes_used;   /* pages in use across shards, in bytes */
+	uint64_t bytes_free;   /* pages free for reuse in the files, bytes */
 	uint64_t map_bytes;    /* sum of the shards' map sizes */
 	uint64_t pending;      /* rows waiting for replication */
 	uint64_t journal;      /* events acknowledged, not yet in LMDB */

@@ -121,12 +121,15 @@ setup() {
 	done
 	content_is "$V/range/$m-$((m + 1))" $'1\n'
 	content_is "$V/range/$((m + 1))-$((m + 60))" $'0\n'
+	# An event of a later minute pushes minute m's seconds out of the
+	# series' head, to where retention deletes them.
+	echo >>"$V/views"
 	until grep -Eq '^countfs_buckets_expired_total [1-9]' "$MNT/stats"; do
 		((SECONDS < deadline)) || { echo "retention did not run"; false; }
 		sleep 0.2
 	done
 	content_is "$V/range/$m-$((m + 60))" $'1\n'
-	content_is "$V/views" $'1\n'
+	content_is "$V/views" $'2\n'
 }
 
 @test "a window has one name: leading zeros are ENOENT" {

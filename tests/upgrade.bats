@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Data formats across releases: a directory made by 0.4.0 (data format 1)
-# is upgraded in place to format 2 with every count
+# is upgraded in place to format 3 with every count
 # intact, its journal included; a crash in the middle of an upgrade still
 # starts; 0.4.0 refuses the upgraded directory; a directory of a newer
 # format is refused with one sentence, nothing in it changed.
@@ -88,14 +88,14 @@ counts_are_intact() {
 	[ "$(shard_format "$DATA" 0)" = 1 ]
 	mount_countfs shards=2
 	counts_are_intact
-	grep -q "$DATA: upgraded from data format 1 to 2; a countfs older than 0.5.0 no longer starts on it" "$LOG"
-	[ "$(cat "$DATA/format")" = "countfs data format 2" ]
+	grep -q "$DATA: upgraded from data format 1 to 3; a countfs older than 0.6.0 no longer starts on it" "$LOG"
+	[ "$(cat "$DATA/format")" = "countfs data format 3" ]
 	[ "$(cat "$DATA/identity")" = "$identity" ]
 	echo >>"$MNT/videos/v0/views"
 	content_is "$MNT/videos/v0/views" $'501\n'
 	unmount_countfs
-	[ "$(shard_format "$DATA" 0)" = 2 ]
-	[ "$(shard_format "$DATA" 1)" = 2 ]
+	[ "$(shard_format "$DATA" 0)" = 3 ]
+	[ "$(shard_format "$DATA" 1)" = 3 ]
 	# Started again: nothing more to upgrade, nothing logged about it.
 	: >"$LOG"
 	mount_countfs shards=2
@@ -111,7 +111,7 @@ counts_are_intact() {
 	counts_are_intact
 	unmount_countfs
 	run -1 timeout 20 "$OLD_BIN" "$MNT" -f -o "data=$DATA,shards=2"
-	[[ "$output" = *"was made with format version 2, not 1"* ]]
+	[[ "$output" = *"was made with format version 3, not 1"* ]]
 	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
 }
 
@@ -121,32 +121,38 @@ counts_are_intact() {
 	mount_countfs shards=2
 	counts_are_intact
 	grep -q "had no identity (made by an older countfs)" "$LOG"
-	grep -q "upgraded from data format 1 to 2" "$LOG"
+	grep -q "upgraded from data format 1 to 3" "$LOG"
 	[ -s "$DATA/identity" ]
 }
 
 @test "an upgrade cut short by a crash (one shard done, no DIR/format) starts and finishes" {
+	# What a crash after shard 0's upgrade transaction leaves: shard 0
+	# of a directory upgraded whole, beside the rest of the old one.
+	DATA=$BATS_TEST_TMPDIR/done fixture_data
+	DATA=$BATS_TEST_TMPDIR/done mount_countfs shards=2
+	unmount_countfs
 	fixture_data
-	# What a crash after shard 0's upgrade transaction leaves.
-	set_shard_format "$DATA" 0 2
-	[ "$(shard_format "$DATA" 0)" = 2 ]
+	rm -r "$DATA/shard-0"
+	cp -a "$BATS_TEST_TMPDIR/done/shard-0" "$DATA/"
+	[ "$(shard_format "$DATA" 0)" = 3 ]
 	[ "$(shard_format "$DATA" 1)" = 1 ]
+	: >"$LOG"
 	mount_countfs shards=2
 	counts_are_intact
-	grep -q "upgraded from data format 1 to 2" "$LOG"
-	[ "$(cat "$DATA/format")" = "countfs data format 2" ]
+	grep -q "upgraded from data format 1 to 3" "$LOG"
+	[ "$(cat "$DATA/format")" = "countfs data format 3" ]
 	unmount_countfs
-	[ "$(shard_format "$DATA" 1)" = 2 ]
+	[ "$(shard_format "$DATA" 1)" = 3 ]
 }
 
 @test "0.4.0 refuses a directory whose upgrade was cut short (one shard done)" {
 	need_old_bin
 	fixture_data
-	set_shard_format "$DATA" 0 2
+	set_shard_format "$DATA" 0 3
 	MNT=$BATS_TEST_TMPDIR/mnt
 	mkdir "$MNT"
 	run -1 timeout 20 "$OLD_BIN" "$MNT" -f -o "data=$DATA,shards=2"
-	[[ "$output" = *"format version 2, not 1"* ]]
+	[[ "$output" = *"format version 3, not 1"* ]]
 	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
 }
 
@@ -154,12 +160,12 @@ counts_are_intact() {
 	mount_countfs
 	echo >>"$MNT/videos/a/views"
 	unmount_countfs
-	printf 'countfs data format 3\n' >"$DATA/format"
+	printf 'countfs data format 4\n' >"$DATA/format"
 	sums=$(cd "$DATA" && md5sum format identity shard-*/*)
 	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
 	echo "$output"
 	[ "${#lines[@]}" = 1 ]
-	[[ "$output" = *"$DATA was written by a newer countfs (data format 3); this countfs $(version) reads formats 1 to 2" ]]
+	[[ "$output" = *"$DATA was written by a newer countfs (data format 4); this countfs $(version) reads formats 1 to 3" ]]
 	[ "$(cd "$DATA" && md5sum format identity shard-*/*)" = "$sums" ]
 	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
 }
@@ -170,12 +176,12 @@ counts_are_intact() {
 	unmount_countfs
 	# A newer release whose DIR/format is gone: its shard still says.
 	rm "$DATA/format"
-	set_shard_format "$DATA" 1 3
+	set_shard_format "$DATA" 1 4
 	sums=$(cd "$DATA" && md5sum identity shard-*/*)
 	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA,shards=2"
 	echo "$output"
 	[ "${#lines[@]}" = 1 ]
-	[[ "$output" = *"$DATA/shard-1 was written by a newer countfs (data format 3); this countfs $(version) reads formats 1 to 2" ]]
+	[[ "$output" = *"$DATA/shard-1 was written by a newer countfs (data format 4); this countfs $(version) reads formats 1 to 3" ]]
 	[ "$(cd "$DATA" && md5sum identity shard-*/*)" = "$sums" ]
 	[ ! -e "$DATA/format" ]
 }
@@ -197,13 +203,13 @@ counts_are_intact() {
 		run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
 		echo "$bad: $output"
 		[ "${#lines[@]}" = 1 ]
-		[[ "$output" = *"$DATA/format is damaged: it must be one line \"countfs data format N\"; write the line back (countfs data format 2 if this countfs made the directory)" ]]
+		[[ "$output" = *"$DATA/format is damaged: it must be one line \"countfs data format N\"; write the line back (countfs data format 3 if this countfs made the directory)" ]]
 	done
 	# The largest number is a newer format, told as such.
 	printf 'countfs data format 4294967295\n' >"$DATA/format"
 	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
-	[[ "$output" = *"(data format 4294967295); this countfs $(version) reads formats 1 to 2" ]]
-	printf 'countfs data format 2\n' >"$DATA/format"
+	[[ "$output" = *"(data format 4294967295); this countfs $(version) reads formats 1 to 3" ]]
+	printf 'countfs data format 3\n' >"$DATA/format"
 	mount_countfs
 }
 

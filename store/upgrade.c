@@ -1,0 +1,199 @@
+/*
+ * upgrade.c - a shard of data format 1 or 2 rewritten as format 3, in the
+ * transaction that opens its databases: it commits whole or not at all,
+ * so a crash leaves the old format, which the next start upgrades again.
+ *
+ * Formats 1 and 2 kept one 32-byte aggregate per bucket:
+ *   series   "video\0type" -> u64 id (big-endian)
+ *   buckets  u64 id | u8 level | u32 t -> struct store_agg (level 4: total)
+ *   expiry   u8 level | u32 t | u64 id -> empty
+ *   changed  u64 id -> u32 time of the last change (format 2 only)
+ * Walking buckets in key order gives each series' buckets together, level
+ * by level in time order: each run of one pack becomes one pack, and the
+ * series' total and change time become its head, with no pack open.
+ * names, dedup and dedupx keep their layout, and ids stay what they were.
+ * Pending rows are marked again from the new layout (pending_setup()).
+ */
+#include "internal.h"
+
+#include "../common/log.h"
+
+#include <string.h>
+
+struct upgrade {
+	struct shard *sh;
+	MDB_txn *txn;
+	MDB_dbi changed;
+	bool have_changed;
+	struct head h;	/* of the series being converted; h.id 0: none */
+	size_t series, packs;
+};
+
+static int put_pack(struct upgrade *u, unsigned level)
+{
+	unsigned char key[PACK_KEY_LEN], buf[PACK_ENC_MAX];
+	struct pack *p = &u->h.pack[level];
+	MDB_val k = {PACK_KEY_LEN, key}, v;
+
+	if (!p->n)
+		return 0;
+	pack_key(key, level, p->start, u->h.id);
+	v = (MDB_val){pack_encode(p, buf), buf};
+	p->n = 0;
+	u->packs++;
+	return mdb_put(u->txn, u->sh->packs, &k, &v, MDB_NOOVERWRITE);
+}
+
+/* Write what was gathered of series u->h.id: its last packs, its head. */
+static int finish_series(struct upgrade *u)
+{
+	unsigned char idk[ID_KEY_LEN], buf[HEAD_ENC_MAX];
+	MDB_val k = {ID_KEY_LEN, idk}, name, v;
+	int rc;
+
+	if (!u->h.id)
+		return 0;
+	for (unsigned l = 0; l < STORE_LEVELS; l++)
+		if ((rc = put_pack(u, l)))
+			return rc;
+	id_key(idk, u->h.id);
+	u->h.changed = 0;
+	if (u->have_changed) {
+		rc = mdb_get(u->txn, u->changed, &k, &v);
+		if (rc == 0 && v.mv_size == sizeof(uint32_t))
+			memcpy(&u->h.changed, v.mv_data, sizeof(uint32_t));
+		else if (rc != MDB_NOTFOUND)
+			return rc ? rc : MDB_CORRUPTED;
+	}
+	if ((rc = mdb_get(u->txn, u->sh->names, &k, &name)))
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	u->h.open = 0;
+	v = (MDB_val){head_encode(&u->h, buf), buf};
+	u->series++;
+	return mdb_put(u->txn, u->sh->series, &name, &v, 0);
+}
+
+/* Add old bucket (@k, @v) to the series being converted. */
+static int convert_bucket(struct upgrade *u, const MDB_val *k, const MDB_val *v)
+{
+	const unsigned char *kb = k->mv_data;
+	struct store_agg a;
+	int rc;
+
+	if (k->mv_size != 13 || v->mv_size != sizeof(a) || kb[8] > LEVEL_TOTAL)
+		return MDB_CORRUPTED;
+	uint64_t id = id_key_get(kb);
+	unsigned level = kb[8];
+	uint32_t t = (uint32_t)kb[9] << 24 | (uint32_t)kb[10] << 16 |
+		     (uint32_t)kb[11] << 8 | kb[12];
+
+	memcpy(&a, v->mv_data, sizeof(a));
+	if (id != u->h.id) {
+		if ((rc = finish_series(u)))
+			return rc;
+		if (id == 0 || id > SERIES_ID_MAX) {
+			log_error("shard %u: series id %llu is beyond what "
+				  "data format 3 holds",
+				  u->sh->index, (unsigned long long)id);
+			return -ENOTSUP;
+		}
+		memset(&u->h.total, 0, sizeof(u->h.total));
+		for (unsigned l = 0; l < STORE_LEVELS; l++)
+			u->h.pack[l].n = 0;
+		u->h.id = id;
+	}
+	if (a.count <= 0)
+		return 0;
+	if (level == LEVEL_TOTAL) {
+		u->h.total = a;
+		return 0;
+	}
+	struct pack *p = &u->h.pack[level];
+	if (p->n && p->start != pack_of(level, t) && (rc = put_pack(u, level)))
+		return rc;
+	p->start = pack_of(level, t);
+	return pack_add(p, pack_slot(level, t), &a);
+}
+
+/* Series with no bucket at all keep an 8-byte id: give them a head. */
+static int convert_bare(struct upgrade *u)
+{
+	unsigned char buf[HEAD_ENC_MAX];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(u->txn, u->sh->series, &c)))
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (is_head(v.mv_data, v.mv_size))
+			continue;
+		if (v.mv_size != ID_KEY_LEN) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		struct head h = {.id = id_key_get(v.mv_data)};
+		if (h.id == 0 || h.id > SERIES_ID_MAX) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		v = (MDB_val){head_encode(&h, buf), buf};
+		if ((rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT)))
+			break;
+		u->series++;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Open old database @name; *@have is false when the shard has none. */
+static int open_old(MDB_txn *txn, const char *name, MDB_dbi *dbi, bool *have)
+{
+	int rc = mdb_dbi_open(txn, name, 0, dbi);
+
+	*have = rc == 0;
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from)
+{
+	struct upgrade u = {.sh = sh, .txn = txn};
+	MDB_dbi buckets, expiry;
+	bool have_buckets, have_expiry;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = open_old(txn, "buckets", &buckets, &have_buckets)) ||
+	    (rc = open_old(txn, "expiry", &expiry, &have_expiry)) ||
+	    (rc = open_old(txn, "changed", &u.changed, &u.have_changed)))
+		return rc;
+	if (have_buckets) {
+		if ((rc = mdb_cursor_open(txn, buckets, &c)))
+			return rc;
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+			if ((rc = convert_bucket(&u, &k, &v)))
+				break;
+		mdb_cursor_close(c);
+		if (rc != MDB_NOTFOUND || (rc = finish_series(&u)))
+			return rc;
+	}
+	if ((rc = convert_bare(&u)))
+		return rc;
+	/* The old databases go; replication marks its rows again. */
+	if ((have_buckets && (rc = mdb_drop(txn, buckets, 1))) ||
+	    (have_expiry && (rc = mdb_drop(txn, expiry, 1))) ||
+	    (u.have_changed && (rc = mdb_drop(txn, u.changed, 1))) ||
+	    (rc = mdb_drop(txn, sh->pending, 0)))
+		return rc;
+	MDB_val rk = {sizeof("repl_shards") - 1, (void *)"repl_shards"};
+	rc = mdb_del(txn, sh->meta, &rk, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	log_info("shard %u: %zu series and %zu packs rewritten from data "
+		 "format %u to %u",
+		 sh->index, u.series, u.packs, from, FORMAT_VERSION);
+	return 0;
+}
