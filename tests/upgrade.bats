@@ -1,17 +1,26 @@
 #!/usr/bin/env bats
-# Data formats across releases: a directory made by the previous release
-# (0.4.0, data format 1) is upgraded in place to format 3 with every count
+# Data formats across releases: a directory made by 0.4.0 (data format 1)
+# is upgraded in place to format 3 with every count
 # intact, its journal included; a crash in the middle of an upgrade still
 # starts; 0.4.0 refuses the upgraded directory; a directory of a newer
 # format is refused with one sentence, nothing in it changed.
 #
+# A directory made by 0.5.0 (data format 2, tests/fixtures/data-0.5.0.tar.gz:
+# ~6,700 events over ~3,900 series in 4 shards, #ids, journals holding
+# records) reads the same after this countfs upgrades it to its format:
+# ~20,000 totals, ranges of every level, listings and mtimes, compared
+# with what 0.5.0 read (data-0.5.0.expected.gz); its ids are still known;
+# new writes add to its counts; a second start upgrades nothing; a damaged
+# one is refused, not upgraded; 0.5.0 refuses it once its format is newer.
+#
 # The 0.4.0 directory is tests/fixtures/data-0.4.0.tar.gz, so these run in
-# any clone.  The tests that run 0.4.0 itself build it from git and skip,
-# saying so, in a clone without its commit (a shallow one).
+# any clone.  The tests that run 0.4.0 or 0.5.0 itself build it from git
+# and skip, saying so, in a clone without its commit (a shallow one).
 # shellcheck disable=SC2030,SC2031,SC2153 # COUNTFS_PID is per test, as meant; COUNTFS_BIN is common.bash's
 
 load helpers/common
 load helpers/old_data
+load helpers/data_050
 
 setup_file() {
 	local rc=0
@@ -20,6 +29,13 @@ setup_file() {
 	if [ "$rc" = 1 ]; then
 		return 1
 	fi
+	rc=0
+	build_release_bin "$V050_COMMIT" "$V050_BIN" "$BATS_FILE_TMPDIR" || rc=$?
+	if [ "$rc" = 1 ]; then
+		return 1
+	fi
+	fake_clock_build "$BATS_FILE_TMPDIR"
+	export FAKECLOCK_SO
 }
 
 need_old_bin() {
@@ -195,4 +211,182 @@ counts_are_intact() {
 	[[ "$output" = *"(data format 4294967295); this countfs $(version) reads formats 1 to 3" ]]
 	printf 'countfs data format 3\n' >"$DATA/format"
 	mount_countfs
+}
+
+# ---- a directory made by 0.5.0 (data format 2) ------------------------
+
+D0=1709251200 # 2024-03-01, the first day of the fixture's events
+
+need_v050_bin() {
+	if [ ! -x "$V050_BIN" ]; then
+		skip "countfs 0.5.0 cannot be built: commit $V050_COMMIT is not in this clone (git fetch --unshallow)"
+	fi
+}
+
+# The data format this countfs writes, read from its source: what the
+# 0.5.0 directory is upgraded to (2 until the format changes).
+format_version() {
+	sed -n 's/^#define FORMAT_VERSION \([0-9][0-9]*\)$/\1/p' "$ROOT/store/internal.h"
+}
+
+# $DATA becomes the 0.5.0 fixture, $EXPECTED what 0.5.0 read from it.
+v050_data() {
+	DATA=${DATA:-$BATS_TEST_TMPDIR/data}
+	mkdir -p "$DATA"
+	tar -xzf "$V050_FIXTURE.tar.gz" -C "$DATA" --no-same-owner
+	EXPECTED=$BATS_TEST_TMPDIR/expected
+	gzip -dc "$V050_FIXTURE.expected.gz" >"$EXPECTED"
+}
+
+# What 0.5.0 read for the query $1.
+expected() {
+	awk -v q="$1" '$1 == q { print substr($0, length(q) + 2); exit }' "$EXPECTED"
+}
+
+# The reads of $EXPECTED, made again on $MNT, answer as they did for
+# 0.5.0: all of them; those matching the extended regex $1; or with -v,
+# all but those matching $2.
+reads_as_050() {
+	local want=$BATS_TEST_TMPDIR/want got=$BATS_TEST_TMPDIR/got
+	case ${1:-} in
+	'') cp "$EXPECTED" "$want" ;;
+	-v) grep -Ev "$2" "$EXPECTED" >"$want" ;;
+	*) grep -E "$1" "$EXPECTED" >"$want" ;;
+	esac
+	v050_reads "$want" >"$got"
+	if ! diff -u "$want" "$got" >"$BATS_TEST_TMPDIR/diff"; then
+		head -n 40 "$BATS_TEST_TMPDIR/diff" >&2
+		echo "$(grep -c '^-[^-]' "$BATS_TEST_TMPDIR/diff") of $(wc -l <"$want") answers differ from 0.5.0's" >&2
+		return 1
+	fi
+}
+
+# Writes after the upgrade, each to a series 0.5.0 wrote, or a new one.
+write_after_upgrade() {
+	echo "@$((D0 + 3600))" >>"$MNT/videos/rich0/views"
+	echo "-5000 @$((D0 + 60))" >>"$MNT/videos/t0000/events/delta/count"
+	echo "1 @$((D0 + 7)) #fresh" >>"$MNT/videos/dup0/events/likes/count"
+	printf 't0001 views\nrich4 load_ms 7 @%d\n' $((D0 + 120)) >>"$MNT/ingest"
+	echo >>"$MNT/videos/zz-new/views"
+}
+
+# content_is "$MNT/$1" with what 0.5.0 read for $1, plus $2.
+added() {
+	local was
+	was=$(expected "$1")
+	if [ -z "$was" ]; then
+		echo "$1 is not among the reads of the 0.5.0 fixture" >&2
+		return 1
+	fi
+	content_is "$MNT/$1" "$((was + $2))"$'\n'
+}
+
+# What write_after_upgrade wrote counts, on top of 0.5.0's counts.
+added_to_050() {
+	local day0=$D0-$((D0 + 86400)) t=videos/t0000/events/delta
+	added videos/rich0/views 1
+	added "videos/rich0/range/$day0" 1
+	added "videos/rich0/range/$((D0 + 3600))-$((D0 + 7200))" 1
+	added "videos/rich0/range/$((D0 + 3600))-$((D0 + 3660))" 1
+	added "videos/rich0/range/$((D0 + 3600))-$((D0 + 3601))" 1
+	added $t/count 1
+	added $t/sum -5000
+	content_is "$MNT/$t/min" $'-5000\n'
+	added $t/max 0
+	added "$t/range/$day0/count" 1
+	added videos/dup0/events/likes/count 1
+	added videos/t0001/views 1
+	added videos/rich4/events/load_ms/count 1
+	added videos/rich4/events/load_ms/sum 7
+	content_is "$MNT/videos/zz-new/views" $'1\n'
+	content_is "$MNT/videos/zz-new/events/views/sum" $'1\n'
+}
+
+@test "a directory made by 0.5.0 is upgraded in place: every count, range, listing, mtime and id as 0.5.0 read them" {
+	v050_data
+	new=$(format_version)
+	[ -n "$new" ]
+	identity=$(cat "$DATA/identity")
+	[ "$(cat "$DATA/format")" = "countfs data format 2" ]
+	for k in 0 1 2 3; do
+		[ "$(shard_format "$DATA" $k)" = 2 ]
+	done
+	journals_hold_records
+	fake_clock "$V050_NOW" "$BATS_TEST_TMPDIR"
+	mount_countfs "$V050_OPTS"
+	reads_as_050
+	[ "$(cat "$DATA/format")" = "countfs data format $new" ]
+	[ "$(cat "$DATA/identity")" = "$identity" ]
+	if [ "$new" -gt 2 ]; then
+		grep -q "$DATA: upgraded from data format 2 to $new" "$LOG"
+	else
+		run ! grep -q "upgraded from" "$LOG"
+	fi
+
+	# Every id 0.5.0 recorded is still known (dedup=365d; the clock is a
+	# day later): sent again, each is acknowledged and counted nowhere,
+	# and nothing changes, mtimes included.
+	cat "$V050_FIXTURE.ids" >>"$MNT/ingest"
+	grep -qx "countfs_events_deduplicated_total $(wc -l <"$V050_FIXTURE.ids")" "$MNT/stats"
+	reads_as_050 '^(mtime:)?videos/dup'
+
+	# New writes add to the old counts; a sum 0.5.0 left near the limit
+	# still refuses what would pass 64 bits.
+	write_after_upgrade
+	added_to_050
+	run $FSOP write "$MNT/videos/rich0/events/huge/count" '4000000000000000000\n'
+	[ "$output" = EOVERFLOW ]
+	added videos/rich0/events/huge/sum 0
+	unmount_countfs
+
+	# Started again: nothing more to upgrade, nothing logged about it,
+	# and everything as it was.
+	: >"$LOG"
+	mount_countfs "$V050_OPTS"
+	run ! grep -q "upgraded from" "$LOG"
+	[ "$(cat "$DATA/format")" = "countfs data format $new" ]
+	added_to_050
+	reads_as_050 -v '^(mtime:)?videos/(rich0|rich4|t0000|t0001|dup0)(/| |$)|^videos/ '
+	# The videos listed: 0.5.0's and the new one.
+	echo videos/ | python3 "$ROOT/tests/helpers/read_tree.py" "$MNT" >"$BATS_TEST_TMPDIR/got"
+	grep '^videos/ ' "$EXPECTED" >"$BATS_TEST_TMPDIR/want"
+	echo 'videos/ zz-new' >>"$BATS_TEST_TMPDIR/want"
+	diff -u "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+}
+
+@test "a damaged directory made by 0.5.0 (a data.mdb cut short) is refused, not upgraded, nothing changed" {
+	v050_data
+	truncate -s 16384 "$DATA/shard-2/data.mdb"
+	sums=$(cd "$DATA" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+	MNT=$BATS_TEST_TMPDIR/mnt
+	mkdir "$MNT"
+	run -1 timeout 60 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA,$V050_OPTS"
+	echo "$output"
+	[[ "$output" = *"$DATA/shard-2/data.mdb is 16384 bytes, shorter than the "*" bytes its pages need: it was cut"* ]]
+	[[ "$output" = *"$DATA is damaged (1 problem above): refusing to start, nothing was changed; to start with what is left, keeping a copy of what is dropped, use -o recover (see countfs(8))" ]]
+	[[ "$output" != *"upgraded"* ]]
+	[ "$(cd "$DATA" && find . -type f -print0 | sort -z | xargs -0 sha256sum)" = "$sums" ]
+	[ "$(cat "$DATA/format")" = "countfs data format 2" ]
+	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
+}
+
+@test "0.5.0 starts on what this countfs left of its directory while the format is 2, and refuses it once newer" {
+	need_v050_bin
+	v050_data
+	new=$(format_version)
+	[ -n "$new" ]
+	fake_clock "$V050_NOW" "$BATS_TEST_TMPDIR"
+	mount_countfs "$V050_OPTS"
+	write_after_upgrade
+	unmount_countfs
+	if [ "$new" = 2 ]; then
+		COUNTFS_BIN=$V050_BIN mount_countfs "$V050_OPTS"
+		added_to_050
+		return 0
+	fi
+	run -1 timeout 20 "$V050_BIN" "$MNT" -f -o "data=$DATA,$V050_OPTS"
+	echo "$output"
+	[ "${#lines[@]}" = 1 ]
+	[[ "$output" = *"$DATA was written by a newer countfs (data format $new); this countfs 0.5.0 reads formats 1 to 2" ]]
+	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
 }
