@@ -7,9 +7,24 @@
  *   load append SECS WRITERS FILE...    writer i appends "\n" to FILE[i % n]
  *   load read SECS FILE                 pread(fd, 0) in a loop: rate, p50, p99
  *   load ingest SECS MNT VIDEOS S       64 KiB /ingest writes, Zipf(S) videos
- *   load steady SECS RATE MNT VIDEOS    RATE events/s over VIDEOS videos
- *                                       (batches every 10 ms), uniform
+ *   load steady SECS RATE MNT VIDEOS [EVERY]
+ *                                       RATE events/s over VIDEOS videos
+ *                                       (batches every 10 ms), uniform; every
+ *                                       EVERY seconds a "progress" line on
+ *                                       stderr
  *   load distinct MNT N                 N distinct videos, one event each
+ *   load feed MNT EVENTS VIDEOS DIST    EVENTS lines over videos v0..v(VIDEOS-1),
+ *                                       pre-generated, in 64 KiB writes; DIST
+ *                                       "even": each video EVENTS/VIDEOS times,
+ *                                       in random order; or a Zipf exponent.
+ *                                       Then waits for the journal to be
+ *                                       applied: rate= counts until then,
+ *                                       acked= until the last write returned
+ *   load waitread FILE TIMEOUT [SINCE]  seconds until FILE opens and reads,
+ *                                       from SINCE (Unix time) if given
+ *   load readrand SECS MNT VIDEOS K FILE
+ *                                       pread of videos/vI/FILE, I random among
+ *                                       K of the VIDEOS opened first
  *   load upsert SECS CONNS SOCKET       naive MariaDB upsert per event
  *   load sqlrange SECS SOCKET LEN...    SELECT SUM over LEN seconds of minutes
  *   load sqlload SOCKET START MINUTES   a year of minute rows for one video
@@ -222,11 +237,11 @@ static int cmd_ingest(int argc, char **argv)
 static int cmd_steady(int argc, char **argv)
 {
 	double secs = atof(argv[0]), rate = atof(argv[1]);
+	double every = argc > 4 ? atof(argv[4]) : 0, next = every;
 	int videos = atoi(argv[3]);
 	char path[4096], *buf = malloc(1 << 20);
 	uint64_t sent = 0;
 
-	(void)argc;
 	snprintf(path, sizeof(path), "%s/ingest", argv[2]);
 	int fd = open(path, O_WRONLY | O_APPEND);
 	if (fd < 0)
@@ -234,6 +249,13 @@ static int cmd_steady(int argc, char **argv)
 	double t0 = now_s(), end = t0 + secs, t;
 	while ((t = now_s()) < end) {
 		uint64_t due = (uint64_t)((t - t0) * rate);
+		if (every > 0 && t - t0 >= next) {
+			/* behind: events due by now and not yet written. */
+			fprintf(stderr, "progress t=%.0f sent=%llu behind=%llu\n",
+				next, (unsigned long long)sent,
+				(unsigned long long)(due - sent));
+			next += every;
+		}
 		size_t n = 0;
 		for (; sent < due && n < (1 << 20) - 64; sent++)
 			n += (size_t)sprintf(buf + n, "s%ld views\n",
@@ -267,6 +289,236 @@ static int cmd_distinct(int argc, char **argv)
 		}
 	}
 	printf("rate=%.0f videos=%ld\n", (double)n / (now_s() - t0), n);
+	return 0;
+}
+
+/* ---- the tail: pre-generated feeds and random reads ---------------- */
+
+/*
+ * A whole feed in memory, cut into writes of at most CHUNK bytes at line
+ * ends, so that generating lines costs nothing while the clock runs.
+ */
+struct feed {
+	char *buf;
+	size_t len, cap, start;
+	size_t *ends;	 /* end offset of each write */
+	uint64_t *lines; /* lines in each write */
+	size_t writes;
+	uint64_t nlines; /* lines of the write being filled */
+};
+
+static void feed_init(struct feed *f, uint64_t events)
+{
+	*f = (struct feed){0};
+	f->cap = (size_t)events * 16 + CHUNK;
+	size_t max_writes = f->cap / (CHUNK / 2) + 2;
+	f->buf = malloc(f->cap);
+	f->ends = malloc(max_writes * sizeof(*f->ends));
+	f->lines = malloc(max_writes * sizeof(*f->lines));
+	if (!f->buf || !f->ends || !f->lines)
+		die("malloc");
+}
+
+static void feed_close(struct feed *f)
+{
+	if (f->len == f->start)
+		return;
+	f->ends[f->writes] = f->len;
+	f->lines[f->writes++] = f->nlines;
+	f->start = f->len;
+	f->nlines = 0;
+}
+
+/* Appends "vID views\n", closing the current write first if it is full. */
+static void feed_line(struct feed *f, long id)
+{
+	char line[32];
+	int l = snprintf(line, sizeof(line), "v%ld views\n", id);
+	if (f->len + (size_t)l - f->start > CHUNK)
+		feed_close(f);
+	if (f->len + (size_t)l > f->cap)
+		die("feed buffer");
+	memcpy(f->buf + f->len, line, (size_t)l);
+	f->len += (size_t)l;
+	f->nlines++;
+}
+
+/* Each of n videos events/n times (the rest once), each pass shuffled. */
+static void feed_even(struct feed *f, uint64_t events, long n)
+{
+	long *ids = malloc(sizeof(*ids) * (size_t)n);
+	if (!ids)
+		die("malloc");
+	for (long i = 0; i < n; i++)
+		ids[i] = i;
+	for (uint64_t done = 0; done < events;) {
+		for (long i = n - 1; i > 0; i--) { /* Fisher-Yates */
+			long j = lrand48() % (i + 1), t = ids[i];
+			ids[i] = ids[j];
+			ids[j] = t;
+		}
+		for (long i = 0; i < n && done < events; i++, done++)
+			feed_line(f, ids[i]);
+	}
+	free(ids);
+}
+
+static void feed_zipf(struct feed *f, uint64_t events, long n, double s)
+{
+	double *cdf = zipf_cdf((int)n, s);
+	for (uint64_t i = 0; i < events; i++)
+		feed_line(f, zipf_pick(cdf, (int)n));
+	free(cdf);
+}
+
+/* The value of the first line of MNT/stats that starts with NAME and a
+ * space; -1 when there is none. */
+static double stat_value(const char *mnt, const char *name)
+{
+	static char buf[1 << 20];
+	char path[4096];
+	size_t len = 0, nl = strlen(name);
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "%s/stats", mnt);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die(path);
+	while (len < sizeof(buf) - 1 &&
+	       (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	buf[len] = '\0';
+	for (char *p = buf; *p;) {
+		if (strncmp(p, name, nl) == 0 && p[nl] == ' ')
+			return atof(p + nl + 1);
+		char *eol = strchr(p, '\n');
+		if (!eol)
+			break;
+		p = eol + 1;
+	}
+	return -1;
+}
+
+/* Waits until no event waits in a journal; seconds waited, -1 after
+ * TIMEOUT seconds. */
+static double wait_applied(const char *mnt, double timeout)
+{
+	double t0 = now_s();
+	while (stat_value(mnt, "countfs_journal_events") != 0) {
+		if (now_s() - t0 > timeout)
+			return -1;
+		usleep(10000);
+	}
+	return now_s() - t0;
+}
+
+static int cmd_feed(int argc, char **argv)
+{
+	const char *mnt = argv[0];
+	uint64_t events = strtoull(argv[1], NULL, 10), sent = 0;
+	long videos = atol(argv[2]);
+	char path[4096];
+	struct feed f;
+
+	(void)argc;
+	if (videos < 1 || events < 1) {
+		fprintf(stderr, "feed: EVENTS and VIDEOS must be positive\n");
+		return 2;
+	}
+	feed_init(&f, events);
+	if (strcmp(argv[3], "even") == 0)
+		feed_even(&f, events, videos);
+	else
+		feed_zipf(&f, events, videos, atof(argv[3]));
+	feed_close(&f);
+	snprintf(path, sizeof(path), "%s/ingest", mnt);
+	int fd = open(path, O_WRONLY | O_APPEND);
+	if (fd < 0)
+		die(path);
+	double t0 = now_s();
+	for (size_t w = 0, from = 0; w < f.writes; from = f.ends[w++]) {
+		ssize_t len = (ssize_t)(f.ends[w] - from);
+		if (write(fd, f.buf + from, (size_t)len) != len)
+			die("write /ingest");
+		sent += f.lines[w];
+	}
+	close(fd);
+	double acked = now_s() - t0, drain = wait_applied(mnt, 3600);
+	if (drain < 0) {
+		fprintf(stderr, "feed: the journal was not applied within an hour\n");
+		return 1;
+	}
+	printf("rate=%.0f acked=%.0f events=%llu secs=%.2f drain=%.2f "
+	       "used=%.0f\n",
+	       (double)sent / (acked + drain), (double)sent / acked,
+	       (unsigned long long)sent, acked + drain, drain,
+	       stat_value(mnt, "countfs_lmdb_used_bytes"));
+	return 0;
+}
+
+/* Polls every millisecond: a restarting daemon's first answer.  SINCE
+ * is when the caller started the daemon, so that the time to start this
+ * process counts too. */
+static int cmd_waitread(int argc, char **argv)
+{
+	double t0 = now_s(), timeout = atof(argv[1]), since = 0;
+	char buf[64];
+
+	if (argc > 2) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		since = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 -
+			atof(argv[2]);
+	}
+	for (;;) {
+		int fd = open(argv[0], O_RDONLY);
+		ssize_t r = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+		if (fd >= 0)
+			close(fd);
+		if (r > 0)
+			break;
+		if (now_s() - t0 > timeout) {
+			fprintf(stderr, "%s: no answer in %.0f s\n", argv[0],
+				timeout);
+			return 1;
+		}
+		usleep(1000);
+	}
+	printf("secs=%.3f\n", since + now_s() - t0);
+	return 0;
+}
+
+static int cmd_readrand(int argc, char **argv)
+{
+	double secs = atof(argv[0]);
+	long videos = atol(argv[2]);
+	int k = atoi(argv[3]), *fds = malloc(sizeof(int) * (size_t)(k > 0 ? k : 1));
+	static struct lat l;
+	char path[4096], buf[64];
+	long zeros = 0;
+
+	(void)argc;
+	for (int i = 0; i < k; i++) {
+		snprintf(path, sizeof(path), "%s/videos/v%ld/%s", argv[1],
+			 lrand48() % videos, argv[4]);
+		if ((fds[i] = open(path, O_RDONLY)) < 0)
+			die(path);
+	}
+	double t0 = now_s(), end = t0 + secs, t = t0;
+	while (t < end) {
+		ssize_t r = pread(fds[lrand48() % k], buf, sizeof(buf) - 1, 0);
+		if (r < 0)
+			die("pread");
+		double t1 = now_s();
+		lat_add(&l, t1 - t);
+		t = t1;
+		zeros += r > 0 && buf[0] == '0';
+	}
+	/* zeros: reads of 0, which would mean the video was never recorded. */
+	printf("rate=%.0f p50=%.1f p99=%.1f zeros=%ld\n",
+	       (double)l.total / (t - t0), lat_pct(&l, 0.5), lat_pct(&l, 0.99),
+	       zeros);
 	return 0;
 }
 
@@ -432,6 +684,8 @@ int main(int argc, char **argv)
 	    {"ingest", 4, cmd_ingest},	 {"steady", 4, cmd_steady},
 	    {"distinct", 2, cmd_distinct}, {"upsert", 3, cmd_upsert},
 	    {"sqlload", 3, cmd_sqlload}, {"sqlrange", 4, cmd_sqlrange},
+	    {"feed", 4, cmd_feed},	 {"readrand", 5, cmd_readrand},
+	    {"waitread", 2, cmd_waitread},
 	};
 	srand48(42);
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)

@@ -7,46 +7,24 @@
 # with the machine's facts, to bench/results.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then SECS=1 RUNS=1 STEADY=3 ECHOS=1000 DISTINCT=20000 YEAR_DAYS=30
 else SECS=5 RUNS=3 STEADY=60 ECHOS=20000 DISTINCT=1000000 YEAR_DAYS=365; fi
-LOAD=$ROOT/bench/load
-T=$(mktemp -d /tmp/countfs-bench.XXXXXX)
+# The tail: TAIL_EVENTS /ingest lines spread evenly over TAIL_VIDEOS videos.
+if [ "$QUICK" = 1 ]; then TAIL_EVENTS=20000 TAIL_VIDEOS=10000
+else TAIL_EVENTS=2000000 TAIL_VIDEOS=1000000; fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 OUT=$ROOT/bench/results.md
 ROWS=$T/rows
 : >"$ROWS"
 
-mounts=() pids=()
-cleanup() {
-	for m in "${mounts[@]}"; do fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null || true; done
+pids=()
+bench_cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	redis-cli -p "${REDIS_PORT:-0}" shutdown nosave >/dev/null 2>&1 || true
 	for d in "$T"/db*; do [ -d "$d" ] && sh tests/helpers/mariadb.sh stop "$d"; done
-	rm -rf "$T"
 }
-trap cleanup EXIT
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# mount_fs NAME CMD...: mount at $T/NAME, wait for it.
-mount_fs() {
-	local name=$1
-	shift
-	mkdir -p "$T/$name"
-	"$@" "$T/$name" -f >"$T/$name.log" 2>&1 3>&- &
-	pids+=($!)
-	mounts+=("$T/$name")
-	for _ in $(seq 200); do mountpoint -q "$T/$name" && return 0; sleep 0.05; done
-	echo "cannot mount $name:" >&2
-	cat "$T/$name.log" >&2
-	exit 1
-}
-
-# The median of the numbers on stdin, one per line.
-med() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # median KEY CMD...: run CMD $RUNS times, print the median of KEY=.
 median() {
@@ -74,8 +52,6 @@ row() {
 	printf '%s|%s|%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" "${5:-}" "${6:-}" "${7:-}" >>"$ROWS"
 	printf '  %-42s %-28s %-12s %s\n' "$1" "$2" "$3" "$4"
 }
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 redis_incr() { # CLIENTS PIPELINE N
 	redis-benchmark -p "$REDIS_PORT" -t incr -c "$1" -P "$2" -n "$3" -r 100000 -q --csv |
@@ -130,6 +106,37 @@ read -r ci rp < <(paired rate "$LOAD ingest $SECS $T/cfs 100000 1.1" "redis_incr
 row "/ingest 64 KiB writes, Zipf(1.1), 100k videos" "Redis INCR -P 16, 50 clients" "events/s" "$rp"
 row "/ingest 64 KiB writes, Zipf(1.1), 100k videos" "countfs" "events/s" "$ci" "2,000,000/s" "$(ratio "$ci" 2000000)" ">= 1"
 row "/ingest 64 KiB writes, Zipf(1.1), 100k videos" "countfs" "events/s" "$ci" "Redis pipelined" "$(ratio "$ci" "$rp")" ">= 3"
+
+echo "== the tail: $TAIL_EVENTS events evenly over $TAIL_VIDEOS videos"
+# Each countfs run on a new data directory (every video new, as Redis's
+# keys are after FLUSHALL); its rate counts until the journal is applied.
+for i in $(seq "$RUNS"); do
+	mount_fs "tail$i" "$ROOT/countfs" -o "data=$T/data_tail$i"
+	$LOAD feed "$T/tail$i" "$TAIL_EVENTS" "$TAIL_VIDEOS" even >>"$T/tail_countfs"
+	unmount_fs "tail$i" "$MOUNT_PID"
+	rm -rf "$T/data_tail$i"
+	redis-cli -p "$REDIS_PORT" flushall >/dev/null
+	redis-benchmark -p "$REDIS_PORT" -t incr -c 50 -P 16 -n "$TAIL_EVENTS" -r "$TAIL_VIDEOS" -q --csv |
+		awk -F, 'NR == 2 { gsub(/"/, "", $2); printf "rate=%.0f ", $2 }' >>"$T/tail_redis"
+	echo "used=$(redis-cli -p "$REDIS_PORT" info memory | tr -d '\r' | sed -n 's/^used_memory://p')" \
+		"keys=$(redis-cli -p "$REDIS_PORT" dbsize)" >>"$T/tail_redis"
+done
+redis-cli -p "$REDIS_PORT" flushall >/dev/null
+sed 's/^/  countfs: /' "$T/tail_countfs"
+sed 's/^/  Redis:   /' "$T/tail_redis"
+ct=$(value rate <"$T/tail_countfs" | med)
+ca=$(value acked <"$T/tail_countfs" | med)
+cu=$(value used <"$T/tail_countfs" | med)
+rt=$(value rate <"$T/tail_redis" | med)
+ru=$(awk '{ split($2, u, "="); split($3, k, "="); if (k[2] > 0) print u[2] / k[2] }' "$T/tail_redis" | med)
+w="/ingest 64 KiB writes, $TAIL_EVENTS events evenly over $TAIL_VIDEOS videos"
+row "$w" "Redis INCR -P 16, 50 clients, -r $TAIL_VIDEOS" "events/s" "$rt"
+row "$w" "countfs, until applied" "events/s" "$ct" "Redis pipelined" "$(ratio "$ct" "$rt")" ">= 1.0"
+row "$w" "countfs, acknowledged" "events/s" "$ca" "Redis pipelined" "$(ratio "$ca" "$rt")" ""
+row "$w" "countfs until applied; Redis" "events/s, each run" "$(value rate <"$T/tail_countfs" | paste -sd' '); $(value rate <"$T/tail_redis" | paste -sd' ')"
+row "$w" "Redis" "used_memory bytes/key" "$(printf '%.0f' "$ru")"
+row "$w" "countfs" "LMDB bytes/series" "$((cu / TAIL_VIDEOS))" "250 B" "$(ratio $((cu / TAIL_VIDEOS)) 250)" "<= 1"
+row "$w" "countfs" "LMDB bytes/event" "$((cu / TAIL_EVENTS))"
 
 echo "== sync=always"
 A=$T/cfa/videos
@@ -210,7 +217,7 @@ row "10k events/s, 100k videos, replicating" "countfs -o mysql= (2 shards)" "lag
 
 echo "== $DISTINCT distinct videos"
 mount_fs many "$ROOT/countfs" -o "data=$T/data_many"
-mpid=${pids[-1]}
+mpid=$MOUNT_PID
 $LOAD distinct "$T/many" "$DISTINCT" >/dev/null
 rss=$(awk '/RssAnon/ {print $2}' "/proc/$mpid/status")
 used=$(grep '^countfs_lmdb_used_bytes' "$T/many/stats" | awk '{print $2}')
