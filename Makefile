@@ -22,7 +22,7 @@ DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
 B = build
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
-.PHONY: all run test bench fuzz torture deps deps-build clean asan tsan \
+.PHONY: all run test bench bench-scale bench-steady fuzz torture deps deps-build clean asan tsan \
 	install uninstall
 all: countfs countfs-top countfs-backup
 
@@ -99,6 +99,16 @@ bench/load: bench/load.c
 # a one-second pass of every workload.
 bench: deps countfs bench/nullfs bench/load
 	@QUICK=$(QUICK) bash bench/run.sh
+
+# The long tail (bench/tail.sh): the scale curve up to SCALE_MAX videos,
+# and STEADY_SECONDS of 100,000 events/s over 1M videos; QUICK=1: seconds.
+SCALE_MAX ?= 10000000
+STEADY_SECONDS ?= 900
+bench-scale: deps countfs bench/load
+	@QUICK=$(QUICK) SCALE_MAX=$(SCALE_MAX) bash bench/tail.sh scale
+
+bench-steady: deps countfs bench/load
+	@QUICK=$(QUICK) STEADY_SECONDS=$(STEADY_SECONDS) bash bench/tail.sh steady
 
 # The long fault suite and its report (KILLS=50, SOAK_SECONDS=600);
 # SANITIZE=1 runs it against the ASan/UBSan build.
