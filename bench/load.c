@@ -252,9 +252,10 @@ static int cmd_steady(int argc, char **argv)
 		if (every > 0 && t - t0 >= next) {
 			/* behind: events due by now and not yet written. */
 			fprintf(stderr, "progress t=%.0f sent=%llu behind=%llu\n",
-				next, (unsigned long long)sent,
+				t - t0, (unsigned long long)sent,
 				(unsigned long long)(due - sent));
-			next += every;
+			while (next <= t - t0) /* one line, however long it blocked */
+				next += every;
 		}
 		size_t n = 0;
 		for (; sent < due && n < (1 << 20) - 64; sent++)

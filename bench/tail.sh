@@ -44,7 +44,8 @@ restart() {
 
 machine() {
 	echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
-		"$(uname -sr), countfs $("$ROOT/countfs" --version 2>&1 | grep -m1 -o '[0-9][0-9.]*' || echo '?')."
+		"$(uname -sr), countfs $("$ROOT/countfs" --version 2>&1 | awk 'NR == 1 { print $2 }');" \
+		"load average $(cut -d' ' -f1-3 /proc/loadavg) when it ended (other work on the machine shows there)."
 }
 
 # ---- scale ------------------------------------------------------------
