@@ -30,7 +30,9 @@ static char *fresh_dir(void)
 
 static enum store_sync sync_mode = STORE_SYNC_SECOND;
 
-static struct store *open_store(const char *dir, unsigned shards)
+/* A store of @shards shards tracking @repls replication shards. */
+static struct store *open_repl(const char *dir, unsigned shards,
+				unsigned repls)
 {
 	struct store_config cfg;
 	struct store *st = NULL;
@@ -39,10 +41,16 @@ static struct store *open_store(const char *dir, unsigned shards)
 	cfg.sync = sync_mode;
 	cfg.dir = dir;
 	cfg.shards = shards;
+	cfg.repl_shards = repls;
 	cfg.retain_interval = 3600; /* tests expire by hand */
 	if (store_open(&cfg, &st))
 		return NULL;
 	return st;
+}
+
+static struct store *open_store(const char *dir, unsigned shards)
+{
+	return open_repl(dir, shards, 0);
 }
 
 static struct store_event ev(const char *video, const char *type, int64_t value,
@@ -407,22 +415,6 @@ static void test_group_commit(void)
 	sync_mode = saved;
 	rmrf(dir);
 	free(dir);
-}
-
-static struct store *open_repl(const char *dir, unsigned shards,
-				unsigned repls)
-{
-	struct store_config cfg;
-	struct store *st = NULL;
-
-	store_config_defaults(&cfg);
-	cfg.dir = dir;
-	cfg.shards = shards;
-	cfg.repl_shards = repls;
-	cfg.retain_interval = 3600; /* tests expire by hand */
-	if (store_open(&cfg, &st))
-		return NULL;
-	return st;
 }
 
 static uint64_t pending_rows(struct store *st)
