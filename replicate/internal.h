@@ -10,7 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define PUSH_BATCH 512	 /* pending rows read per LMDB shard and round */
+#define PUSH_BATCH 512	 /* pending rows read, pushed, acked at a time */
 #define POOL_MAX 4	 /* idle /global connections kept per shard */
 #define CACHE_SLOTS 1024
 

@@ -1,16 +1,17 @@
 /*
  * push.c - the push thread of one MySQL shard.
  *
- * A round reads up to PUSH_BATCH pending rows of this shard from each LMDB
- * shard, writes them with multi-row upserts of absolute values, then
- * acknowledges them.  Batches are cut into power-of-two chunks so that at
- * most ten statements per table are ever prepared and then reused.  A
- * cycle ends when every LMDB shard's range was read to its end: every
- * change made before the cycle began is then in MySQL, which is what the
- * lag gauge reports.  On any error the connection is dropped and the
- * thread retries with exponential backoff (0.1 s to 10 s); it reconnects,
- * re-prepares and resumes where the store says, so a restart or an outage
- * neither skips nor re-sends rows needlessly.
+ * It reads batches of up to PUSH_BATCH pending rows from its store_feed,
+ * writes each with multi-row upserts of absolute values, then
+ * acknowledges it.  Batches are cut into power-of-two chunks so that at
+ * most ten statements per table are ever prepared and then reused.  When
+ * the feed ends a cycle, every change made before the cycle began is in
+ * MySQL, which is what the lag gauge reports.  On any error the
+ * connection is dropped and the thread retries with exponential backoff
+ * (0.1 s to 10 s); it reconnects, re-prepares, and the feed gives the
+ * unacknowledged batch again, so an outage neither skips nor re-sends
+ * rows needlessly, nor does a restart (what was acknowledged is no longer
+ * pending).
  */
 #include "internal.h"
 
@@ -231,44 +232,25 @@ static bool nap(struct repl *r, unsigned ms)
 	return stop;
 }
 
-struct cursor_state {
-	unsigned char key[1 + 13];
-	bool resume;	/* key holds the last row read */
-	bool done;	/* read to its end in this cycle */
-};
-
-/* One round over the LMDB shards not done yet in this cycle.  Returns 0,
- * or an error after which the connection is dropped. */
-static int push_round(struct repl_shard *sh, struct cursor_state *cur,
-		      struct store_row *rows, struct store_row **sel)
+/* One batch of the feed: read, push, acknowledge.  Returns 0 (with
+ * *@cycle_end when that ended a cycle), or an error after which the
+ * connection is dropped; the feed then reads the same rows again. */
+static int push_batch(struct repl_shard *sh, struct store_feed *feed,
+		      struct store_row *rows, struct store_row **sel,
+		      bool *cycle_end)
 {
-	struct store *st = sh->r->st;
+	size_t n;
+	bool end;
 	int rc;
 
-	for (unsigned s = 0; s < store_nshards(st); s++) {
-		size_t n;
-		bool end;
-
-		if (cur[s].done)
-			continue;
-		rc = store_pending_read(st, s, sh->index,
-					cur[s].resume ? cur[s].key : NULL, rows,
-					PUSH_BATCH, &n, &end);
-		if (rc)
-			return rc;
-		if (n && (rc = push_rows(sh, rows, n, sel)))
-			return rc;
-		if (n && (rc = store_pending_ack(st, s, rows, n)))
-			return rc;
-		if (n) {
-			memcpy(cur[s].key, rows[n - 1].key, sizeof(cur[s].key));
-			cur[s].resume = true;
-		}
-		if (end) {
-			cur[s].done = true;
-			cur[s].resume = false;
-		}
-	}
+	*cycle_end = false;
+	if ((rc = store_feed_read(feed, rows, PUSH_BATCH, &n, &end)))
+		return rc;
+	if (n && (rc = push_rows(sh, rows, n, sel)))
+		return rc;
+	if ((rc = store_feed_ack(feed, rows, n)))
+		return rc;
+	*cycle_end = end;
 	return 0;
 }
 
@@ -276,20 +258,27 @@ void *push_thread(void *arg)
 {
 	struct repl_shard *sh = arg;
 	struct repl *r = sh->r;
-	unsigned nshards = store_nshards(r->st), backoff = 100;
-	struct cursor_state *cur = calloc(nshards, sizeof(*cur));
+	unsigned backoff = 100;
+	struct store_feed *feed = NULL;
 	struct store_row *rows = malloc(PUSH_BATCH * sizeof(*rows));
 	struct store_row **sel = malloc(PUSH_BATCH * sizeof(*sel));
 	uint64_t cycle_start = repl_wall_ms();
+	int rc;
 
 	mysql_thread_init();
 	/* Local writes come first: the push threads run niced. */
 	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10))
 		log_debug("mysql %s: cannot lower the push thread's priority",
 			  sh->group);
-	if (!cur || !rows || !sel) {
+	if (!rows || !sel) {
 		log_error("mysql %s: out of memory; replication stopped",
 			  sh->group);
+		goto out;
+	}
+	if ((rc = store_feed_open(r->st, sh->index, &feed))) {
+		log_error("mysql %s: cannot read the store's changes: %s; "
+			  "replication stopped",
+			  sh->group, strerror(-rc));
 		goto out;
 	}
 	atomic_store(&sh->synced_until, cycle_start);
@@ -302,9 +291,10 @@ void *push_thread(void *arg)
 				break;
 			continue;
 		}
-		int rc = sh->push ? 0 : push_connect(sh);
+		bool cycle_end = false;
+		rc = sh->push ? 0 : push_connect(sh);
 		if (rc == 0)
-			rc = push_round(sh, cur, rows, sel);
+			rc = push_batch(sh, feed, rows, sel, &cycle_end);
 		if (rc) {
 			atomic_fetch_add(&sh->errors, 1);
 			atomic_store(&sh->last_errno, rc);
@@ -316,16 +306,11 @@ void *push_thread(void *arg)
 			continue;
 		}
 		backoff = 100;
-		bool all = true;
-		for (unsigned s = 0; s < nshards; s++)
-			all = all && cur[s].done;
-		if (!all)
+		if (!cycle_end)
 			continue;
 		/* A whole cycle went through: what changed before its start
 		 * is in MySQL. */
 		atomic_store(&sh->synced_until, cycle_start);
-		for (unsigned s = 0; s < nshards; s++)
-			cur[s].done = false;
 		/* At most one cycle per CYCLE_MS: fewer, fuller statements,
 		 * and the lag stays under two cycles. */
 		uint64_t spent = repl_wall_ms() - cycle_start;
@@ -335,7 +320,7 @@ void *push_thread(void *arg)
 	}
 out:
 	push_disconnect(sh);
-	free(cur);
+	store_feed_close(feed);
 	free(rows);
 	free(sel);
 	mysql_thread_end();

@@ -1,10 +1,10 @@
 /*
  * replicate.h - per-minute aggregates to sharded MySQL, and /global.
  *
- * One push thread per MySQL shard walks its part of the store's pending
- * rows (store_pending_read), writes them with multi-row prepared
+ * One push thread per MySQL shard reads its shard's changed rows from the
+ * store (store_feed_read), writes them with multi-row prepared
  * INSERT ... ON DUPLICATE KEY UPDATE statements that set absolute values,
- * and acknowledges them (store_pending_ack) only after MySQL confirmed.
+ * and acknowledges them (store_feed_ack) only after MySQL confirmed.
  * A replay therefore never double counts, and an increment that lands
  * between read and ack is pushed again.  A shard that is down or slow
  * only holds back its own rows; local writes never wait for MySQL.

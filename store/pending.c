@@ -1,18 +1,22 @@
 /*
  * pending.c - the replication feed: which minute buckets and totals
- * changed since they were last pushed to MySQL.
+ * changed since they were last pushed to MySQL, and the store_feed that
+ * hands them to the replicator.
  *
  * A pending key is the replication shard (one byte) followed by the series
- * id and the bucket (keys.h), so each MySQL shard's rows are one contiguous range that its
- * replicator walks in key order, and a bucket changed a thousand times
- * between two pushes is one row.  The value is the time the row was first
- * marked.  Rows carry no version: a bucket's count grows with every
- * change, so "unchanged since read" is "same count".
+ * id and the bucket (keys.h), so each MySQL shard's rows are one
+ * contiguous range of each LMDB shard, walked in key order, and a bucket
+ * changed a thousand times between two pushes is one row.  The value is
+ * the time the row was first marked.  Rows carry no version: a bucket's
+ * count grows with every change, so "unchanged since read" is "same
+ * count".  Keys stay here: a row leaving the store names its series and
+ * bucket in store_row.feed_private, and the feed remembers the rest.
  */
 #include "internal.h"
 
 #include "../common/log.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -192,7 +196,9 @@ static int read_row(struct shard *sh, MDB_txn *txn, const MDB_val *k,
 	memset(row, 0, sizeof(*row));
 	if (!pending_key_parse(k->mv_data, k->mv_size, &repl, &id, &level, &t))
 		return MDB_CORRUPTED;
-	memcpy(row->key, k->mv_data, PENDING_KEY_LEN);
+	row->feed_private.series = id;
+	row->feed_private.level = (uint8_t)level;
+	row->feed_private.time = t;
 	if (v->mv_size == sizeof(row->marked))
 		memcpy(&row->marked, v->mv_data, sizeof(row->marked));
 	row->total = level == LEVEL_TOTAL;
@@ -203,11 +209,23 @@ static int read_row(struct shard *sh, MDB_txn *txn, const MDB_val *k,
 	return series_bucket(sh, txn, &h, level, t, &row->agg);
 }
 
-int store_pending_read(struct store *st, unsigned shard, unsigned repl,
-		       const unsigned char *resume, struct store_row *rows,
-		       size_t max, size_t *n, bool *end)
+/* The pending key of a row the feed returned. */
+static void row_key(unsigned char k[PENDING_KEY_LEN], unsigned repl,
+		    const struct store_row *row)
 {
-	struct shard *sh = &st->shards[shard];
+	pending_key(k, repl, row->feed_private.series,
+		    row->feed_private.level, row->feed_private.time);
+}
+
+/*
+ * Read up to @max pending rows of replication shard @repl from @sh, in key
+ * order, after @after (NULL: from the start of the range).  *@end is set
+ * when the range was read to its end.
+ */
+static int shard_read(struct shard *sh, unsigned repl,
+		      const unsigned char *after, struct store_row *rows,
+		      size_t max, size_t *n, bool *end)
+{
 	unsigned char start[PENDING_KEY_LEN] = {(unsigned char)repl};
 	MDB_val k = {PENDING_KEY_LEN, start}, v;
 	MDB_txn *txn;
@@ -216,8 +234,8 @@ int store_pending_read(struct store *st, unsigned shard, unsigned repl,
 
 	*n = 0;
 	*end = false;
-	if (resume)
-		memcpy(start, resume, PENDING_KEY_LEN);
+	if (after)
+		memcpy(start, after, PENDING_KEY_LEN);
 	if ((rc = shard_txn_begin(sh, MDB_RDONLY, &txn)))
 		return store_errno(rc, "reading pending rows");
 	if ((rc = mdb_cursor_open(txn, sh->pending, &c))) {
@@ -225,8 +243,8 @@ int store_pending_read(struct store *st, unsigned shard, unsigned repl,
 		return store_errno(rc, "reading pending rows");
 	}
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	if (rc == 0 && resume && k.mv_size == PENDING_KEY_LEN &&
-	    memcmp(k.mv_data, resume, PENDING_KEY_LEN) == 0)
+	if (rc == 0 && after && k.mv_size == PENDING_KEY_LEN &&
+	    memcmp(k.mv_data, after, PENDING_KEY_LEN) == 0)
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	for (; rc == 0 && *n < max; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != PENDING_KEY_LEN ||
@@ -244,25 +262,25 @@ int store_pending_read(struct store *st, unsigned shard, unsigned repl,
 	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading pending rows");
 }
 
-static int ack_rows(struct shard *sh, MDB_txn *txn,
+/* Unmark the rows of @sh that are unchanged since they were read. */
+static int ack_rows(struct shard *sh, MDB_txn *txn, unsigned repl,
 		    const struct store_row *rows, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		MDB_val pk = {PENDING_KEY_LEN, (void *)rows[i].key};
-		unsigned repl, level;
-		uint64_t id;
-		uint32_t t;
+		unsigned char key[PENDING_KEY_LEN];
+		MDB_val pk = {PENDING_KEY_LEN, key};
 		struct store_agg now;
 		struct store_row row;
 		struct head h;
 		int rc;
 
-		if (!pending_key_parse(rows[i].key, PENDING_KEY_LEN, &repl, &id,
-				       &level, &t))
-			return MDB_CORRUPTED;
-		rc = series_head(sh, txn, id, &row, &h);
+		row_key(key, repl, &rows[i]);
+		rc = series_head(sh, txn, rows[i].feed_private.series, &row,
+				 &h);
 		if (rc == 0)
-			rc = series_bucket(sh, txn, &h, level, t, &now);
+			rc = series_bucket(sh, txn, &h,
+					   rows[i].feed_private.level,
+					   rows[i].feed_private.time, &now);
 		if (rc)
 			return rc;
 		if (now.count != rows[i].agg.count)
@@ -274,17 +292,16 @@ static int ack_rows(struct shard *sh, MDB_txn *txn,
 	return 0;
 }
 
-int store_pending_ack(struct store *st, unsigned shard,
-		      const struct store_row *rows, size_t n)
+static int shard_ack(struct shard *sh, unsigned repl,
+		     const struct store_row *rows, size_t n)
 {
-	struct shard *sh = &st->shards[shard];
 	MDB_txn *txn;
 	int rc;
 
 	for (int attempt = 0; attempt < 8; attempt++) {
 		if ((rc = shard_txn_begin(sh, 0, &txn)))
 			break;
-		if ((rc = ack_rows(sh, txn, rows, n))) {
+		if ((rc = ack_rows(sh, txn, repl, rows, n))) {
 			shard_txn_abort(sh, txn);
 		} else {
 			rc = shard_txn_commit(sh, txn);
@@ -296,4 +313,149 @@ int store_pending_ack(struct store *st, unsigned shard,
 			break;
 	}
 	return store_errno(rc, "acknowledging replicated rows");
+}
+
+/* ---- the feed ----------------------------------------------------------
+ *
+ * A feed keeps, per LMDB shard, the pending key of the last row
+ * acknowledged and whether this cycle read the shard to its end.  A read
+ * moves nothing: it notes where its batch ends, and the ack moves the
+ * shard there and the turn to the next shard.  So a batch whose push
+ * failed is read again, with its buckets' aggregates as they are then.
+ */
+struct feed_shard {
+	unsigned char after[PENDING_KEY_LEN]; /* the last row acknowledged */
+	bool resume; /* after is set; else read from the range's start */
+	bool done;   /* read to its end in this cycle */
+};
+
+struct store_feed {
+	struct store *st;
+	unsigned repl;
+	unsigned next; /* the shard whose turn is next */
+
+	/* The last read, until it is acknowledged. */
+	uint64_t read; /* its number, stamped on its rows; 0: none */
+	size_t nread;
+	unsigned shard;
+	bool end; /* it read @shard to its end */
+
+	struct feed_shard pos[];
+};
+
+/* Numbers of reads, unique across feeds: rows name the read they came
+ * from, so rows of another read are refused by the ack. */
+static atomic_uint_fast64_t feed_reads;
+
+int store_feed_open(struct store *st, unsigned repl, struct store_feed **out)
+{
+	struct store_feed *f;
+
+	*out = NULL;
+	if (repl >= st->cfg.repl_shards)
+		return -EINVAL;
+	f = calloc(1, sizeof(*f) + st->nshards * sizeof(f->pos[0]));
+	if (!f)
+		return -ENOMEM;
+	f->st = st;
+	f->repl = repl;
+	*out = f;
+	return 0;
+}
+
+void store_feed_close(struct store_feed *f)
+{
+	free(f);
+}
+
+/* Has every shard but @except been read to its end in this cycle? */
+static bool others_done(const struct store_feed *f, unsigned except)
+{
+	for (unsigned s = 0; s < f->st->nshards; s++)
+		if (s != except && !f->pos[s].done)
+			return false;
+	return true;
+}
+
+/* Shard @s was read to its end: next cycle it starts over. */
+static void shard_done(struct store_feed *f, unsigned s)
+{
+	f->pos[s].done = true;
+	f->pos[s].resume = false;
+}
+
+static void new_cycle(struct store_feed *f)
+{
+	for (unsigned s = 0; s < f->st->nshards; s++)
+		f->pos[s].done = false;
+}
+
+int store_feed_read(struct store_feed *f, struct store_row *rows,
+		    size_t max, size_t *n, bool *cycle_end)
+{
+	unsigned nshards = f->st->nshards;
+
+	*n = 0;
+	*cycle_end = false;
+	f->read = 0; /* a read not acknowledged is read again */
+	if (max == 0)
+		return -EINVAL;
+	for (unsigned i = 0; i < nshards; i++) {
+		unsigned s = (f->next + i) % nshards;
+		struct feed_shard *p = &f->pos[s];
+		bool end;
+		int rc;
+
+		if (p->done)
+			continue;
+		rc = shard_read(&f->st->shards[s], f->repl,
+				p->resume ? p->after : NULL, rows, max, n, &end);
+		if (rc)
+			return rc;
+		if (*n == 0) {
+			shard_done(f, s); /* nothing to acknowledge */
+			continue;
+		}
+		f->read = atomic_fetch_add(&feed_reads, 1) + 1;
+		for (size_t r = 0; r < *n; r++)
+			rows[r].feed_private.read = f->read;
+		f->nread = *n;
+		f->shard = s;
+		f->end = end;
+		*cycle_end = end && others_done(f, s);
+		return 0;
+	}
+	/* Every shard read to its end since the cycle began. */
+	new_cycle(f);
+	*cycle_end = true;
+	return 0;
+}
+
+int store_feed_ack(struct store_feed *f, const struct store_row *rows,
+		   size_t n)
+{
+	struct feed_shard *p;
+	int rc;
+
+	if (n == 0 && f->read == 0)
+		return 0; /* the last read returned nothing */
+	if (f->read == 0 || n != f->nread)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].feed_private.read != f->read)
+			return -EINVAL;
+	if ((rc = shard_ack(&f->st->shards[f->shard], f->repl, rows, n)))
+		return rc;
+	p = &f->pos[f->shard];
+	if (f->end) {
+		shard_done(f, f->shard);
+	} else {
+		row_key(p->after, f->repl, &rows[n - 1]);
+		p->resume = true;
+	}
+	f->next = (f->shard + 1) % f->st->nshards;
+	f->read = 0;
+	if (others_done(f, f->shard) && p->done)
+		new_cycle(f);
+	return 0;
 }

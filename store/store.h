@@ -218,13 +218,26 @@ int store_expire(struct store *st, uint32_t now);
  *
  * With repl_shards > 0 every minute bucket and every total that changes is
  * marked pending for the replication shard of its video (FNV-1a 64 of the
- * id modulo repl_shards) in the same transaction as the change.  The
- * replicator reads pending rows with their current absolute aggregate,
- * pushes them, then acknowledges them: a row is unmarked only if its
- * bucket did not change since it was read (its count still matches), so
- * an increment that lands meanwhile is pushed again, never lost.  When
+ * id modulo repl_shards) in the same transaction as the change; a bucket
+ * changed a thousand times between two pushes is one row.  When
  * repl_shards differs from what the directory was tracked with, every
  * minute bucket and total is marked again at open (a full resend).
+ *
+ * A feed hands one replication shard's pending rows to its replicator,
+ * each with the current absolute aggregate of its bucket.  The replicator
+ * pushes them, then acknowledges them: a row is unmarked only if its
+ * bucket did not change since it was read (its count still matches), so
+ * an increment that lands meanwhile is pushed again, never lost.  A row
+ * whose bucket retention removed reads with count 0: acknowledge it
+ * without pushing it, and it is gone.
+ *
+ * The feed takes the store's shards in turn, a batch of rows from one at
+ * a time, each in key order from where its last acknowledged batch ended,
+ * so one busy shard does not starve the others.  A cycle ends when every
+ * shard was read to its end since the cycle began: every row pending when
+ * it began has been returned, and once acknowledged is in the replica.
+ * Rows that were read but not acknowledged (the push failed) are read
+ * again by the next store_feed_read().
  */
 struct store_row {
 	char video[STORE_VIDEO_MAX + 1]; /* NUL-terminated */
@@ -233,32 +246,53 @@ struct store_row {
 	uint32_t minute;
 	uint32_t marked;  /* when the row was first marked pending */
 	struct store_agg agg;
-	unsigned char key[1 + 13]; /* the pending key, for the ack */
+	/* Private to the feed (pending.c): which pending row this is, for
+	 * store_feed_ack().  Not part of the API: do not read or set it. */
+	struct {
+		uint64_t read, series;
+		uint32_t time;
+		uint8_t level;
+	} feed_private;
 };
-
-unsigned store_nshards(const struct store *st);
 
 /* The replication shard of @video: FNV-1a 64 of its bytes mod @n. */
 unsigned store_hash_shard(const char *video, size_t len, unsigned n);
 
 /* Apply every shard's journal now (the background thread does it every
- * 100 ms): pending rows then include every acknowledged write. */
+ * 100 ms): pending rows then include every acknowledged write.  The feed
+ * reads LMDB as it is, without this. */
 int store_flush(struct store *st);
 
-/*
- * Read up to @max pending rows of replication shard @repl from LMDB shard
- * @shard, in key order, starting after @resume (the key of the last row
- * read, or NULL for the start).  *@n gets the count; *@end is set when the
- * range was read to its end.  Rows whose bucket retention has removed are
- * unmarked on the way.
- */
-int store_pending_read(struct store *st, unsigned shard, unsigned repl,
-		       const unsigned char *resume, struct store_row *rows,
-		       size_t max, size_t *n, bool *end);
+struct store_feed;
 
-/* Unmark the rows that are unchanged since they were read. */
-int store_pending_ack(struct store *st, unsigned shard,
-		      const struct store_row *rows, size_t n);
+/* A feed of the rows pending for replication shard @repl < repl_shards
+ * (-EINVAL otherwise), starting a cycle.  One thread uses a feed at a
+ * time; feeds of different shards run in parallel.  The store must
+ * outlive it: release with store_feed_close(). */
+int store_feed_open(struct store *st, unsigned repl, struct store_feed **out);
+
+/*
+ * Read up to @max > 0 pending rows into @rows, all from one shard of the
+ * store: the next shard in turn that this cycle has not read to its end.
+ * A read after one whose rows were not acknowledged reads them again.
+ * *@n gets the count; *@cycle_end is set when acknowledging these rows
+ * ends the cycle (with *@n 0 it has ended: nothing was left to read, and
+ * the next read begins a new cycle).
+ */
+int store_feed_read(struct store_feed *f, struct store_row *rows,
+		    size_t max, size_t *n, bool *cycle_end);
+
+/*
+ * Acknowledge the @n rows of the last read, once they reached the
+ * replica: unmark each that is unchanged since, and move the feed past
+ * them.  Acknowledge all of a read's rows at once; -EINVAL for rows of
+ * another read.  An error leaves the feed where it was.
+ */
+int store_feed_ack(struct store_feed *f, const struct store_row *rows,
+		   size_t n);
+
+/* NULL is fine. */
+void store_feed_close(struct store_feed *f);
 
 /* Counters since open; bytes figures are read from LMDB now. */
 void store_get_stats(struct store *st, struct store_stats *out);

@@ -30,7 +30,9 @@ static char *fresh_dir(void)
 
 static enum store_sync sync_mode = STORE_SYNC_SECOND;
 
-static struct store *open_store(const char *dir, unsigned shards)
+/* A store of @shards shards tracking @repls replication shards. */
+static struct store *open_repl(const char *dir, unsigned shards,
+				unsigned repls)
 {
 	struct store_config cfg;
 	struct store *st = NULL;
@@ -39,10 +41,16 @@ static struct store *open_store(const char *dir, unsigned shards)
 	cfg.sync = sync_mode;
 	cfg.dir = dir;
 	cfg.shards = shards;
+	cfg.repl_shards = repls;
 	cfg.retain_interval = 3600; /* tests expire by hand */
 	if (store_open(&cfg, &st))
 		return NULL;
 	return st;
+}
+
+static struct store *open_store(const char *dir, unsigned shards)
+{
+	return open_repl(dir, shards, 0);
 }
 
 static struct store_event ev(const char *video, const char *type, int64_t value,
@@ -409,81 +417,253 @@ static void test_group_commit(void)
 	free(dir);
 }
 
-static size_t read_all(struct store *st, unsigned repl, struct store_row *rows,
-		       size_t max)
+static uint64_t pending_rows(struct store *st)
 {
-	size_t total = 0, n;
-	bool end;
+	struct store_stats ss;
 
-	store_flush(st); /* what the journals hold becomes pending */
-	for (unsigned s = 0; s < store_nshards(st); s++) {
-		store_pending_read(st, s, repl, NULL, rows + total,
-				   max - total, &n, &end);
-		total += n;
-	}
-	return total;
+	store_get_stats(st, &ss);
+	return ss.pending;
 }
 
-static void ack_all(struct store *st, struct store_row *rows, size_t n)
+/* Read and acknowledge batches of @max rows of replication shard @repl
+ * until a cycle ends; the rows read go to @rows (up to @cap).  Returns how
+ * many were read, or -1 when a call fails or a cycle never ends. */
+static long drain(struct store *st, unsigned repl, size_t max,
+		  struct store_row *rows, size_t cap)
 {
-	/* Rows of one LMDB shard at a time: find it by the video. */
+	struct store_feed *f;
+	struct store_row batch[64];
+	size_t total = 0, n;
+	bool end = false;
+
+	store_flush(st); /* what the journals hold becomes pending */
+	if (store_feed_open(st, repl, &f))
+		return -1;
+	for (int i = 0; i < 10000 && !end; i++) {
+		if (store_feed_read(f, batch, max, &n, &end) ||
+		    store_feed_ack(f, batch, n))
+			break;
+		for (size_t r = 0; r < n && total + r < cap; r++)
+			rows[total + r] = batch[r];
+		total += n;
+	}
+	store_feed_close(f);
+	return end ? (long)total : -1;
+}
+
+static const struct store_row *find_row(const struct store_row *rows,
+					size_t n, const char *video,
+					bool total)
+{
 	for (size_t i = 0; i < n; i++)
-		store_pending_ack(st,
-				  store_shard_of(st, rows[i].video,
-						 strlen(rows[i].video)),
-				  &rows[i], 1);
+		if (strcmp(rows[i].video, video) == 0 && rows[i].total == total)
+			return &rows[i];
+	return NULL;
 }
 
 static void test_pending(void)
 {
 	char *dir = fresh_dir();
-	struct store_config cfg;
-	struct store *st = NULL;
+	struct store *st = open_repl(dir, 2, 2);
 	static struct store_row rows[64];
-	struct store_stats ss;
+	struct store_feed *f;
 	uint32_t now = DAY0 + 600;
+	size_t n;
+	bool end;
 
-	store_config_defaults(&cfg);
-	cfg.dir = dir;
-	cfg.shards = 2;
-	cfg.repl_shards = 2;
-	ok(store_open(&cfg, &st) == 0, "store opens with replication on");
+	ok(st != NULL, "store opens with replication on");
+	is_int(store_feed_open(st, 2, &f), -EINVAL,
+	       "no feed for a replication shard beyond repl_shards");
 	rec(st, "a", "views", 1, now, now);
 	rec(st, "a", "views", 1, now + 1, now);
 	rec(st, "b", "views", 5, now - 120, now);
-	size_t n0 = read_all(st, 0, rows, 64);
-	size_t n1 = read_all(st, 1, rows + n0, 64 - n0);
-	is_int(n0 + n1, 4, "one minute row and one total per series pend");
-	unsigned ra = store_hash_shard("a", 1, 2);
-	size_t na = ra == 0 ? n0 : n1;
-	is_int(na, 2, "a video's rows pend for its replication shard only");
-	bool saw_total = false;
-	for (size_t i = 0; i < n0 + n1; i++)
-		if (rows[i].total && strcmp(rows[i].video, "a") == 0)
-			saw_total = rows[i].agg.count == 2;
-	ok(saw_total, "the pending total of a carries its absolute count");
-
-	/* An increment between read and ack keeps the row pending. */
-	rec(st, "a", "views", 1, now + 2, now);
-	ack_all(st, rows, n0 + n1);
 	store_flush(st);
-	store_get_stats(st, &ss);
-	is_int(ss.pending, 2, "rows changed since read stay pending");
-	n0 = read_all(st, ra, rows, 64);
-	ack_all(st, rows, n0);
-	store_get_stats(st, &ss);
-	is_int(ss.pending, 0, "acknowledged rows are gone");
+	is_int(pending_rows(st), 4, "one minute row and one total per series pend");
+
+	/* The feed of a's replication shard: read, and an increment lands
+	 * before the ack. */
+	unsigned ra = store_hash_shard("a", 1, 2);
+	bool same = store_hash_shard("b", 1, 2) == ra;
+	ok(store_feed_open(st, ra, &f) == 0, "a feed opens");
+	size_t got = 0;
+	const struct store_row *ta = NULL;
+	for (int i = 0; i < 8; i++) {
+		ok(store_feed_read(f, rows + got, 64 - got, &n, &end) == 0,
+		   "a read succeeds");
+		if (n && find_row(rows + got, n, "a", true)) {
+			ta = find_row(rows + got, n, "a", true);
+			rec(st, "a", "views", 1, now + 2, now);
+			store_flush(st);
+		}
+		ok(store_feed_ack(f, rows + got, n) == 0, "its ack succeeds");
+		got += n;
+		if (end)
+			break;
+	}
+	ok(end, "the cycle ends");
+	is_int(got, same ? 4 : 2,
+	       "a video's rows pend for its replication shard only");
+	ok(ta && ta->agg.count == 2 && ta->agg.sum == 2,
+	   "the pending total of a carries its absolute aggregate");
+	const struct store_row *ma = find_row(rows, got, "a", false);
+	ok(ma && ma->minute == now - now % 60 && ma->agg.count == 2,
+	   "a's minute row names its minute and carries its count");
+	is_int(pending_rows(st), same ? 2 : 4,
+	       "rows changed between read and ack stay pending");
+
+	/* The next cycle reads them again, now with the increment. */
+	ok(store_feed_read(f, rows, 64, &n, &end) == 0, "a new cycle reads");
+	ta = find_row(rows, n, "a", true);
+	ok(ta && ta->agg.count == 3, "the changed total is read again, new");
+	ok(store_feed_ack(f, rows, n) == 0, "and acknowledged");
+	store_feed_close(f);
+	ok(drain(st, ra, 64, rows, 64) == 0, "nothing is left for a's shard");
+	ok(drain(st, !ra, 64, rows, 64) == (same ? 0 : 2),
+	   "the other shard's feed has b's rows");
+	is_int(pending_rows(st), 0, "acknowledged rows are gone");
 	store_close(st);
 
-	cfg.repl_shards = 3;
-	ok(store_open(&cfg, &st) == 0, "reopen with 3 replication shards");
-	store_get_stats(st, &ss);
-	is_int(ss.pending, 4, "a new shard count marks every row again");
+	st = open_repl(dir, 2, 3);
+	ok(st != NULL, "reopen with 3 replication shards");
+	is_int(pending_rows(st), 4, "a new shard count marks every row again");
 	store_close(st);
-	cfg.repl_shards = 0;
-	ok(store_open(&cfg, &st) == 0, "reopen without replication");
-	store_get_stats(st, &ss);
-	is_int(ss.pending, 0, "without replication nothing is tracked");
+	st = open_repl(dir, 2, 0);
+	ok(st != NULL, "reopen without replication");
+	is_int(pending_rows(st), 0, "without replication nothing is tracked");
+	is_int(store_feed_open(st, 0, &f), -EINVAL,
+	       "and no feed opens");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
+/* Batches come from the store's shards in turn, each resuming after its
+ * last acknowledged row: every row once per cycle, none starved. */
+static void test_feed_turns(void)
+{
+	enum { SHARDS = 4, VIDEOS = 40, MAX = 3 };
+	char *dir = fresh_dir();
+	struct store *st = open_repl(dir, SHARDS, 1);
+	struct store_row rows[MAX], again[MAX];
+	struct store_feed *f;
+	uint32_t now = DAY0 + 1200;
+	int left[SHARDS] = {0}, seen[VIDEOS][2] = {{0}};
+	size_t n, n2;
+	bool end = false, end2, turns_ok = true, one_shard = true;
+	int last = -1, batches = 0;
+
+	for (int v = 0; v < VIDEOS; v++) {
+		char name[8];
+		snprintf(name, sizeof(name), "t%d", v);
+		rec(st, name, "views", 1, now, now);
+		left[store_shard_of(st, name, strlen(name))] += 2;
+	}
+	store_flush(st);
+	ok(store_feed_open(st, 0, &f) == 0, "a feed opens");
+
+	/* A read not acknowledged is read again. */
+	ok(store_feed_read(f, rows, MAX, &n, &end) == 0 && n == MAX,
+	   "a first batch is read");
+	ok(store_feed_read(f, again, MAX, &n2, &end2) == 0 && n2 == n,
+	   "a second read without an ack");
+	bool same = true;
+	for (size_t i = 0; i < n; i++)
+		same = same && strcmp(rows[i].video, again[i].video) == 0 &&
+		       rows[i].total == again[i].total;
+	ok(same, "reads the same rows again");
+	is_int(store_feed_ack(f, rows, n), -EINVAL,
+	       "rows of an earlier read are refused");
+	is_int(store_feed_ack(f, again, n - 1), -EINVAL,
+	       "so is a part of the last read");
+	is_int(pending_rows(st), 2 * VIDEOS, "and nothing was unmarked");
+	memcpy(rows, again, sizeof(rows));
+
+	for (;;) {
+		int s = store_shard_of(st, rows[0].video,
+				       strlen(rows[0].video));
+		for (size_t i = 1; i < n; i++)
+			one_shard = one_shard &&
+				    (int)store_shard_of(st, rows[i].video,
+							strlen(rows[i].video)) == s;
+		/* The shard after the last one that still has rows. */
+		if (last >= 0) {
+			int want = last;
+			do
+				want = (want + 1) % SHARDS;
+			while (left[want] == 0 && want != last);
+			turns_ok = turns_ok && s == want;
+		}
+		for (size_t i = 0; i < n; i++) {
+			int v = atoi(rows[i].video + 1);
+			seen[v][rows[i].total]++;
+		}
+		left[s] -= (int)n;
+		last = s;
+		batches++;
+		bool sum_left = false;
+		for (int i = 0; i < SHARDS; i++)
+			sum_left = sum_left || left[i] > 0;
+		if (end) {
+			ok(!sum_left, "the cycle ends after the last row");
+			break;
+		}
+		if (store_feed_ack(f, rows, n) ||
+		    store_feed_read(f, rows, MAX, &n, &end) || n == 0 ||
+		    batches > 2 * VIDEOS) {
+			ok(false, "reads and acks go on until the cycle ends");
+			break;
+		}
+	}
+	ok(store_feed_ack(f, rows, n) == 0, "the last batch is acknowledged");
+	ok(one_shard, "each batch comes from one shard of the store");
+	ok(turns_ok, "the shards take turns, %d batches", batches);
+	bool once = true;
+	for (int v = 0; v < VIDEOS; v++)
+		once = once && seen[v][0] == 1 && seen[v][1] == 1;
+	ok(once, "every row was read once in the cycle");
+	is_int(pending_rows(st), 0, "and unmarked by its ack");
+	ok(store_feed_read(f, rows, MAX, &n, &end) == 0 && n == 0 && end,
+	   "with nothing pending, a read ends a cycle at once");
+	rec(st, "t7", "views", 1, now, now);
+	store_flush(st);
+	ok(store_feed_read(f, rows, MAX, &n, &end) == 0 && n == 2,
+	   "a change is read by the next cycle");
+	ok(rows[0].agg.count == 2 && rows[1].agg.count == 2,
+	   "with its absolute count");
+	ok(store_feed_ack(f, rows, n) == 0 &&
+	   store_feed_read(f, rows, MAX, &n, &end) == 0 && n == 0 && end,
+	   "then the cycle ends");
+	store_feed_close(f);
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
+/* A row whose bucket retention removed reads count 0 and its ack unmarks
+ * it: nothing to push, nothing left pending. */
+static void test_feed_expired(void)
+{
+	char *dir = fresh_dir();
+	struct store *st = open_repl(dir, 1, 1);
+	struct store_row rows[8];
+	struct store_agg a;
+	uint32_t t = DAY0 + 60;
+	long n;
+
+	rec(st, "x", "views", 1, t, t);
+	/* A later hour's minute pushes the first one's pack out of the
+	 * head, into the packs that retention deletes. */
+	rec(st, "x", "views", 1, t + 2 * 3600, t + 2 * 3600);
+	store_total(st, "x", 1, "views", 5, &a); /* applies the journal */
+	ok(store_expire(st, t + 8 * 86400) == 0, "a retention pass runs");
+	n = drain(st, 0, 8, rows, 8);
+	is_int(n, 3, "both minutes and the total were pending");
+	bool zero = false;
+	for (long i = 0; i < n; i++)
+		if (!rows[i].total && rows[i].minute == t)
+			zero = rows[i].agg.count == 0;
+	ok(zero, "the expired minute reads count 0");
+	is_int(pending_rows(st), 0, "and is unmarked by its ack");
 	store_close(st);
 	rmrf(dir);
 	free(dir);
@@ -1088,6 +1268,8 @@ int main(void)
 	test_group_commit();
 	test_stats_during_growth();
 	test_pending();
+	test_feed_turns();
+	test_feed_expired();
 	test_journal();
 	test_journal_chunks();
 	test_jscan();
