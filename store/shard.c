@@ -80,11 +80,6 @@ unsigned store_shard_of(const struct store *st, const char *video, size_t len)
 	return store_hash_shard(video, len, st->nshards);
 }
 
-unsigned store_nshards(const struct store *st)
-{
-	return st->nshards;
-}
-
 int shard_txn_begin(struct shard *sh, unsigned flags, MDB_txn **txn)
 {
 	int rc;
