@@ -150,6 +150,11 @@ struct bseries {
 	uint64_t hash;
 	uint64_t id; /* 0: not looked up yet */
 	unsigned repl;
+	/* The batch's events of the series added in line order: a sum that
+	 * leaves 64 bits in that order is refused even when the merge, in
+	 * time order, would not see it (the one-by-one retry then judges
+	 * each line against the stored total). */
+	struct store_agg sum;
 };
 
 struct batch {
@@ -157,6 +162,7 @@ struct batch {
 	MDB_txn *txn;
 	uint32_t now;
 	uint64_t next_id; /* the next new series' id; 0: not read yet */
+	uint64_t appended; /* the highest id put in names by this batch */
 	struct bseries *s;
 	size_t n, cap;
 	uint32_t *slot;
@@ -400,11 +406,34 @@ static int tree_merge(struct batch *b, uint64_t id, unsigned level,
 	return mdb_cursor_put(b->packs, &k, &v, flags);
 }
 
+/* Move pack @p->start of @level of series @id, if the packs database
+ * holds it, into @p (empty): a bucket is always whole in one place, so
+ * that every merge into it sees its whole sum. */
+static int tree_take(struct batch *b, uint64_t id, unsigned level,
+		     struct pack *p)
+{
+	unsigned char key[PACK_KEY_LEN];
+	MDB_val k = {PACK_KEY_LEN, key}, v;
+	int rc;
+
+	pack_key(key, level, p->start, id);
+	rc = mdb_cursor_get(b->packs, &k, &v, MDB_SET_KEY);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (!pack_decode(v.mv_data, v.mv_size, level, p->start, p))
+		return MDB_CORRUPTED;
+	return mdb_cursor_del(b->packs, 0);
+}
+
 /* Fold bucket @t of @level into head @h: into its open pack when the
  * bucket is in it; a later pack pushes that one out first; an earlier one
  * gathers in @late, which goes to the packs database when the next
- * bucket is of another pack. */
-static int head_add(struct batch *b, struct head *h, unsigned level,
+ * bucket is of another pack.  A level with no open pack opens one, taking
+ * what the packs database holds of it when the series is @old (a new
+ * series has nothing there). */
+static int head_add(struct batch *b, struct head *h, bool old, unsigned level,
 		    uint32_t t, const struct store_agg *a, struct pack *late,
 		    unsigned *late_level)
 {
@@ -422,11 +451,17 @@ static int head_add(struct batch *b, struct head *h, unsigned level,
 		h->open |= bit;
 		p->start = start;
 		p->n = 0;
+		if (old && (rc = tree_take(b, h->id, level, p)))
+			return rc;
 	} else if (start > p->start) {
+		/* The packs database may hold @start: pushed out by a big
+		 * head before an earlier pack was opened again. */
 		if ((rc = tree_merge(b, h->id, level, p)))
 			return rc;
 		p->start = start;
 		p->n = 0;
+		if (old && (rc = tree_take(b, h->id, level, p)))
+			return rc;
 	} else if (start < p->start) {
 		*late_level = level;
 		late->start = start;
@@ -501,8 +536,9 @@ static int merge_series(struct batch *b, struct bseries *s,
 			return rc;
 		for (unsigned l = 0; l < STORE_LEVELS; l++)
 			if (e[i]->levels & 1u << l &&
-			    (rc = head_add(b, &h, l, bucket_of((int)l, t),
-					   &e[i]->agg, &late, &late_level)))
+			    (rc = head_add(b, &h, exists, l,
+					   bucket_of((int)l, t), &e[i]->agg,
+					   &late, &late_level)))
 				return rc;
 		if (cfg->repl_shards && e[i]->levels & 1u << STORE_MIN &&
 		    bucket_of(STORE_MIN, t) != marked) {
@@ -529,10 +565,16 @@ static int merge_series(struct batch *b, struct bseries *s,
 		return mdb_cursor_put(b->heads, &k, &v, MDB_CURRENT);
 	if ((rc = mdb_cursor_put(b->heads, &k, &v, 0)))
 		return rc;
+	/* Ids are taken in the order series are first seen, or earlier for
+	 * one with an #id (its dedup key needs it while folding): append
+	 * when this one is the highest yet, else insert. */
 	unsigned char idk[ID_KEY_LEN];
 	MDB_val ik = {ID_KEY_LEN, idk};
 	id_key(idk, h.id);
-	return mdb_put(b->txn, b->sh->names, &ik, &k, MDB_APPEND);
+	unsigned flags = h.id > b->appended ? MDB_APPEND : MDB_NOOVERWRITE;
+	if (h.id > b->appended)
+		b->appended = h.id;
+	return mdb_put(b->txn, b->sh->names, &ik, &k, flags);
 }
 
 /* Fold the events of @req into @f, skipping duplicates. */
@@ -566,6 +608,8 @@ static int fold_events(struct batch *b, struct commit_req *req,
 				break;
 		}
 		struct store_agg a = {1, e->value, e->value, e->value};
+		if ((rc = agg_merge(&b->s[s].sum, &a)))
+			break;
 		unsigned levels = 0;
 		for (int l = 0; l < STORE_LEVELS; l++)
 			if (bucket_kept(cfg, l, e->ts, req->now))
