@@ -275,9 +275,21 @@ bool read_lmdb(const char *dir, struct shard_meta *m, char *why, size_t len)
 		    mv.mv_size == sizeof(m->index))
 			memcpy(&m->index, mv.mv_data, sizeof(m->index));
 	}
-	mdb_txn_abort(txn);
-	if (rc)
+	if (rc) {
+		mdb_txn_abort(txn);
 		goto unreadable;
+	}
+	/* An upgrade must not stop halfway on damage (upgrade.c). */
+	if (m->format && m->format < FORMAT_VERSION &&
+	    (rc = upgrade_walk(txn))) {
+		mdb_txn_abort(txn);
+		snprintf(why, len,
+			 "%s: a record of data format %u cannot be read, so "
+			 "it cannot be upgraded: %s",
+			 path, m->format, mdb_strerror(rc));
+		goto bad;
+	}
+	mdb_txn_abort(txn);
 	mdb_env_close(env);
 	return true;
 unreadable:

@@ -308,6 +308,12 @@ int pending_mark(struct shard *sh, MDB_txn *txn, unsigned repl, uint64_t id,
  * one that opens its databases (upgrade.c). */
 int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from);
 
+/* Read every record an upgrade would rewrite, writing nothing, inside the
+ * read-only @txn of a shard of format 1 or 2 (damage.c): 0, or the LMDB
+ * code (MDB_CORRUPTED for a record of the wrong shape) that makes it
+ * damaged. */
+int upgrade_walk(MDB_txn *txn);
+
 /* The aggregate of bucket (@level, @t) of the series whose head is @h:
  * what its open pack and the packs database hold (query.c). */
 int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,

@@ -13,6 +13,12 @@
  * series' total and change time become its head, with no pack open.
  * names, dedup and dedupx keep their layout, and ids stay what they were.
  * Pending rows are marked again from the new layout (pending_setup()).
+ *
+ * Each shard commits on its own, so before any is rewritten the damage
+ * check walks every old one the same way without writing (upgrade_walk(),
+ * from damage.c): a page LMDB cannot read, or a record of the wrong shape,
+ * refuses the directory with nothing changed, rather than leaving some
+ * shards rewritten beside one that cannot be.
  */
 #include "internal.h"
 
@@ -21,12 +27,13 @@
 #include <string.h>
 
 struct upgrade {
-	struct shard *sh;
 	MDB_txn *txn;
-	MDB_dbi changed;
+	MDB_dbi series, names, packs, changed;
 	bool have_changed;
+	bool dry;	/* only read: upgrade_walk() */
+	unsigned index; /* the shard's, for the log */
 	struct head h;	/* of the series being converted; h.id 0: none */
-	size_t series, packs;
+	size_t nseries, npacks;
 };
 
 static int put_pack(struct upgrade *u, unsigned level)
@@ -40,8 +47,8 @@ static int put_pack(struct upgrade *u, unsigned level)
 	pack_key(key, level, p->start, u->h.id);
 	v = (MDB_val){pack_encode(p, buf), buf};
 	p->n = 0;
-	u->packs++;
-	return mdb_put(u->txn, u->sh->packs, &k, &v, MDB_NOOVERWRITE);
+	u->npacks++;
+	return u->dry ? 0 : mdb_put(u->txn, u->packs, &k, &v, MDB_NOOVERWRITE);
 }
 
 /* Write what was gathered of series u->h.id: its last packs, its head. */
@@ -65,12 +72,12 @@ static int finish_series(struct upgrade *u)
 		else if (rc != MDB_NOTFOUND)
 			return rc ? rc : MDB_CORRUPTED;
 	}
-	if ((rc = mdb_get(u->txn, u->sh->names, &k, &name)))
+	if ((rc = mdb_get(u->txn, u->names, &k, &name)))
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 	u->h.open = 0;
 	v = (MDB_val){head_encode(&u->h, buf), buf};
-	u->series++;
-	return mdb_put(u->txn, u->sh->series, &name, &v, 0);
+	u->nseries++;
+	return u->dry ? 0 : mdb_put(u->txn, u->series, &name, &v, 0);
 }
 
 /* Add old bucket (@k, @v) to the series being converted. */
@@ -94,7 +101,7 @@ static int convert_bucket(struct upgrade *u, const MDB_val *k, const MDB_val *v)
 		if (id == 0 || id > SERIES_ID_MAX) {
 			log_error("shard %u: series id %llu is beyond what "
 				  "data format 3 holds",
-				  u->sh->index, (unsigned long long)id);
+				  u->index, (unsigned long long)id);
 			return -ENOTSUP;
 		}
 		memset(&u->h.total, 0, sizeof(u->h.total));
@@ -123,7 +130,7 @@ static int convert_bare(struct upgrade *u)
 	MDB_val k, v;
 	int rc;
 
-	if ((rc = mdb_cursor_open(u->txn, u->sh->series, &c)))
+	if ((rc = mdb_cursor_open(u->txn, u->series, &c)))
 		return rc;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -139,9 +146,9 @@ static int convert_bare(struct upgrade *u)
 			break;
 		}
 		v = (MDB_val){head_encode(&h, buf), buf};
-		if ((rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT)))
+		if (!u->dry && (rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT)))
 			break;
-		u->series++;
+		u->nseries++;
 	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
@@ -156,37 +163,63 @@ static int open_old(MDB_txn *txn, const char *name, MDB_dbi *dbi, bool *have)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from)
+/* Convert (or with u->dry, only read) every old record of the shard. */
+static int convert(struct upgrade *u)
 {
-	struct upgrade u = {.sh = sh, .txn = txn};
 	MDB_dbi buckets, expiry;
 	bool have_buckets, have_expiry;
+	MDB_txn *txn = u->txn;
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
 	if ((rc = open_old(txn, "buckets", &buckets, &have_buckets)) ||
 	    (rc = open_old(txn, "expiry", &expiry, &have_expiry)) ||
-	    (rc = open_old(txn, "changed", &u.changed, &u.have_changed)))
+	    (rc = open_old(txn, "changed", &u->changed, &u->have_changed)))
 		return rc;
 	if (have_buckets) {
 		if ((rc = mdb_cursor_open(txn, buckets, &c)))
 			return rc;
 		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-			if ((rc = convert_bucket(&u, &k, &v)))
+			if ((rc = convert_bucket(u, &k, &v)))
 				break;
 		mdb_cursor_close(c);
-		if (rc != MDB_NOTFOUND || (rc = finish_series(&u)))
+		if (rc != MDB_NOTFOUND || (rc = finish_series(u)))
 			return rc;
 	}
-	if ((rc = convert_bare(&u)))
+	if ((rc = convert_bare(u)) || u->dry)
 		return rc;
 	/* The old databases go; replication marks its rows again. */
 	if ((have_buckets && (rc = mdb_drop(txn, buckets, 1))) ||
 	    (have_expiry && (rc = mdb_drop(txn, expiry, 1))) ||
-	    (u.have_changed && (rc = mdb_drop(txn, u.changed, 1))) ||
-	    (rc = mdb_drop(txn, sh->pending, 0)))
+	    (u->have_changed && (rc = mdb_drop(txn, u->changed, 1))))
+		return rc;
+	return 0;
+}
+
+int upgrade_walk(MDB_txn *txn)
+{
+	struct upgrade u = {.txn = txn, .dry = true};
+	int rc = mdb_dbi_open(txn, "series", 0, &u.series);
+
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "names", 0, &u.names);
+	if (rc == MDB_NOTFOUND) /* made, then killed before its first commit */
+		return 0;
+	return rc ? rc : convert(&u);
+}
+
+int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from)
+{
+	struct upgrade u = {.txn = txn,
+			    .series = sh->series,
+			    .names = sh->names,
+			    .packs = sh->packs,
+			    .index = sh->index};
+	int rc;
+
+	if ((rc = convert(&u)) || (rc = mdb_drop(txn, sh->pending, 0)))
 		return rc;
 	MDB_val rk = {sizeof("repl_shards") - 1, (void *)"repl_shards"};
 	rc = mdb_del(txn, sh->meta, &rk, NULL);
@@ -194,6 +227,6 @@ int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from)
 		return rc;
 	log_info("shard %u: %zu series and %zu packs rewritten from data "
 		 "format %u to %u",
-		 sh->index, u.series, u.packs, from, FORMAT_VERSION);
+		 sh->index, u.nseries, u.npacks, from, FORMAT_VERSION);
 	return 0;
 }
