@@ -142,6 +142,21 @@ static struct store_agg rnd_agg(enum agg_kind kind)
 	default:
 		c = rnd_count();
 		c = c < 2 ? 2 : c;
+		if (rnd() % 4 == 0) { /* all but one field as if all ones */
+			struct store_agg a = {c, c, 1, 1};
+			int64_t off = between(1, 3);
+			switch (rnd() % 3) {
+			case 0:
+				a.sum = c - off;
+				break;
+			case 1:
+				a.min = 1 - off;
+				break;
+			default:
+				a.max = 1 + off;
+			}
+			return a;
+		}
 		x = rnd_value();
 		y = rnd_value();
 		return (struct store_agg){c, rnd_value(), x < y ? x : y,
@@ -236,6 +251,34 @@ static bool head_eq(const struct head *a, const struct head *b)
 		return false;
 	for (unsigned l = 0; l < STORE_LEVELS; l++)
 		if (a->open & 1u << l && !pack_eq(&a->pack[l], &b->pack[l]))
+			return false;
+	return true;
+}
+
+/* What any decoded pack is: 1 to slots_of(level) buckets at ascending
+ * slots inside the pack, each of a positive count and min <= max. */
+static bool pack_valid(const struct pack *p, unsigned level, uint32_t start)
+{
+	if (p->start != start || p->n == 0 || p->n > slots_of(level))
+		return false;
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->slot[i] >= slots_of(level) ||
+		    (i > 0 && p->slot[i] <= p->slot[i - 1]) ||
+		    p->agg[i].count <= 0 || p->agg[i].min > p->agg[i].max)
+			return false;
+	return true;
+}
+
+/* And a head: an id of 4 bytes but 0, open packs valid and aligned. */
+static bool head_valid(const struct head *h)
+{
+	if (h->id == 0 || h->id > UINT32_MAX || h->total.count < 0 ||
+	    (h->total.count && h->total.min > h->total.max) || h->open > 15)
+		return false;
+	for (unsigned l = 0; l < STORE_LEVELS; l++)
+		if (h->open & 1u << l &&
+		    (h->pack[l].start % pack_width[l] ||
+		     !pack_valid(&h->pack[l], l, h->pack[l].start)))
 			return false;
 	return true;
 }
@@ -452,6 +495,17 @@ static void test_damage(void)
 				fail(&cut, "%s cut to %zu of %zu bytes decodes",
 				     is_pack ? "pack" : "head", k, len);
 		}
+		/* A whole value and more is not a value. */
+		size_t more = (size_t)between(1, 3);
+		unsigned char *x = malloc(len + more);
+		memcpy(x, buf, len);
+		for (size_t k = 0; k < more; k++)
+			x[len + k] = (unsigned char)rnd();
+		if (is_pack ? pack_decode(x, len + more, l, p.start, &q)
+			    : head_decode(x, len + more, &g, false))
+			fail(&cut, "%s of %zu bytes and %zu more decodes",
+			     is_pack ? "pack" : "head", len, more);
+		free(x);
 		for (int f = 0; f < 40; f++) {
 			unsigned char *d = dup_bytes(buf, len);
 			int nflip = (int)between(1, 3);
@@ -475,7 +529,10 @@ static void test_damage(void)
 						: 0;
 				accepted++;
 				longer += rlen != len;
-				if (!ok2 || rlen > len || r2 != rlen ||
+				if (!(is_pack ? pack_valid(&q, l, p.start) : head_valid(&g)))
+					fail(&flip, "damaged %s decoded to an invalid value",
+					     is_pack ? "pack" : "head");
+				else if (!ok2 || rlen > len || r2 != rlen ||
 				    memcmp(re, re2, rlen))
 					fail(&flip, "damaged %s: decoded, re-encoded "
 						    "to %zu of %zu bytes, %s",
@@ -486,7 +543,8 @@ static void test_damage(void)
 			free(d);
 		}
 	}
-	ok(!cut.fails, "no cut of a pack or head decodes (%d failures)",
+	ok(!cut.fails, "no cut of a pack or head decodes, nor one with bytes "
+		       "after it (%d failures)",
 	   cut.fails);
 	ok(!flip.fails, "damaged values fail or round-trip: %ld of %ld decoded, "
 			"%ld of them spelt longer (%d failures)",
@@ -494,6 +552,101 @@ static void test_damage(void)
 	free(buf);
 	free(re);
 	free(re2);
+}
+
+static unsigned char *put_varint(unsigned char *p, uint64_t v)
+{
+	for (; v >= 0x80; v >>= 7)
+		*p++ = (unsigned char)(v | 0x80);
+	*p++ = (unsigned char)v;
+	return p;
+}
+
+/* Values the encoder never writes, each refused: by the rules of a
+ * varint, an aggregate, a pack and a head. */
+static void test_refused(void)
+{
+	static const unsigned char beyond64[] = {0xff, 0xff, 0xff, 0xff, 0xff,
+						 0xff, 0xff, 0xff, 0xff, 0x02};
+	static const unsigned char eleven[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+					       0x80, 0x80, 0x80, 0x80, 0x00};
+	struct {
+		const char *what;
+		unsigned char b[32];
+		size_t len;
+		bool head;
+	} v[16];
+	unsigned char *o;
+	int n = 0, bad = 0;
+	struct pack p;
+	struct head h;
+
+#define CASE(w, hd) (v[n].what = (w), v[n].head = (hd), o = v[n].b)
+#define END() (v[n].len = (size_t)(o - v[n].b), n++)
+	/* Packs of level 0: not all ones, one bucket in slot 3. */
+	CASE("a pack count of 2^63", false);
+	*o++ = 1, *o++ = 3, o = put_varint(o, 1ULL << 63), END();
+	CASE("a pack count of 2^64 - 1", false);
+	*o++ = 1, *o++ = 3, o = put_varint(o, UINT64_MAX), END();
+	CASE("a pack count of 0", false);
+	*o++ = 1, *o++ = 3, *o++ = 0, END();
+	CASE("a varint past 64 bits", false);
+	*o++ = 0, *o++ = 3, *o++ = 1;
+	memcpy(o, beyond64, sizeof(beyond64)), o += sizeof(beyond64), END();
+	CASE("a varint of 11 bytes", false);
+	*o++ = 0, *o++ = 3, *o++ = 1;
+	memcpy(o, eleven, sizeof(eleven)), o += sizeof(eleven), END();
+	CASE("min > max", false);
+	*o++ = 0, *o++ = 3, *o++ = 2, *o++ = 0, *o++ = 4, *o++ = 2, END();
+	CASE("slot 60 of a minute", false);
+	*o++ = 1, *o++ = 60, *o++ = 1, END();
+	CASE("slots not ascending", false);
+	*o++ = 1 | 1 << 1, *o++ = 5, *o++ = 1, *o++ = 5, *o++ = 1, END();
+	CASE("the top bit of a pack's first byte", false);
+	*o++ = 0x81, *o++ = 3, *o++ = 1, END();
+	/* Heads: bit 7, "total all ones" (1). */
+	CASE("a head of id 0", true);
+	*o++ = 0x81, *o++ = 0, *o++ = 0, *o++ = 1, END();
+	CASE("a head id past 2^32", true);
+	*o++ = 0x81, o = put_varint(o, 1ULL << 32), *o++ = 0, *o++ = 1, END();
+	CASE("a change time past 2^32", true);
+	*o++ = 0x81, *o++ = 1, o = put_varint(o, 1ULL << 32), *o++ = 1, END();
+	CASE("bit 5 of a head's first byte", true);
+	*o++ = 0xa1, *o++ = 1, *o++ = 0, *o++ = 1, END();
+	CASE("a day pack past 2^32", true);
+	*o++ = 0x81 | 1 << 4, *o++ = 1, *o++ = 0, *o++ = 1;
+	o = put_varint(o, UINT32_MAX / pack_width[STORE_DAY] + 1);
+	*o++ = 1, *o++ = 0, *o++ = 1, END();
+#undef CASE
+#undef END
+	for (int i = 0; i < n; i++) {
+		bool taken = v[i].head ? head_decode_copy(v[i].b, v[i].len, &h, false)
+				       : pack_decode_copy(v[i].b, v[i].len, 0, 0, &p);
+		if (taken) {
+			bad++;
+			printf("#   %s: taken\n", v[i].what);
+		}
+	}
+	/* What is right beside them is taken: a total of none, ... */
+	unsigned char b[32];
+	o = b, *o++ = 0x81, *o++ = 1, *o++ = 0, *o++ = 0;
+	if (!head_decode_copy(b, (size_t)(o - b), &h, false) || h.total.count)
+		bad++, printf("#   a head with no events refused\n");
+	/* ... a count of 2^63 - 1, the last pack of each level. */
+	o = b, *o++ = 1, *o++ = 3, o = put_varint(o, INT64_MAX);
+	if (!pack_decode_copy(b, (size_t)(o - b), 0, 0, &p) ||
+	    p.agg[0].count != INT64_MAX)
+		bad++, printf("#   a count of 2^63 - 1 refused\n");
+	for (unsigned l = 0; l < STORE_LEVELS; l++) {
+		o = b, *o++ = 0x81 | 2u << l, *o++ = 1, *o++ = 0, *o++ = 1;
+		o = put_varint(o, UINT32_MAX / pack_width[l]);
+		*o++ = 1, *o++ = 0, *o++ = 1;
+		if (!head_decode_copy(b, (size_t)(o - b), &h, false) ||
+		    h.pack[l].start != UINT32_MAX / pack_width[l] * pack_width[l])
+			bad++, printf("#   the last pack of level %u refused\n", l);
+	}
+	ok(!bad, "values the encoder never writes are refused, those beside "
+		 "them taken (%d of %d wrong)", bad, n + 6);
 }
 
 /* Small aggregates that cannot overflow when merged a few times. */
@@ -822,6 +975,7 @@ static void test_other_keys(void)
 #define HOUR_S 3600u
 #define DAY_S 86400u
 #define NSERIES 40
+#define NDENSE 8 /* of them, those of dense runs */
 #define BATCH 400
 #define NRANGES 1500
 
@@ -947,6 +1101,14 @@ static size_t draw_batch(struct store *st, struct store_event *ev,
 	int mode = (int)(rnd() % 10), style = (int)(rnd() % 3);
 	struct series *s = &ser[rnd() % NSERIES];
 
+	/* The first NDENSE series take the dense runs, each where its last
+	 * one stopped, mostly of long values: a minute of their seconds or
+	 * an hour of their minutes makes a head pass HEAD_BIG. */
+	if (mode < 4) {
+		s = &ser[rnd() % NDENSE];
+		style = s - ser < NDENSE / 2 ? 1 : s - ser < NDENSE - 1 ? 2 : 0;
+	}
+
 	while (n < BATCH) {
 		if (mode < 4) { /* dense: every second, 1 to 3 events */
 			t = s->cursor;
@@ -958,7 +1120,7 @@ static size_t draw_batch(struct store *st, struct store_event *ev,
 				ev[n++].value = store_value(style);
 			}
 			s->cursor++;
-			if (rnd() % 200 == 0)
+			if (rnd() % 400 == 0)
 				break;
 			continue;
 		}
@@ -969,6 +1131,9 @@ static size_t draw_batch(struct store *st, struct store_event *ev,
 		} else {
 			s = &ser[rnd() % NSERIES];
 			t = (uint32_t)between(T0, T0 + SPAN - 1);
+			/* Not past a dense run: it would close its packs. */
+			if (s - ser < NDENSE && t >= s->cursor)
+				t = (uint32_t)between(T0, s->cursor);
 		}
 		ev[n].video = s->video;
 		ev[n].type = s->type;
@@ -977,7 +1142,7 @@ static size_t draw_batch(struct store *st, struct store_event *ev,
 		if (rnd() % 100 == 0)
 			break;
 	}
-	if (mode < 4 && rnd() % 3 == 0) /* a gap before the next run */
+	if (mode < 4 && rnd() % 20 == 0) /* a gap before the next run */
 		s->cursor += (uint32_t)between(1, 3 * HOUR_S);
 	if (s->cursor >= T0 + SPAN)
 		s->cursor = T0 + (uint32_t)(rnd() % SPAN);
@@ -1041,6 +1206,14 @@ static void check_store(struct store *st, const uint32_t keep[4], uint32_t now,
 	for (int i = 0; i < NRANGES; i++) {
 		struct series *s = &ser[rnd() % NSERIES];
 		uint32_t a = edge_time(), b = edge_time();
+
+		if (i % 2) { /* the last hours of a dense run: head and packs */
+			s = &ser[rnd() % NDENSE];
+			a = s->newest - (uint32_t)between(0, 3 * HOUR_S);
+			b = rnd() % 2 ? s->newest + 1 : a + (uint32_t)between(1, 90 * MIN_S);
+			if (rnd() % 2)
+				a -= a % MIN_S;
+		}
 
 		if (rnd() % 50 == 0)
 			a = 0, b = UINT32_MAX;
@@ -1133,6 +1306,7 @@ int main(void)
 	test_head_roundtrip();
 	test_largest();
 	test_damage();
+	test_refused();
 	test_merge();
 	test_add_order();
 	test_overflow();
