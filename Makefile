@@ -121,9 +121,9 @@ $(B)/fuzz_journal: tests/fuzz/fuzz_journal.c store/jscan.c
 	clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ $^
 
 # Packs and heads: keys.c alone.
-$(B)/fuzz_keys: tests/fuzz/fuzz_keys.c store/keys.c
+$(B)/fuzz_keys: tests/fuzz/fuzz_keys.c store/keys.c tests/unit/keys_check.h
 	@mkdir -p $(B)
-	clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ $^
+	clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^)
 
 $(B)/fuzz_%: tests/fuzz/fuzz_%.c fs/line.c fs/path.c
 	@mkdir -p $(B)

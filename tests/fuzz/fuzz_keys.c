@@ -11,50 +11,13 @@
  * same bytes again.  A head that decodes is a head to is_head() and
  * decodes for its total alone to the same id, time and total.
  */
-#include "../../store/keys.h"
+#include "../unit/keys_check.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* Defined in shard.c, which this target does not link. */
 const uint32_t store_level_size[STORE_LEVELS] = {1, 60, 3600, 86400};
-
-static bool agg_eq(const struct store_agg *x, const struct store_agg *y)
-{
-	return x->count == y->count &&
-	       (x->count == 0 || (x->sum == y->sum && x->min == y->min &&
-				  x->max == y->max));
-}
-
-static bool pack_eq(const struct pack *a, const struct pack *b, unsigned level)
-{
-	if (a->start != b->start || a->n != b->n || a->n == 0 ||
-	    a->n > PACK_SLOTS)
-		return false;
-	for (unsigned i = 0; i < a->n; i++) {
-		if (a->slot[i] != b->slot[i] || !agg_eq(&a->agg[i], &b->agg[i]) ||
-		    a->agg[i].count <= 0 || a->agg[i].min > a->agg[i].max ||
-		    (i > 0 && a->slot[i] <= a->slot[i - 1]))
-			return false;
-		/* Every bucket lies inside the pack. */
-		if (pack_time(a, level, i) - a->start >= pack_width[level])
-			return false;
-	}
-	return true;
-}
-
-static bool head_eq(const struct head *a, const struct head *b)
-{
-	if (a->id != b->id || a->changed != b->changed ||
-	    !agg_eq(&a->total, &b->total) || a->open != b->open)
-		return false;
-	for (unsigned l = 0; l < STORE_LEVELS; l++)
-		if (a->open & 1u << l &&
-		    (!pack_eq(&a->pack[l], &b->pack[l], l) ||
-		     a->pack[l].start % pack_width[l]))
-			return false;
-	return true;
-}
 
 static void fuzz_pack(const uint8_t *data, size_t size)
 {
@@ -78,7 +41,8 @@ static void fuzz_pack(const uint8_t *data, size_t size)
 		return;
 	size_t len = pack_encode(&p, re);
 	if (len > PACK_ENC_MAX || len > size ||
-	    !pack_decode(re, len, level, start, &q) || !pack_eq(&p, &q, level) ||
+	    !pack_valid(&p, level, start) ||
+	    !pack_decode(re, len, level, start, &q) || !pack_eq(&p, &q) ||
 	    pack_encode(&q, re2) != len || memcmp(re, re2, len))
 		abort();
 }
@@ -102,7 +66,7 @@ static void fuzz_head(const uint8_t *data, size_t size)
 		abort();
 	size_t len = head_encode(&h, re);
 	if (len > HEAD_ENC_MAX || len > size ||
-	    !head_decode(re, len, &g, false) || !head_eq(&h, &g) ||
+	    !head_valid(&h) || !head_decode(re, len, &g, false) || !head_eq(&h, &g) ||
 	    head_encode(&g, re2) != len || memcmp(re, re2, len))
 		abort();
 }

@@ -24,6 +24,9 @@
 #include "../../common/log.h"
 #include "../../store/keys.h"
 #include "../../store/store.h"
+#include "keys_check.h"
+#include "rand.h"
+#include "range_model.h"
 #include "tap.h"
 #include "tmpdir.h"
 
@@ -35,22 +38,6 @@
 
 #define ROUNDS 4000 /* random draws per property of part 1 */
 #define NSHOW 3	    /* failures described per property */
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void) /* splitmix64 */
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi]. */
-static int64_t between(int64_t lo, int64_t hi)
-{
-	return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
-}
 
 static void shuffle(unsigned *a, unsigned n)
 {
@@ -76,13 +63,6 @@ struct prop {
 	} while (0)
 
 /* ---- random aggregates, packs and heads ------------------------------- */
-
-/* Buckets in a pack of each level: a minute's seconds, an hour's
- * minutes, a day's hours, 64 days. */
-static unsigned slots_of(unsigned level)
-{
-	return pack_width[level] / store_level_size[level];
-}
 
 /* A value, often at an edge of 64 bits. */
 static int64_t rnd_value(void)
@@ -225,62 +205,6 @@ static void rnd_head(struct head *h)
 		/* Closed levels get packs too: the encoder must skip them. */
 		rnd_pack(&h->pack[l], l, rnd_start(l),
 			 (enum pack_kind)(rnd() % PACK_KINDS));
-}
-
-static bool agg_eq(const struct store_agg *x, const struct store_agg *y)
-{
-	return x->count == y->count &&
-	       (x->count == 0 || (x->sum == y->sum && x->min == y->min &&
-				  x->max == y->max));
-}
-
-static bool pack_eq(const struct pack *a, const struct pack *b)
-{
-	if (a->start != b->start || a->n != b->n)
-		return false;
-	for (unsigned i = 0; i < a->n; i++)
-		if (a->slot[i] != b->slot[i] || !agg_eq(&a->agg[i], &b->agg[i]))
-			return false;
-	return true;
-}
-
-static bool head_eq(const struct head *a, const struct head *b)
-{
-	if (a->id != b->id || a->changed != b->changed ||
-	    !agg_eq(&a->total, &b->total) || a->open != b->open)
-		return false;
-	for (unsigned l = 0; l < STORE_LEVELS; l++)
-		if (a->open & 1u << l && !pack_eq(&a->pack[l], &b->pack[l]))
-			return false;
-	return true;
-}
-
-/* What any decoded pack is: 1 to slots_of(level) buckets at ascending
- * slots inside the pack, each of a positive count and min <= max. */
-static bool pack_valid(const struct pack *p, unsigned level, uint32_t start)
-{
-	if (p->start != start || p->n == 0 || p->n > slots_of(level))
-		return false;
-	for (unsigned i = 0; i < p->n; i++)
-		if (p->slot[i] >= slots_of(level) ||
-		    (i > 0 && p->slot[i] <= p->slot[i - 1]) ||
-		    p->agg[i].count <= 0 || p->agg[i].min > p->agg[i].max)
-			return false;
-	return true;
-}
-
-/* And a head: an id of 4 bytes but 0, open packs valid and aligned. */
-static bool head_valid(const struct head *h)
-{
-	if (h->id == 0 || h->id > UINT32_MAX || h->total.count < 0 ||
-	    (h->total.count && h->total.min > h->total.max) || h->open > 15)
-		return false;
-	for (unsigned l = 0; l < STORE_LEVELS; l++)
-		if (h->open & 1u << l &&
-		    (h->pack[l].start % pack_width[l] ||
-		     !pack_valid(&h->pack[l], l, h->pack[l].start)))
-			return false;
-	return true;
 }
 
 /* What a head decodes to: open levels with an empty pack are dropped. */
@@ -971,9 +895,6 @@ static void test_other_keys(void)
 
 /* ---- part 2: the store ------------------------------------------------ */
 
-#define MIN_S 60u
-#define HOUR_S 3600u
-#define DAY_S 86400u
 #define NSERIES 40
 #define NDENSE 8 /* of them, those of dense runs */
 #define BATCH 400
@@ -984,85 +905,15 @@ static void test_other_keys(void)
 #define T0 (308u * 64 * DAY_S - 2 * DAY_S)
 #define SPAN (5 * DAY_S)
 
-struct sevent {
-	uint32_t t;
-	int64_t v;
-};
-
 struct series {
 	char video[16];
 	const char *type;
-	struct sevent *ev;
+	struct event *ev;
 	size_t n, cap;
 	uint32_t newest, cursor;
 };
 
 static struct series ser[NSERIES];
-
-/* Where level L's zone begins at a now: the leaf rule of store_range()
- * (test_range.c's model). */
-struct zones {
-	uint64_t z[STORE_LEVELS];
-};
-
-static uint64_t up(int64_t t, uint64_t size)
-{
-	return t <= 0 ? 0 : ((uint64_t)t + size - 1) / size * size;
-}
-
-static struct zones zones_at(const uint32_t keep[4], uint32_t now)
-{
-	struct zones m;
-	uint64_t from = 0;
-
-	for (int l = STORE_DAY; l >= STORE_SEC; l--) {
-		uint64_t size = store_level_size[l == STORE_DAY ? l : l + 1];
-		uint64_t h = keep[l] ? up((int64_t)now - keep[l], size) : 0;
-		m.z[l] = from = h > from ? h : from;
-	}
-	return m;
-}
-
-/* The start of the leaf holding @t, or -1 when @t counts nowhere. */
-static int64_t leaf_of(const struct zones *m, uint32_t t)
-{
-	for (int l = STORE_SEC; l <= STORE_DAY; l++)
-		if (t >= m->z[l])
-			return t - t % store_level_size[l];
-	return -1;
-}
-
-static struct store_agg model_range(const struct series *s,
-				    const struct zones *m, uint32_t a,
-				    uint32_t b)
-{
-	struct store_agg r = {0, 0, 0, 0};
-
-	for (size_t i = 0; i < s->n; i++) {
-		int64_t l = leaf_of(m, s->ev[i].t), v = s->ev[i].v;
-		if (l < a || l >= b)
-			continue;
-		if (r.count++ == 0)
-			r.min = r.max = v;
-		r.sum += v;
-		r.min = v < r.min ? v : r.min;
-		r.max = v > r.max ? v : r.max;
-	}
-	return r;
-}
-
-static struct store *open_store(const char *dir, const uint32_t keep[4])
-{
-	struct store_config cfg;
-	struct store *st = NULL;
-
-	store_config_defaults(&cfg);
-	cfg.dir = dir;
-	cfg.shards = 1;
-	memcpy(cfg.keep, keep, sizeof(cfg.keep));
-	cfg.retain_interval = ~0u; /* retention by hand, at our now */
-	return store_open(&cfg, &st) ? NULL : st;
-}
 
 static void remember(struct series *s, uint32_t t, int64_t v)
 {
@@ -1070,7 +921,7 @@ static void remember(struct series *s, uint32_t t, int64_t v)
 		s->cap = s->cap ? 2 * s->cap : 256;
 		s->ev = realloc(s->ev, s->cap * sizeof(*s->ev));
 	}
-	s->ev[s->n++] = (struct sevent){t, v};
+	s->ev[s->n++] = (struct event){t, v};
 	if (t > s->newest)
 		s->newest = t;
 }
@@ -1188,13 +1039,13 @@ static void check_store(struct store *st, const uint32_t keep[4], uint32_t now,
 			const char *when)
 {
 	struct prop tot = {0, 0}, rng = {0, 0};
-	struct zones m = zones_at(keep, now);
+	struct model m = model_at(keep, now);
 	struct store_agg got, want;
 
 	for (int i = 0; i < NSERIES; i++) {
 		struct series *s = &ser[i];
-		struct zones all = {{0, 0, 0, 0}};
-		want = model_range(s, &all, 0, UINT32_MAX);
+		struct model all = {0, 0, 0, 0};
+		want = model_sum(&all, s->ev, s->n, 0, UINT32_MAX);
 		int rc = store_total(st, s->video, strlen(s->video), s->type,
 				     strlen(s->type), &got);
 		if (rc || !agg_eq(&got, &want))
@@ -1222,7 +1073,7 @@ static void check_store(struct store *st, const uint32_t keep[4], uint32_t now,
 			a = b;
 			b = x;
 		}
-		want = model_range(s, &m, a, b);
+		want = model_sum(&m, s->ev, s->n, a, b);
 		int rc = store_range(st, s->video, strlen(s->video), s->type,
 				     strlen(s->type), a, b, now, &got);
 		if (rc || !agg_eq(&got, &want))
