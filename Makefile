@@ -69,6 +69,10 @@ store/test_store: tests/unit/test_store.c $(call objs,asan,$(COMMON) $(STORE))
 store/test_range: tests/unit/test_range.c $(call objs,asan,$(COMMON) $(STORE))
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
+# Every byte layout of keys.c, and the store on top of it, on random input.
+store/test_keys: tests/unit/test_keys.c $(call objs,asan,$(COMMON) $(STORE))
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+
 fs/test_line: tests/unit/test_line.c $(call objs,asan,fs/line.c fs/path.c)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
@@ -85,7 +89,7 @@ run: deps-build countfs countfs-top
 	@echo "countfs: mounted at ./mnt, data in ./data; Ctrl-C unmounts"
 	./countfs mnt -f -o data=data
 
-test: deps countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range fs/test_line bench/load \
+test: deps countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range store/test_keys fs/test_line bench/load \
 	tsan
 	@sh tests/run.sh
 
@@ -118,13 +122,18 @@ torture: deps countfs countfs-asan bench/load
 # libFuzzer (clang): each target for FUZZ_SECONDS (default 60) from its
 # seed corpus; a crash leaves crash-* files and fails.
 FUZZ_SECONDS ?= 60
-FUZZERS = line ingest path journal
+FUZZERS = line ingest path journal keys
 FUZZ_BIN = $(patsubst %,$(B)/fuzz_%,$(FUZZERS))
 
 # The journal's judge needs no LMDB: jscan.c alone.
 $(B)/fuzz_journal: tests/fuzz/fuzz_journal.c store/jscan.c
 	@mkdir -p $(B)
 	clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ $^
+
+# Packs and heads: keys.c alone.
+$(B)/fuzz_keys: tests/fuzz/fuzz_keys.c store/keys.c tests/unit/keys_check.h
+	@mkdir -p $(B)
+	clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^)
 
 $(B)/fuzz_%: tests/fuzz/fuzz_%.c fs/line.c fs/path.c
 	@mkdir -p $(B)
@@ -170,7 +179,7 @@ uninstall:
 	rm -rf $(DOCDIR)
 
 clean:
-	rm -rf $(B) countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range fs/test_line bench/nullfs bench/load \
+	rm -rf $(B) countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range store/test_keys fs/test_line bench/nullfs bench/load \
 		countfs-tsan store/test_store-tsan
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

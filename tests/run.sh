@@ -43,6 +43,7 @@ fi
 echo "== unit tests (store, line and path parsers)"
 ./store/test_store
 ./store/test_range
+./store/test_keys
 ./fs/test_line
 
 echo "== bats: ./countfs"

@@ -14,6 +14,8 @@
  */
 #include "../../common/log.h"
 #include "../../store/store.h"
+#include "rand.h"
+#include "range_model.h"
 #include "tap.h"
 #include "tmpdir.h"
 
@@ -23,9 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MIN_S 60u
-#define HOUR_S 3600u
-#define DAY_S 86400u
 #define NEVENTS 3000
 #define NTRIPLES 3000
 #define NSHOW 5 /* failures described per property */
@@ -35,86 +34,14 @@ static char *fresh_dir(void)
 	return fresh_dir_named("range");
 }
 
-/* A store whose background thread never runs retention: each test
- * expires by hand, at the now it chooses, not the machine's clock. */
-static struct store *open_store(const char *dir, const uint32_t keep[4])
-{
-	struct store_config cfg;
-	struct store *st = NULL;
-
-	store_config_defaults(&cfg);
-	cfg.dir = dir;
-	cfg.shards = 1;
-	memcpy(cfg.keep, keep, sizeof(cfg.keep));
-	cfg.retain_interval = ~0u;
-	if (store_open(&cfg, &st))
-		return NULL;
-	return st;
-}
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void) /* splitmix64 */
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi]. */
-static int64_t between(int64_t lo, int64_t hi)
-{
-	return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
-}
-
 static uint32_t clamp32(int64_t t)
 {
 	return t < 0 ? 0 : t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
 }
 
-static uint64_t up(int64_t t, uint64_t size)
-{
-	return t <= 0 ? 0 : ((uint64_t)t + size - 1) / size * size;
-}
-
 /* ---- the model ------------------------------------------------------ */
 
 static const uint64_t size_of[4] = {1, MIN_S, HOUR_S, DAY_S};
-
-struct model {
-	uint64_t zs, zm, zh, zd; /* where seconds, minutes, hours, days begin */
-};
-
-static struct model model_at(const uint32_t keep[4], uint32_t now)
-{
-	struct model m;
-	int64_t n = now;
-
-	m.zd = keep[3] ? up(n - keep[3], DAY_S) : 0;
-	m.zh = keep[2] ? up(n - keep[2], DAY_S) : 0;
-	m.zh = m.zh > m.zd ? m.zh : m.zd;
-	m.zm = keep[1] ? up(n - keep[1], HOUR_S) : 0;
-	m.zm = m.zm > m.zh ? m.zm : m.zh;
-	m.zs = keep[0] ? up(n - keep[0], MIN_S) : 0;
-	m.zs = m.zs > m.zm ? m.zs : m.zm;
-	return m;
-}
-
-/* The start of the leaf holding @t, or -1 when @t counts nowhere. */
-static int64_t leaf_of(const struct model *m, uint32_t t)
-{
-	uint64_t size = t >= m->zs ? 1 : t >= m->zm ? MIN_S
-				  : t >= m->zh ? HOUR_S
-				  : t >= m->zd ? DAY_S
-					       : 0;
-	return size ? (int64_t)(t - t % size) : -1;
-}
-
-struct event {
-	uint32_t t;
-	int64_t v;
-};
 
 static struct event events[NEVENTS];
 static int nevents;
@@ -123,38 +50,16 @@ static int nevents;
 static struct store_agg model_range(const struct model *m, uint32_t a,
 				    uint32_t b)
 {
-	struct store_agg r = {0, 0, 0, 0};
-
-	for (int i = 0; i < nevents; i++) {
-		int64_t l = leaf_of(m, events[i].t);
-		int64_t v = events[i].v;
-		if (l < a || l >= b)
-			continue;
-		if (r.count++ == 0)
-			r.min = r.max = v;
-		r.sum += v;
-		r.min = v < r.min ? v : r.min;
-		r.max = v > r.max ? v : r.max;
-	}
-	return r;
+	return model_sum(m, events, (size_t)nevents, a, b);
 }
 
-/* The aggregate of the events with a <= t < b, by brute force. */
+/* The aggregate of the events with a <= t < b, by brute force: where
+ * every level is kept, each second is a leaf. */
 static struct store_agg exact_range(uint32_t a, uint32_t b)
 {
-	struct store_agg r = {0, 0, 0, 0};
+	static const struct model every_second = {0, 0, 0, 0};
 
-	for (int i = 0; i < nevents; i++) {
-		int64_t v = events[i].v;
-		if (events[i].t < a || events[i].t >= b)
-			continue;
-		if (r.count++ == 0)
-			r.min = r.max = v;
-		r.sum += v;
-		r.min = v < r.min ? v : r.min;
-		r.max = v > r.max ? v : r.max;
-	}
-	return r;
+	return model_sum(&every_second, events, (size_t)nevents, a, b);
 }
 
 static int agg_eq(const struct store_agg *x, const struct store_agg *y)
