@@ -345,7 +345,8 @@ bool head_decode(const void *buf, size_t len, struct head *h, bool total_only)
 	for (unsigned l = 0; l < STORE_LEVELS; l++) {
 		if (!(b & 2u << l))
 			continue;
-		if (!get_sv(&r, &delta))
+		if (!get_sv(&r, &delta) || delta < -(int64_t)UINT32_MAX ||
+		    delta > (int64_t)UINT32_MAX)
 			return false;
 		start = (int64_t)(h->changed / pack_width[l]) - delta;
 		if (start < 0 || start > UINT32_MAX / pack_width[l] ||

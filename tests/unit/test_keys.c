@@ -488,6 +488,11 @@ static unsigned char *put_varint(unsigned char *p, uint64_t v)
 
 /* Values the encoder never writes, each refused: by the rules of a
  * varint, an aggregate, a pack and a head. */
+static uint64_t zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
 static void test_refused(void)
 {
 	static const unsigned char beyond64[] = {0xff, 0xff, 0xff, 0xff, 0xff,
@@ -533,13 +538,19 @@ static void test_refused(void)
 	*o++ = 0x81, *o++ = 0, *o++ = 0, *o++ = 1, END();
 	CASE("a head id past 2^32", true);
 	*o++ = 0x81, o = put_varint(o, 1ULL << 32), *o++ = 0, *o++ = 1, END();
+	CASE("a pack start delta of -2^63", true);
+	*o++ = 0x81 | 1 << 1, *o++ = 1, o = put_varint(o, 44301), *o++ = 1;
+	o = put_varint(o, UINT64_MAX);
+	*o++ = 1, *o++ = 0, *o++ = 1, END();
 	CASE("a change time past 2^32", true);
 	*o++ = 0x81, *o++ = 1, o = put_varint(o, 1ULL << 32), *o++ = 1, END();
 	CASE("bit 5 of a head's first byte", true);
 	*o++ = 0xa1, *o++ = 1, *o++ = 0, *o++ = 1, END();
+	/* A head's pack start is written less its change time's (0 here),
+	 * zigzag-coded: the start itself, negated. */
 	CASE("a day pack past 2^32", true);
 	*o++ = 0x81 | 1 << 4, *o++ = 1, *o++ = 0, *o++ = 1;
-	o = put_varint(o, UINT32_MAX / pack_width[STORE_DAY] + 1);
+	o = put_varint(o, zigzag(-(int64_t)(UINT32_MAX / pack_width[STORE_DAY] + 1)));
 	*o++ = 1, *o++ = 0, *o++ = 1, END();
 #undef CASE
 #undef END
@@ -563,7 +574,7 @@ static void test_refused(void)
 		bad++, printf("#   a count of 2^63 - 1 refused\n");
 	for (unsigned l = 0; l < STORE_LEVELS; l++) {
 		o = b, *o++ = 0x81 | 2u << l, *o++ = 1, *o++ = 0, *o++ = 1;
-		o = put_varint(o, UINT32_MAX / pack_width[l]);
+		o = put_varint(o, zigzag(-(int64_t)(UINT32_MAX / pack_width[l])));
 		*o++ = 1, *o++ = 0, *o++ = 1;
 		if (!head_decode_copy(b, (size_t)(o - b), &h, false) ||
 		    h.pack[l].start != UINT32_MAX / pack_width[l] * pack_width[l])
