@@ -370,6 +370,38 @@ added_to_050() {
 	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
 }
 
+@test "a 0.5.0 directory with a damaged page in its last shard is refused before any shard is upgraded" {
+	v050_data
+	# Compacted, every page of a shard is in use: a flipped bit in the
+	# middle one lands in a live page of its B-trees.
+	for s in 0 1 2 3; do
+		mkdir "$BATS_TEST_TMPDIR/c$s"
+		mdb_copy -c "$DATA/shard-$s" "$BATS_TEST_TMPDIR/c$s"
+		cp "$BATS_TEST_TMPDIR/c$s/data.mdb" "$DATA/shard-$s/data.mdb"
+	done
+	python3 - "$DATA/shard-3/data.mdb" <<'EOF'
+import os, sys
+p = sys.argv[1]
+off = os.path.getsize(p) // 4096 // 2 * 4096 + 17
+with open(p, "r+b") as f:
+    f.seek(off)
+    b = f.read(1)
+    f.seek(off)
+    f.write(bytes([b[0] ^ 0x08]))
+EOF
+	sums=$(cd "$DATA" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+	MNT=$BATS_TEST_TMPDIR/mnt
+	mkdir "$MNT"
+	run -1 timeout 60 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA,$V050_OPTS"
+	echo "$output"
+	[[ "$output" = *"$DATA/shard-3/data.mdb: a record of data format 2 cannot be read, so it cannot be upgraded: "* ]]
+	[[ "$output" = *"$DATA is damaged (1 problem above): refusing to start, nothing was changed"* ]]
+	[[ "$output" != *"rewritten"* ]]
+	[ "$(cd "$DATA" && find . -type f -print0 | sort -z | xargs -0 sha256sum)" = "$sums" ]
+	[ "$(cat "$DATA/format")" = "countfs data format 2" ]
+	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
+}
+
 @test "0.5.0 starts on what this countfs left of its directory while the format is 2, and refuses it once newer" {
 	need_v050_bin
 	v050_data
