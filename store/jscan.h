@@ -78,13 +78,16 @@ size_t journal_resync(const unsigned char *buf, size_t len, size_t from,
 uint64_t jrec_room(const unsigned char *rec);
 
 /*
- * Each new key adds up to 5 buckets (53 bytes each with its node header),
- * 3 expiry entries (21), its series and name entries (up to 180 each with
- * the longest names) and 2 pending rows (26): under 800 bytes.  Measured:
- * 200,000 new keys in batches of 2,000 took 487 bytes of map per key (572
- * with replication), copy-on-write and half-full pages included; 1 KiB is
- * twice that.  An event that repeats the key before it (a write of
- * empty lines to one counter file) changes buckets already counted.
+ * Each new key (data format 3, keys.h) adds at most: a head with its
+ * series key and a name entry (up to ~420 bytes with the longest names),
+ * or a bucket in each of the four open packs of an existing head (up to
+ * 41 bytes each with large values; a pack a head pushes out moves bytes
+ * already counted), and 2 pending rows (26 each): under 800 bytes.
+ * Measured: 1 M new series through /ingest took ~110 bytes of pages in
+ * use each, and ~150 more held by LMDB's freelist at the end (format 2
+ * took 487 with copy-on-write included); 1 KiB stays a bound.  An event
+ * that repeats the key before it (a write of empty lines to one counter
+ * file) changes buckets already counted.
  */
 #define JREC_ROOM_PER_KEY 1024
 
