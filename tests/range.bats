@@ -122,8 +122,10 @@ setup() {
 	content_is "$V/range/$m-$((m + 1))" $'1\n'
 	content_is "$V/range/$((m + 1))-$((m + 60))" $'0\n'
 	# An event of a later minute pushes minute m's seconds out of the
-	# series' head, to where retention deletes them.
+	# series' head, to where retention deletes them once all 60 are
+	# older than 60 s: up to a minute from now.
 	echo >>"$V/views"
+	deadline=$((SECONDS + 90))
 	until grep -Eq '^countfs_buckets_expired_total [1-9]' "$MNT/stats"; do
 		((SECONDS < deadline)) || { echo "retention did not run"; false; }
 		sleep 0.2
