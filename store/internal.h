@@ -325,31 +325,6 @@ uint64_t pending_count(struct shard *sh);
 /* The background thread: fsync each second, retention (retain.c). */
 void *store_background(void *arg);
 
-static inline void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static inline void put_be64(unsigned char *p, uint64_t v)
-{
-	put_be32(p, v >> 32);
-	put_be32(p + 4, (uint32_t)v);
-}
-
-static inline uint32_t get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t get_be64(const unsigned char *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
 /* Start of the oldest bucket of @level still kept at @now (may be < 0). */
 static inline int64_t level_horizon(const struct store_config *cfg, int level,
 				    uint32_t now)

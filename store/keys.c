@@ -122,6 +122,32 @@ size_t dedupx_key(unsigned char *k, uint32_t expires, uint64_t id,
 	return 12 + elen;
 }
 
+bool dedupx_key_parse(const void *k, size_t len, uint32_t *expires,
+		      const void **dedup, size_t *dlen)
+{
+	const unsigned char *b = k;
+
+	if (len < 4 + ID_KEY_LEN)
+		return false;
+	*expires = get_be32(b);
+	*dedup = b + 4;
+	*dlen = len - 4;
+	return true;
+}
+
+bool bucket2_key_parse(const void *k, size_t len, uint64_t *id,
+		       unsigned *level, uint32_t *t)
+{
+	const unsigned char *b = k;
+
+	if (len != BUCKET2_KEY_LEN || b[8] > LEVEL_TOTAL)
+		return false;
+	*id = id_key_get(b);
+	*level = b[8];
+	*t = get_be32(b + 9);
+	return true;
+}
+
 /* ---- varints ---------------------------------------------------------- */
 
 static unsigned char *put_uv(unsigned char *p, uint64_t v)

@@ -74,6 +74,16 @@ bool pending_key_parse(const void *k, size_t len, unsigned *repl,
 #define DEDUPX_KEY_MAX (4 + 8 + STORE_ID_MAX)
 size_t dedupx_key(unsigned char *k, uint32_t expires, uint64_t id,
 		  const char *eid, size_t elen);
+/* The time a dedupx key's id is forgotten, and the dedup key inside it
+ * (@dedup, @dlen); false when @k is too short to be one. */
+bool dedupx_key_parse(const void *k, size_t len, uint32_t *expires,
+		      const void **dedup, size_t *dlen);
+
+/* Formats 1 and 2 (upgrade.c): buckets keyed u64 id | u8 level | u32 t,
+ * level LEVEL_TOTAL for the total; false when @k is not one. */
+#define BUCKET2_KEY_LEN 13
+bool bucket2_key_parse(const void *k, size_t len, uint64_t *id,
+		       unsigned *level, uint32_t *t);
 
 /* ---- values ---------------------------------------------------------- */
 

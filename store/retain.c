@@ -80,16 +80,19 @@ static int expire_dedup(struct shard *sh, MDB_txn *txn, uint32_t now,
 		return rc;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) {
-		const unsigned char *kb = k.mv_data;
-		uint32_t expires = get_be32(kb), have;
+		const void *dkey;
+		size_t dlen;
+		uint32_t expires, have;
 
-		if (k.mv_size < 12 || expires > now)
+		if (!dedupx_key_parse(k.mv_data, k.mv_size, &expires, &dkey,
+				      &dlen) ||
+		    expires > now)
 			break;
 		if (*budget == 0) {
 			*more = true;
 			break;
 		}
-		MDB_val dk = {k.mv_size - 4, (void *)(kb + 4)}, dv;
+		MDB_val dk = {dlen, (void *)dkey}, dv;
 		rc = mdb_get(txn, sh->dedup, &dk, &dv);
 		if (rc == 0 && dv.mv_size == 4) {
 			memcpy(&have, dv.mv_data, 4);

@@ -83,16 +83,15 @@ static int finish_series(struct upgrade *u)
 /* Add old bucket (@k, @v) to the series being converted. */
 static int convert_bucket(struct upgrade *u, const MDB_val *k, const MDB_val *v)
 {
-	const unsigned char *kb = k->mv_data;
 	struct store_agg a;
+	unsigned level;
+	uint64_t id;
+	uint32_t t;
 	int rc;
 
-	if (k->mv_size != 13 || v->mv_size != sizeof(a) || kb[8] > LEVEL_TOTAL)
+	if (!bucket2_key_parse(k->mv_data, k->mv_size, &id, &level, &t) ||
+	    v->mv_size != sizeof(a))
 		return MDB_CORRUPTED;
-	uint64_t id = id_key_get(kb);
-	unsigned level = kb[8];
-	uint32_t t = (uint32_t)kb[9] << 24 | (uint32_t)kb[10] << 16 |
-		     (uint32_t)kb[11] << 8 | kb[12];
 
 	memcpy(&a, v->mv_data, sizeof(a));
 	if (id != u->h.id) {
