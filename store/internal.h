@@ -179,7 +179,20 @@ int format_stamp(struct store *st);
 /* Read DIR/identity, or make it if missing (the shards are open). */
 int identity_open(struct store *st);
 
-/* Map an LMDB (or system) error code to a negative errno, logging @what. */
+/*
+ * Errors inside store/: a function returns 0 or a negative errno, and
+ * answers anything else through out-parameters.  An LMDB code becomes an
+ * errno where the mdb_* call returns, by lmdb_errno(): MDB_NOTFOUND is
+ * -ENOENT, MDB_KEYEXIST -EEXIST, a full map -ENOSPC (shard_write() grows
+ * it and runs again), a full reader table -EAGAIN, LMDB's system errors
+ * their own errno; anything else (a damaged page, a misuse) is logged with
+ * LMDB's text and is -EIO.  A record of the wrong shape is damaged():
+ * logged, -EIO.
+ */
+int lmdb_errno(int rc);
+int damaged(const struct shard *sh, const char *what);
+
+/* Log a failed @what (not for -ENOENT); returns @rc, a negative errno. */
 int store_errno(int rc, const char *what);
 
 /* Begin a transaction under the shard's resize lock; end it with

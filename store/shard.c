@@ -41,27 +41,39 @@ void store_config_defaults(struct store_config *cfg)
 	cfg->retain_interval = 10;
 }
 
-int store_errno(int rc, const char *what)
+int lmdb_errno(int rc)
 {
-	if (rc == 0)
-		return 0;
-	if (rc < 0 && rc > -4096) /* already a negative errno */
-		return rc;
-	log_error("%s: %s", what, mdb_strerror(rc));
 	switch (rc) {
-	case ENOSPC:
-	case ENOMEM:
-	case EACCES:
-	case EROFS:
-	case EIO:
-		return -rc;
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_KEYEXIST:
+		return -EEXIST;
 	case MDB_MAP_FULL:
 		return -ENOSPC;
 	case MDB_READERS_FULL:
 		return -EAGAIN;
-	default:
-		return -EIO;
 	}
+	if (rc > 0) /* LMDB passes system errors on */
+		return -rc;
+	log_error("LMDB: %s", mdb_strerror(rc));
+	return -EIO;
+}
+
+int damaged(const struct shard *sh, const char *what)
+{
+	log_error("shard %u: %s is damaged", sh->index, what);
+	return -EIO;
+}
+
+int store_errno(int rc, const char *what)
+{
+	if (rc > 0 || rc < -4095) /* an LMDB code */
+		rc = lmdb_errno(rc);
+	if (rc && rc != -ENOENT)
+		log_error("%s: %s", what, strerror(-rc));
+	return rc;
 }
 
 unsigned store_hash_shard(const char *video, size_t len, unsigned n)
