@@ -12,7 +12,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lfuse3 -llmd
 ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
 
 COMMON = common/log.c common/notify.c
-STORE = store/shard.c store/journal.c store/jscan.c store/damage.c store/record.c \
+STORE = store/shard.c store/commit.c store/threads.c store/journal.c store/jscan.c store/damage.c store/record.c \
 	store/query.c store/retain.c store/pending.c store/identity.c store/backup.c \
 	store/format.c store/keys.c store/upgrade.c
 REPL = replicate/conn.c replicate/push.c replicate/global.c

@@ -38,10 +38,49 @@ struct commit_req {
 	uint32_t now;
 	size_t deduped;
 	int rc;
-	bool done;
 	bool one_by_one; /* apply event by event: folded, a sum overflowed */
+	uint64_t ticket; /* its place in the shard's queue */
 	struct commit_req *next;
 };
+
+/*
+ * A group commit (commit.c), the one both the LMDB request queue of a
+ * shard and the journal's fdatasync use.  Callers join with a ticket (a
+ * number that only grows: a request's place in the queue, a journal
+ * record's sequence number); the first to find no leader leads a round
+ * that serves every ticket up to one it names, while the others sleep.
+ *
+ *	group_join(g);				// g->lock held from here
+ *	...take a ticket...
+ *	if (group_turn(g, ticket, gathers)) {	// lead: serve up to upto
+ *		unlock, do the work, lock;
+ *		group_end(g, upto);		// 0: served nothing
+ *	}
+ *	group_leave(g);				// g->lock released
+ *
+ * group_turn() returns false once the ticket was served; a round that
+ * failed serves nothing and its callers lead one in turn.  group_lead()
+ * and group_unlead() hold the leadership for something else (a write
+ * over several shards); the rounds wait meanwhile.
+ */
+struct group {
+	pthread_mutex_t lock;
+	pthread_cond_t turn;   /* a round ended */
+	pthread_cond_t arrive; /* a caller joined while the leader gathers */
+	uint64_t served;       /* every ticket up to here was served */
+	size_t waiting;	       /* callers inside */
+	size_t last_round;     /* callers inside when the last round began */
+	bool leading, gathering;
+};
+
+void group_init(struct group *g);
+void group_destroy(struct group *g);
+void group_join(struct group *g);
+bool group_turn(struct group *g, uint64_t ticket, bool gathers);
+void group_end(struct group *g, uint64_t upto);
+void group_leave(struct group *g);
+void group_lead(struct group *g);
+void group_unlead(struct group *g);
 
 /* A shard's journal (journal.c): sync=second writes wait here, already
  * acknowledged, until a leader applies them to LMDB in one batch. */
@@ -56,14 +95,7 @@ struct journal {
 	unsigned char *spare; /* an empty buffer to swap in */
 	size_t spare_cap;
 	uint64_t seq;		  /* of the last record written */
-	pthread_mutex_t sync_lock; /* sync=always: one fdatasync at a time */
-	pthread_cond_t synced_cond;
-	uint64_t synced;	   /* records up to here are on disk */
-	bool syncing;		   /* a writer is in fdatasync */
-	pthread_cond_t gather_cond; /* a writer came to wait */
-	bool gathering;
-	size_t waiting;		    /* writers in sync_to */
-	uint64_t last_group;	    /* records the last sync covered */
+	struct group sync; /* sync=always: served = records on disk */
 	atomic_size_t unapplied;  /* acknowledged, not yet committed */
 	bool opened;
 	bool keep_files; /* records were dropped from memory: never cut */
@@ -91,12 +123,9 @@ struct shard {
 	 * it for writing, as LMDB needs no live transaction for that. */
 	pthread_rwlock_t resize;
 
-	pthread_mutex_t qlock; /* guards queue..gathering, req->done */
-	pthread_cond_t qcond;  /* a batch was committed */
-	pthread_cond_t gather; /* the queue grew while a leader gathers */
+	struct group commit; /* its lock guards queue and tickets */
 	struct commit_req *queue, **queue_tail;
-	size_t queued, last_batch;
-	bool leading, gathering;
+	uint64_t tickets;
 
 	atomic_bool dirty; /* committed since the last fsync */
 	atomic_bool big;   /* a sum passed SUM_BIG (meta "big") */
@@ -195,21 +224,37 @@ int damaged(const struct shard *sh, const char *what);
 /* Log a failed @what (not for -ENOENT); returns @rc, a negative errno. */
 int store_errno(int rc, const char *what);
 
-/* Begin a transaction under the shard's resize lock; end it with
- * shard_txn_commit() or shard_txn_abort(). */
+/* Begin a read-only transaction under the shard's resize lock; end it
+ * with shard_txn_abort().  (Writes go through shard_write().) */
 int shard_txn_begin(struct shard *sh, unsigned flags, MDB_txn **txn);
-int shard_txn_commit(struct shard *sh, MDB_txn *txn);
 void shard_txn_abort(struct shard *sh, MDB_txn *txn);
+
+/*
+ * The one way store/ writes LMDB (commit.c): run @fn(sh, txn, arg) in a
+ * write transaction of @sh and commit it.  When the map is full (-ENOSPC
+ * from @fn or from the commit) the transaction is aborted, the map
+ * doubled while the disk has room, and @fn run again from the start: it
+ * must not keep anything from a run that was aborted.  @fn returns 0 or a
+ * negative errno; anything but 0 aborts.  Returns 0 or a negative errno.
+ */
+typedef int shard_write_fn(struct shard *sh, MDB_txn *txn, void *arg);
+int shard_write(struct shard *sh, shard_write_fn *fn, void *arg);
 
 /* Queue @req on @sh and return once a leader (maybe this thread) ran it;
  * a leader first applies the shard's journal.  A request of no events
  * only waits for that. */
 int shard_commit(struct shard *sh, struct commit_req *req);
 
+/* A write over several shards, all or nothing (commit.c): @req holds one
+ * request per shard (n == 0 where it has no events); the caller must not
+ * lead any shard.  A storage error in a commit after the first can still
+ * leave a part recorded (README, Limits); an overflow never does. */
+int commit_atomic(struct store *st, struct commit_req *req, size_t *deduped);
+
 /* Have a helper thread apply the journal of @sh soon. */
 void shard_flush_async(struct shard *sh);
 
-/* Sync @sh to disk if it changed since the last sync (retain.c). */
+/* Sync @sh to disk if it changed since the last sync. */
 int shard_sync(struct shard *sh);
 void shard_clear_readers(struct shard *sh);
 
@@ -276,10 +321,11 @@ int journal_open(struct shard *sh, const char *dir);
 void journal_close(struct shard *sh, bool applied_all);
 
 /* Write the events of one shard to its journal: 0 once they are there
- * (acknowledged), a negative errno, or 1 when they must go the direct
- * way instead (the shard is "big" or its map cannot grow). */
+ * (acknowledged) or must go the direct way instead (*@direct: the shard
+ * is "big" or its map cannot grow; nothing was written), or a negative
+ * errno. */
 int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
-		   uint32_t now);
+		   uint32_t now, bool *direct);
 
 /* Apply what the journal holds; only a leader (or open/close) calls it. */
 int journal_apply(struct shard *sh);
@@ -335,8 +381,10 @@ int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
 /* Rows pending in @sh, all replication shards. */
 uint64_t pending_count(struct shard *sh);
 
-/* The background thread: fsync each second, retention (retain.c). */
-void *store_background(void *arg);
+/* Start the helpers and the background thread, or stop them
+ * (threads.c); threads_stop() is safe on a store they never started. */
+int threads_start(struct store *st);
+void threads_stop(struct store *st);
 
 /* Start of the oldest bucket of @level still kept at @now (may be < 0). */
 static inline int64_t level_horizon(const struct store_config *cfg, int level,

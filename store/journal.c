@@ -108,69 +108,35 @@ static bool journal_room(struct shard *sh, uint64_t more)
 }
 
 /*
- * Before an fdatasync, wait a little (at most GATHER_NS, the same as the
- * LMDB group commit) until as many
- * writers wait as the last group had: the writers it released need a
- * FUSE round trip to come back, and without the wait they would split
- * into small groups that each pay for a whole sync.  With sync_lock.
- */
-static void gather(struct journal *j)
-{
-	if (j->last_group < 2)
-		return;
-	struct timespec until = mono_deadline(GATHER_NS);
-	j->gathering = true;
-	while (j->waiting < j->last_group &&
-	       pthread_cond_timedwait(&j->gather_cond, &j->sync_lock,
-				      &until) == 0)
-		;
-	j->gathering = false;
-}
-
-/*
- * sync=always: make records up to @seq durable.  Group commit: the first
- * writer to find no sync running becomes its leader, gathers, then syncs
- * every record written so far; the others sleep until a sync covers
- * theirs.  When fdatasync fails the writer hears of it, though its record
- * stays in the journal and will be applied: after a failed sync nothing
- * is known of what reached the disk.
+ * sync=always: make records up to @seq durable, by a round of the
+ * journal's group commit (commit.c): its leader syncs every record written
+ * when the round began; the others sleep until a round covers theirs.
+ * When fdatasync fails the writer hears of it, though its record stays in
+ * the journal and will be applied: after a failed sync nothing is known of
+ * what reached the disk.  The others lead a round of their own.
  */
 static int sync_to(struct shard *sh, uint64_t seq)
 {
 	struct journal *j = &sh->j;
 	int rc = 0;
 
-	pthread_mutex_lock(&j->sync_lock);
-	j->waiting++;
-	if (j->gathering)
-		pthread_cond_signal(&j->gather_cond);
-	while (j->synced < seq && rc == 0) {
-		if (j->syncing) {
-			pthread_cond_wait(&j->synced_cond, &j->sync_lock);
-			continue;
-		}
-		j->syncing = true;
-		gather(j);
+	group_join(&j->sync);
+	while (rc == 0 && group_turn(&j->sync, seq, true)) {
 		pthread_mutex_lock(&j->lock);
 		uint64_t upto = j->seq;
-		j->last_group = upto - j->synced;
 		int fd = j->fd[j->active];
 		pthread_mutex_unlock(&j->lock);
-		pthread_mutex_unlock(&j->sync_lock);
+		pthread_mutex_unlock(&j->sync.lock);
 		rc = fdatasync(fd) ? -errno : 0;
-		pthread_mutex_lock(&j->sync_lock);
-		j->syncing = false;
-		if (rc == 0) {
-			j->synced = upto;
+		pthread_mutex_lock(&j->sync.lock);
+		if (rc == 0)
 			atomic_fetch_add(&sh->st->fsyncs, 1);
-		} else {
+		else
 			log_error("shard %u: fsync of the journal: %s",
 				  sh->index, strerror(-rc));
-		}
-		pthread_cond_broadcast(&j->synced_cond);
+		group_end(&j->sync, rc ? 0 : upto);
 	}
-	j->waiting--;
-	pthread_mutex_unlock(&j->sync_lock);
+	group_leave(&j->sync);
 	return rc;
 }
 
@@ -190,26 +156,28 @@ static int buf_reserve(unsigned char **buf, size_t *cap, size_t want)
 }
 
 int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
-		   uint32_t now)
+		   uint32_t now, bool *direct)
 {
 	struct journal *j = &sh->j;
 	size_t bytes = sizeof(struct jrec_head);
 	int rc;
 
+	*direct = true;
 	if (atomic_load(&sh->big))
-		return 1;
+		return 0;
 	for (size_t i = 0; i < n; i++)
 		bytes += sizeof(struct jrec_event) + ev[i].video_len +
 			 ev[i].type_len;
 	if (bytes > UINT32_MAX)
-		return 1;
+		return 0;
 	uint64_t room = events_room(ev, n);
 
 	pthread_mutex_lock(&j->lock);
 	if (!journal_room(sh, room)) {
 		pthread_mutex_unlock(&j->lock);
-		return 1;
+		return 0;
 	}
+	*direct = false;
 	if ((rc = buf_reserve(&j->buf, &j->cap, j->len + bytes))) {
 		pthread_mutex_unlock(&j->lock);
 		return rc;
@@ -311,36 +279,32 @@ static size_t decode(unsigned char *buf, size_t len, struct commit_req *req,
 	return nreq;
 }
 
-/* Apply requests from the start of @req, as many as one transaction
- * takes (*@used gets how many), and note the last one's number (@first_seq
- * is the first's) as applied, in the same transaction. */
+/* Requests of the journal for one transaction: as many from the start
+ * of @req as it takes (*@used), and the last one's number (@first_seq is
+ * the first's) noted as applied in the same transaction. */
+struct apply_run {
+	struct commit_req *req;
+	size_t nreq, used;
+	uint64_t first_seq;
+};
+
+static int apply_some(struct shard *sh, MDB_txn *txn, void *arg)
+{
+	struct apply_run *a = arg;
+	int rc = shard_apply(sh, txn, a->req, a->nreq, &a->used);
+	uint64_t seq = a->first_seq + a->used - 1;
+
+	return rc ? rc : meta_put(sh, txn, "journal", &seq, sizeof(seq));
+}
+
 static int apply_txn(struct shard *sh, struct commit_req *req, size_t nreq,
 		     uint64_t first_seq, size_t *used)
 {
-	MDB_txn *txn;
-	int rc;
+	struct apply_run a = {req, nreq, 0, first_seq};
+	int rc = shard_write(sh, apply_some, &a);
 
-	for (int attempt = 0; attempt < 64; attempt++) {
-		if ((rc = shard_txn_begin(sh, 0, &txn)))
-			return rc;
-		rc = shard_apply(sh, txn, req, nreq, used);
-		uint64_t seq = first_seq + *used - 1;
-		if (rc == 0)
-			rc = meta_put(sh, txn, "journal", &seq, sizeof(seq));
-		if (rc) {
-			shard_txn_abort(sh, txn);
-		} else {
-			rc = shard_txn_commit(sh, txn);
-			if (rc == 0) {
-				atomic_fetch_add(&sh->st->commits, 1);
-				atomic_store(&sh->dirty, true);
-				return 0;
-			}
-		}
-		if (rc != MDB_MAP_FULL || (rc = shard_grow(sh)))
-			return rc;
-	}
-	return MDB_MAP_FULL;
+	*used = a.used;
+	return rc;
 }
 
 /*
@@ -505,9 +469,9 @@ void journal_rotate(struct shard *sh)
 {
 	struct journal *j = &sh->j;
 
-	/* Under sync_lock: a sync=always writer syncs only the file it
-	 * finds active, so the file left must be on disk first. */
-	pthread_mutex_lock(&j->sync_lock);
+	/* Under the sync group's lock: a sync=always writer syncs only the
+	 * file it finds active, so the file left must be on disk first. */
+	pthread_mutex_lock(&j->sync.lock);
 	pthread_mutex_lock(&j->lock);
 	bool turn = j->size[j->active] > 0 && j->size[!j->active] == 0;
 	if (turn)
@@ -519,7 +483,7 @@ void journal_rotate(struct shard *sh)
 	    fdatasync(j->fd[old]))
 		log_error("shard %u: fsync of the journal: %s", sh->index,
 			  strerror(errno));
-	pthread_mutex_unlock(&j->sync_lock);
+	pthread_mutex_unlock(&j->sync.lock);
 	/* The old file gets no more records: once they are applied and
 	 * LMDB is on disk, it may be emptied. */
 	if (full && journal_settle(sh) == 0 && shard_sync(sh) == 0)
@@ -611,9 +575,7 @@ int journal_open(struct shard *sh, const char *dir)
 	int rc = 0;
 
 	pthread_mutex_init(&j->lock, NULL);
-	pthread_mutex_init(&j->sync_lock, NULL);
-	pthread_cond_init(&j->synced_cond, NULL);
-	mono_cond_init(&j->gather_cond);
+	group_init(&j->sync);
 	j->fd[0] = j->fd[1] = -1;
 	j->opened = true;
 	j->keep_files = true; /* until what they hold is in LMDB */
@@ -656,7 +618,7 @@ int journal_open(struct shard *sh, const char *dir)
 	}
 	if ((rc = shard_sync(sh)))
 		return rc;
-	j->synced = j->seq;
+	j->sync.served = j->seq;
 	j->keep_files = false;
 	cut(sh, 0);
 	cut(sh, 1);
@@ -681,7 +643,5 @@ void journal_close(struct shard *sh, bool applied_all)
 	free(j->spare);
 	j->buf = j->spare = NULL;
 	pthread_mutex_destroy(&j->lock);
-	pthread_mutex_destroy(&j->sync_lock);
-	pthread_cond_destroy(&j->synced_cond);
-	pthread_cond_destroy(&j->gather_cond);
+	group_destroy(&j->sync);
 }

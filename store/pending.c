@@ -28,8 +28,8 @@ int pending_mark(struct shard *sh, MDB_txn *txn, unsigned repl, uint64_t id,
 	int rc;
 
 	pending_key(key, repl, id, level, t);
-	rc = mdb_put(txn, sh->pending, &k, &v, MDB_NOOVERWRITE);
-	return rc == MDB_KEYEXIST ? 0 : rc;
+	rc = lmdb_errno(mdb_put(txn, sh->pending, &k, &v, MDB_NOOVERWRITE));
+	return rc == -EEXIST ? 0 : rc;
 }
 
 uint64_t pending_count(struct shard *sh)
@@ -46,7 +46,8 @@ uint64_t pending_count(struct shard *sh)
 	return n;
 }
 
-/* The video and type of series @id ("video\0type" in names). */
+/* The video and type of series @id ("video\0type" in names): a pending
+ * row names only series that exist, so a missing one is damage. */
 static int series_name(struct shard *sh, MDB_txn *txn, uint64_t id,
 		       struct store_row *row)
 {
@@ -57,11 +58,14 @@ static int series_name(struct shard *sh, MDB_txn *txn, uint64_t id,
 	int rc;
 
 	id_key(idk, id);
-	if ((rc = mdb_get(txn, sh->names, &k, &v)))
+	rc = lmdb_errno(mdb_get(txn, sh->names, &k, &v));
+	if (rc == -ENOENT)
+		return damaged(sh, "the name of a pending row's series");
+	if (rc)
 		return rc;
 	if (!series_key_split(v.mv_data, v.mv_size, &video, &vlen, &type,
 			      &tlen))
-		return MDB_CORRUPTED;
+		return damaged(sh, "a series name");
 	memcpy(row->video, video, vlen);
 	row->video[vlen] = 0;
 	memcpy(row->type, type, tlen);
@@ -78,8 +82,8 @@ static int series_head(struct shard *sh, MDB_txn *txn, uint64_t id,
 	if (rc == 0)
 		rc = series_lookup(sh, txn, row->video, strlen(row->video),
 				   row->type, strlen(row->type), h, false);
-	if (rc == 0 && h->id != id)
-		rc = MDB_CORRUPTED;
+	if (rc == -ENOENT || (rc == 0 && h->id != id))
+		rc = damaged(sh, "the head of a pending row's series");
 	return rc;
 }
 
@@ -96,14 +100,14 @@ static int mark_all(struct shard *sh, MDB_txn *txn, unsigned repls)
 	MDB_val k, v;
 	int rc;
 
-	if ((rc = mdb_cursor_open(txn, sh->series, &c)))
+	if ((rc = lmdb_errno(mdb_cursor_open(txn, sh->series, &c))))
 		return rc;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	for (rc = lmdb_errno(mdb_cursor_get(c, &k, &v, MDB_FIRST)); rc == 0;
+	     rc = lmdb_errno(mdb_cursor_get(c, &k, &v, MDB_NEXT))) {
 		if (!series_key_split(k.mv_data, k.mv_size, &video, &vlen,
 				      &type, &tlen) ||
 		    !head_decode(v.mv_data, v.mv_size, &h, false)) {
-			rc = MDB_CORRUPTED;
+			rc = damaged(sh, "a series head");
 			break;
 		}
 		unsigned repl = store_hash_shard(video, vlen, repls);
@@ -123,7 +127,7 @@ static int mark_all(struct shard *sh, MDB_txn *txn, unsigned repls)
 			break;
 	}
 	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
+	if (rc != -ENOENT)
 		return rc;
 
 	unsigned char first[1] = {STORE_MIN};
@@ -131,17 +135,17 @@ static int mark_all(struct shard *sh, MDB_txn *txn, unsigned repls)
 	uint64_t id;
 	uint32_t start;
 	unsigned level;
-	if ((rc = mdb_cursor_open(txn, sh->packs, &c)))
+	if ((rc = lmdb_errno(mdb_cursor_open(txn, sh->packs, &c))))
 		return rc;
 	k = (MDB_val){1, first};
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	for (rc = lmdb_errno(mdb_cursor_get(c, &k, &v, MDB_SET_RANGE));
+	     rc == 0; rc = lmdb_errno(mdb_cursor_get(c, &k, &v, MDB_NEXT))) {
 		if (!pack_key_parse(k.mv_data, k.mv_size, &level, &start,
 				    &id) ||
 		    level != STORE_MIN)
 			break;
 		if (!pack_decode(v.mv_data, v.mv_size, level, start, &p)) {
-			rc = MDB_CORRUPTED;
+			rc = damaged(sh, "a pack");
 			break;
 		}
 		if ((rc = series_name(sh, txn, id, &row)))
@@ -159,7 +163,7 @@ static int mark_all(struct shard *sh, MDB_txn *txn, unsigned repls)
 		log_info("shard %u: %zu rows marked for replication to %u "
 			 "MySQL shards",
 			 sh->index, marked, repls);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 int pending_setup(struct shard *sh, MDB_txn *txn)
@@ -167,20 +171,19 @@ int pending_setup(struct shard *sh, MDB_txn *txn)
 	static const char name[] = "repl_shards";
 	uint32_t want = sh->st->cfg.repl_shards, have = 0;
 	MDB_val k = {sizeof(name) - 1, (void *)name}, v;
-	int rc = mdb_get(txn, sh->meta, &k, &v);
+	int rc = lmdb_errno(mdb_get(txn, sh->meta, &k, &v));
 
 	if (rc == 0 && v.mv_size == sizeof(have))
 		memcpy(&have, v.mv_data, sizeof(have));
-	else if (rc != MDB_NOTFOUND)
-		return rc ? rc : MDB_CORRUPTED;
+	else if (rc != -ENOENT)
+		return rc ? rc : damaged(sh, name);
 	if (have == want)
 		return 0;
-	if ((rc = mdb_drop(txn, sh->pending, 0)))
+	if ((rc = lmdb_errno(mdb_drop(txn, sh->pending, 0))))
 		return rc;
 	if (want && (rc = mark_all(sh, txn, want)))
 		return rc;
-	v = (MDB_val){sizeof(want), &want};
-	return mdb_put(txn, sh->meta, &k, &v, 0);
+	return meta_put(sh, txn, name, &want, sizeof(want));
 }
 
 /* Fill @row from pending key @k and the bucket it names. */
@@ -195,7 +198,7 @@ static int read_row(struct shard *sh, MDB_txn *txn, const MDB_val *k,
 
 	memset(row, 0, sizeof(*row));
 	if (!pending_key_parse(k->mv_data, k->mv_size, &repl, &id, &level, &t))
-		return MDB_CORRUPTED;
+		return damaged(sh, "a pending row's key");
 	row->feed_private.series = id;
 	row->feed_private.level = (uint8_t)level;
 	row->feed_private.time = t;
@@ -238,15 +241,18 @@ static int shard_read(struct shard *sh, unsigned repl,
 		memcpy(start, after, PENDING_KEY_LEN);
 	if ((rc = shard_txn_begin(sh, MDB_RDONLY, &txn)))
 		return store_errno(rc, "reading pending rows");
-	if ((rc = mdb_cursor_open(txn, sh->pending, &c))) {
+	if ((rc = lmdb_errno(mdb_cursor_open(txn, sh->pending, &c)))) {
 		shard_txn_abort(sh, txn);
 		return store_errno(rc, "reading pending rows");
 	}
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	/* -ENOENT is the cursor's alone: read_row() turns a missing series
+	 * into damage. */
+	rc = lmdb_errno(mdb_cursor_get(c, &k, &v, MDB_SET_RANGE));
 	if (rc == 0 && after && k.mv_size == PENDING_KEY_LEN &&
 	    memcmp(k.mv_data, after, PENDING_KEY_LEN) == 0)
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	for (; rc == 0 && *n < max; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		rc = lmdb_errno(mdb_cursor_get(c, &k, &v, MDB_NEXT));
+	for (; rc == 0 && *n < max;
+	     rc = lmdb_errno(mdb_cursor_get(c, &k, &v, MDB_NEXT))) {
 		if (k.mv_size != PENDING_KEY_LEN ||
 		    ((unsigned char *)k.mv_data)[0] != repl)
 			break;
@@ -254,12 +260,11 @@ static int shard_read(struct shard *sh, unsigned repl,
 			break;
 		(*n)++;
 	}
-	if (rc == MDB_NOTFOUND ||
-	    (rc == 0 && *n < max))	/* left the range */
+	if (rc == -ENOENT || (rc == 0 && *n < max)) /* left the range */
 		*end = true;
 	mdb_cursor_close(c);
 	shard_txn_abort(sh, txn);
-	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading pending rows");
+	return rc == -ENOENT ? 0 : store_errno(rc, "reading pending rows");
 }
 
 /* Unmark the rows of @sh that are unchanged since they were read. */
@@ -285,34 +290,33 @@ static int ack_rows(struct shard *sh, MDB_txn *txn, unsigned repl,
 			return rc;
 		if (now.count != rows[i].agg.count)
 			continue; /* changed: push again */
-		rc = mdb_del(txn, sh->pending, &pk, NULL);
-		if (rc && rc != MDB_NOTFOUND)
+		rc = lmdb_errno(mdb_del(txn, sh->pending, &pk, NULL));
+		if (rc && rc != -ENOENT)
 			return rc;
 	}
 	return 0;
 }
 
+struct ack_run {
+	unsigned repl;
+	const struct store_row *rows;
+	size_t n;
+};
+
+static int ack_some(struct shard *sh, MDB_txn *txn, void *arg)
+{
+	const struct ack_run *a = arg;
+
+	return ack_rows(sh, txn, a->repl, a->rows, a->n);
+}
+
 static int shard_ack(struct shard *sh, unsigned repl,
 		     const struct store_row *rows, size_t n)
 {
-	MDB_txn *txn;
-	int rc;
+	struct ack_run a = {repl, rows, n};
 
-	for (int attempt = 0; attempt < 8; attempt++) {
-		if ((rc = shard_txn_begin(sh, 0, &txn)))
-			break;
-		if ((rc = ack_rows(sh, txn, repl, rows, n))) {
-			shard_txn_abort(sh, txn);
-		} else {
-			rc = shard_txn_commit(sh, txn);
-			atomic_store(&sh->dirty, true);
-		}
-		if (rc != MDB_MAP_FULL)
-			break;
-		if ((rc = shard_grow(sh)))
-			break;
-	}
-	return store_errno(rc, "acknowledging replicated rows");
+	return store_errno(shard_write(sh, ack_some, &a),
+			   "acknowledging replicated rows");
 }
 
 /* ---- the feed ----------------------------------------------------------
