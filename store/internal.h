@@ -298,13 +298,13 @@ int shard_grow(struct shard *sh);
 
 /* Apply up to @nreq requests inside @txn (record.c), folded together;
  * *@used gets how many (at least one: more while the fold stays small).
- * Returns 0, a negative errno that concerns these requests alone
- * (-EOVERFLOW), or an LMDB code. */
+ * Returns 0 or a negative errno: -EOVERFLOW concerns these requests
+ * alone, -ENOSPC is a full map (grow it and apply them again). */
 int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 		size_t nreq, size_t *used);
 
 /* Read the head of a series (only its id, time and total with
- * @total_only); MDB_NOTFOUND when the pair was never recorded. */
+ * @total_only); -ENOENT when the pair was never recorded. */
 int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,
 		  size_t vlen, const char *type, size_t tlen, struct head *h,
 		  bool total_only);
@@ -328,7 +328,8 @@ int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from);
 int upgrade_walk(MDB_txn *txn);
 
 /* The aggregate of bucket (@level, @t) of the series whose head is @h:
- * what its open pack and the packs database hold (query.c). */
+ * what its open pack and the packs database hold (query.c); 0 or a
+ * negative errno. */
 int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
 		  unsigned level, uint32_t t, struct store_agg *out);
 

@@ -337,7 +337,8 @@ static int apply_txn(struct shard *sh, struct commit_req *req, size_t nreq,
 				return 0;
 			}
 		}
-		if (rc != MDB_MAP_FULL || (rc = shard_grow(sh)))
+		if ((rc != -ENOSPC && rc != MDB_MAP_FULL) ||
+		    (rc = shard_grow(sh)))
 			return rc;
 	}
 	return MDB_MAP_FULL;

@@ -254,12 +254,14 @@ static int shard_read(struct shard *sh, unsigned repl,
 			break;
 		(*n)++;
 	}
-	if (rc == MDB_NOTFOUND ||
+	if (rc == MDB_NOTFOUND || rc == -ENOENT ||
 	    (rc == 0 && *n < max))	/* left the range */
 		*end = true;
 	mdb_cursor_close(c);
 	shard_txn_abort(sh, txn);
-	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading pending rows");
+	return rc == MDB_NOTFOUND || rc == -ENOENT
+		   ? 0
+		   : store_errno(rc, "reading pending rows");
 }
 
 /* Unmark the rows of @sh that are unchanged since they were read. */

@@ -273,7 +273,7 @@ static void run_batch(struct shard *sh, struct commit_req *batch)
 				r->one_by_one = true;
 			} else if (rc == -EOVERFLOW) {
 				r->rc = rc;
-			} else if (rc == MDB_MAP_FULL) {
+			} else if (rc == -ENOSPC || rc == MDB_MAP_FULL) {
 				if ((rc = shard_grow(sh)))
 					goto fail;
 			} else {
@@ -542,7 +542,7 @@ static int record_atomic(struct store *st, const struct store_event *ev,
 			req[s].deduped = 0;
 			if ((lrc = shard_txn_begin(sh, 0, &txn[s])) == 0)
 				lrc = shard_apply(sh, txn[s], &req[s], 1, &used);
-			if (lrc == MDB_MAP_FULL)
+			if (lrc == -ENOSPC || lrc == MDB_MAP_FULL)
 				grow = s;
 			if (lrc == -EOVERFLOW && !req[s].one_by_one &&
 			    req[s].n > 1) {
@@ -570,7 +570,7 @@ static int record_atomic(struct store *st, const struct store_event *ev,
 				shard_txn_abort(&st->shards[s], txn[s]);
 			txn[s] = NULL;
 		}
-		if (lrc == MDB_MAP_FULL || again)
+		if (lrc == -ENOSPC || lrc == MDB_MAP_FULL || again)
 			continue;
 		if (lrc == 0) {
 			atomic_fetch_add(&st->commits, 1);
