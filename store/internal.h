@@ -168,7 +168,8 @@ int store_write_file(const char *dir, const char *name, const char *text);
  * DIR/format is newer than FORMAT_VERSION.  format_check() refuses a
  * newer @format found at @where (-ENOTSUP).  format_shard() checks a
  * shard's meta "format" and sets it to FORMAT_VERSION inside @txn, the
- * transaction that opens (and creates) its databases.  format_stamp()
+ * transaction that opens (and creates) its databases, upgrading an older
+ * shard (0 or a negative errno, -ENOSPC for a full map).  format_stamp()
  * writes DIR/format once every shard is at FORMAT_VERSION.
  */
 int format_claim(struct store *st);
@@ -318,14 +319,16 @@ int pending_mark(struct shard *sh, MDB_txn *txn, unsigned repl, uint64_t id,
 		 unsigned level, uint32_t t, uint32_t now);
 
 /* Upgrade a shard of format @from (1 or 2) to format 3 inside @txn, the
- * one that opens its databases (upgrade.c). */
+ * one that opens its databases (upgrade.c): 0 or a negative errno
+ * (-ENOSPC: the map is full; grow it and open again). */
 int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from);
 
 /* Read every record an upgrade would rewrite, writing nothing, inside the
- * read-only @txn of a shard of format 1 or 2 (damage.c): 0, or the LMDB
- * code (MDB_CORRUPTED for a record of the wrong shape) that makes it
- * damaged. */
-int upgrade_walk(MDB_txn *txn);
+ * read-only @txn of a shard of format 1 or 2 (damage.c): 0, or a negative
+ * errno (-EIO for a record of the wrong shape or a page LMDB cannot read,
+ * -ENOTSUP for a series id format 3 cannot hold) with what stops the
+ * upgrade in @why, which the caller logs. */
+int upgrade_walk(MDB_txn *txn, char *why, size_t len);
 
 /* The aggregate of bucket (@level, @t) of the series whose head is @h:
  * what its open pack and the packs database hold (query.c); 0 or a

@@ -873,7 +873,7 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 	if ((rc = reserve_disk(sh, sh->map_size)))
 		goto fail;
 	/* An upgrade (upgrade.c) may need a larger map than the old data. */
-	while ((rc = shard_open_dbs(sh)) == MDB_MAP_FULL &&
+	while (((rc = shard_open_dbs(sh)) == -ENOSPC || rc == MDB_MAP_FULL) &&
 	       (rc = shard_grow(sh)) == 0)
 		;
 	if (rc)
