@@ -173,11 +173,12 @@ static int copy_lmdb(const char *src, const char *dst)
 	int rc;
 
 	if ((rc = mdb_env_create(&env)))
-		return store_errno(rc, src);
+		return store_errno(lmdb_errno(rc), src);
 	if ((rc = mdb_env_set_maxdbs(env, 16)) == 0 &&
 	    (rc = mdb_env_open(env, src, MDB_RDONLY, 0600)) == 0)
 		rc = mdb_env_copy2(env, dst, MDB_CP_COMPACT);
 	mdb_env_close(env);
+	/* Not an error to convert: the one LMDB code that means "again". */
 	if (rc == MDB_MAP_RESIZED) {
 		log_info("%s: the daemon grew its map meanwhile; copying "
 			 "again",
@@ -186,7 +187,8 @@ static int copy_lmdb(const char *src, const char *dst)
 	}
 	if (rc) {
 		log_error("copying the LMDB of %s: %s", src, mdb_strerror(rc));
-		return rc == EEXIST ? -EEXIST : store_errno(rc, dst);
+		rc = lmdb_errno(rc);
+		return rc == -EEXIST ? rc : store_errno(rc, dst);
 	}
 	return 0;
 }

@@ -205,19 +205,32 @@ static int set_aside(struct check *c, unsigned k, const char *name)
 	return rc;
 }
 
-/* A u32 or u64 of the meta database; a missing one reads as 0. */
+/* An LMDB result as an errno, with LMDB's own words for a failure in
+ * @why: the refusal names them. */
+static int lmdb_why(int rc, char *why, size_t len)
+{
+	if (rc)
+		snprintf(why, len, "%s", mdb_strerror(rc));
+	return lmdb_errno(rc);
+}
+
+/* A u32 or u64 of the meta database; a missing one reads as 0.  0, or a
+ * negative errno with what is wrong in @why. */
 static int meta_read(MDB_txn *txn, MDB_dbi meta, const char *name, void *out,
-		     size_t len)
+		     size_t len, char *why, size_t wlen)
 {
 	MDB_val k = {strlen(name), (void *)name}, v;
-	int rc = mdb_get(txn, meta, &k, &v);
+	int rc = lmdb_why(mdb_get(txn, meta, &k, &v), why, wlen);
 
 	memset(out, 0, len);
-	if (rc == 0 && v.mv_size != len)
-		return MDB_CORRUPTED;
+	if (rc == 0 && v.mv_size != len) {
+		snprintf(why, wlen, "meta \"%s\" is %zu bytes, not %zu", name,
+			 v.mv_size, len);
+		return -EIO;
+	}
 	if (rc == 0)
 		memcpy(out, v.mv_data, len);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 bool read_lmdb(const char *dir, struct shard_meta *m, char *why, size_t len)
@@ -229,6 +242,7 @@ bool read_lmdb(const char *dir, struct shard_meta *m, char *why, size_t len)
 	MDB_envinfo info;
 	MDB_stat ms;
 	MDB_dbi meta;
+	char msg[256] = "";
 	int rc;
 
 	*m = (struct shard_meta){.index = UINT32_MAX};
@@ -257,21 +271,22 @@ bool read_lmdb(const char *dir, struct shard_meta *m, char *why, size_t len)
 			 path, (long long)sb.st_size, (unsigned long long)need);
 		goto bad;
 	}
-	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)))
+	if ((rc = lmdb_why(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), msg,
+			   sizeof(msg))))
 		goto unreadable;
-	rc = mdb_dbi_open(txn, "meta", 0, &meta);
-	if (rc == MDB_NOTFOUND) /* made, then killed before its first commit */
+	rc = lmdb_why(mdb_dbi_open(txn, "meta", 0, &meta), msg, sizeof(msg));
+	if (rc == -ENOENT) /* made, then killed before its first commit */
 		rc = 0;
 	else if (rc == 0 &&
 		 (rc = meta_read(txn, meta, "journal", &m->applied,
-				 sizeof(m->applied))) == 0 &&
+				 sizeof(m->applied), msg, sizeof(msg))) == 0 &&
 		 (rc = meta_read(txn, meta, "format", &m->format,
-				 sizeof(m->format))) == 0)
+				 sizeof(m->format), msg, sizeof(msg))) == 0)
 		rc = meta_read(txn, meta, "shards", &m->shards,
-			       sizeof(m->shards));
+			       sizeof(m->shards), msg, sizeof(msg));
 	if (rc == 0 && m->shards) {
 		MDB_val mk = {5, "shard"}, mv;
-		if (mdb_get(txn, meta, &mk, &mv) == 0 &&
+		if (lmdb_errno(mdb_get(txn, meta, &mk, &mv)) == 0 &&
 		    mv.mv_size == sizeof(m->index))
 			memcpy(&m->index, mv.mv_data, sizeof(m->index));
 	}
@@ -281,12 +296,12 @@ bool read_lmdb(const char *dir, struct shard_meta *m, char *why, size_t len)
 	}
 	/* An upgrade must not stop halfway on damage (upgrade.c). */
 	if (m->format && m->format < FORMAT_VERSION &&
-	    (rc = upgrade_walk(txn))) {
+	    upgrade_walk(txn, msg, sizeof(msg))) {
 		mdb_txn_abort(txn);
 		snprintf(why, len,
 			 "%s: a record of data format %u cannot be read, so "
 			 "it cannot be upgraded: %s",
-			 path, m->format, mdb_strerror(rc));
+			 path, m->format, msg);
 		goto bad;
 	}
 	mdb_txn_abort(txn);
@@ -294,7 +309,7 @@ bool read_lmdb(const char *dir, struct shard_meta *m, char *why, size_t len)
 	return true;
 unreadable:
 	snprintf(why, len, "%s: its meta database cannot be read: %s", path,
-		 mdb_strerror(rc));
+		 msg);
 bad:
 	if (env)
 		mdb_env_close(env);

@@ -211,13 +211,13 @@ int format_shard(struct shard *sh, MDB_txn *txn)
 	uint32_t want = FORMAT_VERSION, have;
 	MDB_val k = {sizeof(name) - 1, (void *)name}, v;
 	char where[4200];
-	int rc = mdb_get(txn, sh->meta, &k, &v);
+	int rc = lmdb_errno(mdb_get(txn, sh->meta, &k, &v));
 
-	if (rc && rc != MDB_NOTFOUND)
+	if (rc && rc != -ENOENT)
 		return rc;
 	if (rc == 0) {
 		if (v.mv_size != sizeof(have))
-			return MDB_CORRUPTED;
+			return damaged(sh, "meta \"format\"");
 		memcpy(&have, v.mv_data, sizeof(have));
 		snprintf(where, sizeof(where), "%s/shard-%u", sh->st->dir,
 			 sh->index);
@@ -232,7 +232,7 @@ int format_shard(struct shard *sh, MDB_txn *txn)
 	}
 	v.mv_size = sizeof(want);
 	v.mv_data = &want;
-	return mdb_put(txn, sh->meta, &k, &v, 0);
+	return lmdb_errno(mdb_put(txn, sh->meta, &k, &v, 0));
 }
 
 int format_stamp(struct store *st)

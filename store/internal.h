@@ -197,7 +197,8 @@ int store_write_file(const char *dir, const char *name, const char *text);
  * DIR/format is newer than FORMAT_VERSION.  format_check() refuses a
  * newer @format found at @where (-ENOTSUP).  format_shard() checks a
  * shard's meta "format" and sets it to FORMAT_VERSION inside @txn, the
- * transaction that opens (and creates) its databases.  format_stamp()
+ * transaction that opens (and creates) its databases, upgrading an older
+ * shard (0 or a negative errno, -ENOSPC for a full map).  format_stamp()
  * writes DIR/format once every shard is at FORMAT_VERSION.
  */
 int format_claim(struct store *st);
@@ -214,7 +215,8 @@ int identity_open(struct store *st);
  * errno where the mdb_* call returns, by lmdb_errno(): MDB_NOTFOUND is
  * -ENOENT, MDB_KEYEXIST -EEXIST, a full map -ENOSPC (shard_write() grows
  * it and runs again), a full reader table -EAGAIN, LMDB's system errors
- * their own errno; anything else (a damaged page, a misuse) is logged with
+ * their own errno when it says something (ENOSPC, ENOMEM, EACCES, EROFS,
+ * EIO); anything else (a damaged page, a misuse) is logged with
  * LMDB's text and is -EIO.  A record of the wrong shape is damaged():
  * logged, -EIO.
  */
@@ -344,13 +346,13 @@ int shard_grow(struct shard *sh);
 
 /* Apply up to @nreq requests inside @txn (record.c), folded together;
  * *@used gets how many (at least one: more while the fold stays small).
- * Returns 0, a negative errno that concerns these requests alone
- * (-EOVERFLOW), or an LMDB code. */
+ * Returns 0 or a negative errno: -EOVERFLOW concerns these requests
+ * alone, -ENOSPC is a full map (grow it and apply them again). */
 int shard_apply(struct shard *sh, MDB_txn *txn, struct commit_req *req,
 		size_t nreq, size_t *used);
 
 /* Read the head of a series (only its id, time and total with
- * @total_only); MDB_NOTFOUND when the pair was never recorded. */
+ * @total_only); -ENOENT when the pair was never recorded. */
 int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,
 		  size_t vlen, const char *type, size_t tlen, struct head *h,
 		  bool total_only);
@@ -364,17 +366,20 @@ int pending_mark(struct shard *sh, MDB_txn *txn, unsigned repl, uint64_t id,
 		 unsigned level, uint32_t t, uint32_t now);
 
 /* Upgrade a shard of format @from (1 or 2) to format 3 inside @txn, the
- * one that opens its databases (upgrade.c). */
+ * one that opens its databases (upgrade.c): 0 or a negative errno
+ * (-ENOSPC: the map is full; grow it and open again). */
 int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from);
 
 /* Read every record an upgrade would rewrite, writing nothing, inside the
- * read-only @txn of a shard of format 1 or 2 (damage.c): 0, or the LMDB
- * code (MDB_CORRUPTED for a record of the wrong shape) that makes it
- * damaged. */
-int upgrade_walk(MDB_txn *txn);
+ * read-only @txn of a shard of format 1 or 2 (damage.c): 0, or a negative
+ * errno (-EIO for a record of the wrong shape or a page LMDB cannot read,
+ * -ENOTSUP for a series id format 3 cannot hold) with what stops the
+ * upgrade in @why, which the caller logs. */
+int upgrade_walk(MDB_txn *txn, char *why, size_t len);
 
 /* The aggregate of bucket (@level, @t) of the series whose head is @h:
- * what its open pack and the packs database hold (query.c). */
+ * what its open pack and the packs database hold (query.c); 0 or a
+ * negative errno. */
 int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
 		  unsigned level, uint32_t t, struct store_agg *out);
 

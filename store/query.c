@@ -116,13 +116,13 @@ static bool read_pack(struct shard *sh, MDB_txn *txn, uint64_t id, int level,
 	MDB_val k = {PACK_KEY_LEN, key}, v;
 
 	pack_key(key, level, start, id);
-	*rc = mdb_get(txn, sh->packs, &k, &v);
-	if (*rc == MDB_NOTFOUND) {
+	*rc = lmdb_errno(mdb_get(txn, sh->packs, &k, &v));
+	if (*rc == -ENOENT) {
 		*rc = 0;
 		return false;
 	}
 	if (*rc == 0 && !pack_decode(v.mv_data, v.mv_size, level, start, p))
-		*rc = MDB_CORRUPTED;
+		*rc = damaged(sh, "a pack");
 	return *rc == 0;
 }
 
@@ -219,7 +219,7 @@ int store_range(struct store *st, const char *video, size_t vlen,
 	if (rc == 0 && q.count)
 		*out = (struct store_agg){q.count, (int64_t)q.sum, q.min,
 					  q.max};
-	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading a range");
+	return rc == -ENOENT ? 0 : store_errno(rc, "reading a range");
 }
 
 int store_total(struct store *st, const char *video, size_t vlen,
@@ -237,7 +237,7 @@ int store_total(struct store *st, const char *video, size_t vlen,
 	if (rc == 0)
 		*out = h.total;
 	shard_txn_abort(sh, txn);
-	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading a total");
+	return rc == -ENOENT ? 0 : store_errno(rc, "reading a total");
 }
 
 /*
@@ -258,11 +258,11 @@ static int walk_series(struct shard *sh, const char *start, size_t slen,
 
 	if ((rc = shard_read_begin(sh, &txn)))
 		return rc;
-	if ((rc = mdb_cursor_open(txn, sh->series, &c))) {
+	if ((rc = lmdb_errno(mdb_cursor_open(txn, sh->series, &c)))) {
 		shard_txn_abort(sh, txn);
 		return rc;
 	}
-	while ((rc = mdb_cursor_get(c, &k, NULL, op)) == 0) {
+	while ((rc = lmdb_errno(mdb_cursor_get(c, &k, NULL, op))) == 0) {
 		const char *key = k.mv_data;
 		const char *nul = memchr(key, 0, k.mv_size);
 
@@ -285,7 +285,7 @@ static int walk_series(struct shard *sh, const char *start, size_t slen,
 	}
 	mdb_cursor_close(c);
 	shard_txn_abort(sh, txn);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /* Remembers whether the caller's function asked to stop. */
@@ -359,21 +359,21 @@ static int video_changed(struct shard *sh, MDB_txn *txn, const char *video,
 
 	memcpy(prefix, video, vlen);
 	prefix[vlen] = 0;
-	if ((rc = mdb_cursor_open(txn, sh->series, &c)))
+	if ((rc = lmdb_errno(mdb_cursor_open(txn, sh->series, &c))))
 		return rc;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	for (rc = lmdb_errno(mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)); rc == 0;
+	     rc = lmdb_errno(mdb_cursor_get(c, &k, &v, MDB_NEXT))) {
 		if (k.mv_size <= vlen + 1 || memcmp(k.mv_data, prefix, vlen + 1))
 			break;
 		if (!head_decode(v.mv_data, v.mv_size, &h, true)) {
-			rc = MDB_CORRUPTED;
+			rc = damaged(sh, "a series head");
 			break;
 		}
 		if (h.changed > *when)
 			*when = h.changed;
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 int store_changed(struct store *st, const char *video, size_t vlen,
@@ -397,5 +397,5 @@ int store_changed(struct store *st, const char *video, size_t vlen,
 			*when = h.changed;
 	}
 	shard_txn_abort(sh, txn);
-	return rc == MDB_NOTFOUND ? 0 : store_errno(rc, "reading a change time");
+	return rc == -ENOENT ? 0 : store_errno(rc, "reading a change time");
 }

@@ -260,23 +260,25 @@ static int new_id(struct batch *b, uint64_t *id)
 		MDB_val last;
 		int rc;
 
-		if ((rc = mdb_cursor_open(b->txn, b->sh->names, &c)))
+		if ((rc =
+			 lmdb_errno(mdb_cursor_open(b->txn, b->sh->names, &c))))
 			return rc;
-		rc = mdb_cursor_get(c, &last, NULL, MDB_LAST);
+		rc = lmdb_errno(mdb_cursor_get(c, &last, NULL, MDB_LAST));
 		mdb_cursor_close(c);
-		if (rc == MDB_NOTFOUND)
+		if (rc == -ENOENT)
 			b->next_id = 1;
 		else if (rc)
 			return rc;
 		else if (last.mv_size != ID_KEY_LEN)
-			return MDB_CORRUPTED;
+			return damaged(b->sh, "the last key of names");
 		else
 			b->next_id = id_key_get(last.mv_data) + 1;
 	}
 	if (b->next_id > SERIES_ID_MAX) {
+		/* Not -ENOSPC: that is a full map, which would grow. */
 		log_error("shard %u holds %llu series, as many as it can",
 			  b->sh->index, (unsigned long long)SERIES_ID_MAX);
-		return -ENOSPC;
+		return -EDQUOT;
 	}
 	*id = b->next_id++;
 	return 0;
@@ -288,13 +290,13 @@ int series_lookup(struct shard *sh, MDB_txn *txn, const char *video,
 {
 	unsigned char key[SERIES_KEY_MAX];
 	MDB_val k = {series_key(key, video, vlen, type, tlen), key}, v;
-	int rc = mdb_get(txn, sh->series, &k, &v);
+	int rc = lmdb_errno(mdb_get(txn, sh->series, &k, &v));
 
 	if (rc)
 		return rc;
 	return head_decode(v.mv_data, v.mv_size, h, total_only)
 		   ? 0
-		   : MDB_CORRUPTED;
+		   : damaged(sh, "a series head");
 }
 
 /* The id of series @i, looked up, or made when it is new (its head is
@@ -311,17 +313,17 @@ static int batch_id(struct batch *b, uint32_t i, uint64_t *id)
 				   s->ev->type_len, &h, true);
 		if (rc == 0)
 			s->id = h.id;
-		else if (rc != MDB_NOTFOUND || (rc = new_id(b, &s->id)))
+		else if (rc != -ENOENT || (rc = new_id(b, &s->id)))
 			return rc;
 	}
 	*id = s->id;
 	return 0;
 }
 
-/* Has this event id been seen within the window?  If not, remember it.
- * Returns 1 for a duplicate, 0 for a new id, or an LMDB code. */
+/* Has this event id been seen within the window (*@dup)?  If not,
+ * remember it.  0 or a negative errno. */
 static int dedup_seen(struct shard *sh, MDB_txn *txn, uint64_t id,
-		      const struct store_event *e, uint32_t now)
+		      const struct store_event *e, uint32_t now, bool *dup)
 {
 	unsigned char key[DEDUPX_KEY_MAX];
 	uint64_t until = (uint64_t)now + sh->st->cfg.dedup_window;
@@ -331,19 +333,24 @@ static int dedup_seen(struct shard *sh, MDB_txn *txn, uint64_t id,
 	uint32_t have;
 	int rc;
 
-	rc = mdb_get(txn, sh->dedup, &k, &v);
-	if (rc == 0 && v.mv_size == 4) {
+	*dup = false;
+	rc = lmdb_errno(mdb_get(txn, sh->dedup, &k, &v));
+	if (rc == 0) {
+		if (v.mv_size != 4)
+			return damaged(sh, "a dedup record");
 		memcpy(&have, v.mv_data, 4);
-		if (now < have)
-			return 1;
-	} else if (rc != MDB_NOTFOUND) {
-		return rc ? rc : MDB_CORRUPTED;
+		if (now < have) {
+			*dup = true;
+			return 0;
+		}
+	} else if (rc != -ENOENT) {
+		return rc;
 	}
 	v = (MDB_val){4, &expires};
-	if ((rc = mdb_put(txn, sh->dedup, &k, &v, 0)))
+	if ((rc = lmdb_errno(mdb_put(txn, sh->dedup, &k, &v, 0))))
 		return rc;
 	MDB_val xk = {len, key}, empty = {0, NULL};
-	return mdb_put(txn, sh->dedupx, &xk, &empty, 0);
+	return lmdb_errno(mdb_put(txn, sh->dedupx, &xk, &empty, 0));
 }
 
 /* Note, once and for good, that a sum of @sh came near the limits of
@@ -388,22 +395,22 @@ static int tree_merge(struct batch *b, uint64_t id, unsigned level,
 		return 0;
 	}
 	pack_key(key, level, p->start, id);
-	rc = mdb_cursor_get(b->packs, &k, &v, MDB_SET_KEY);
+	rc = lmdb_errno(mdb_cursor_get(b->packs, &k, &v, MDB_SET_KEY));
 	if (rc == 0) {
 		if (!pack_decode(v.mv_data, v.mv_size, level, p->start, &have))
-			return MDB_CORRUPTED;
+			return damaged(b->sh, "a pack");
 		if ((rc = pack_merge(&have, p)))
 			return rc;
 		put = &have;
 		flags = MDB_CURRENT;
-	} else if (rc != MDB_NOTFOUND) {
+	} else if (rc != -ENOENT) {
 		return rc;
 	}
 	if ((rc = watch_pack(b->sh, b->txn, put)))
 		return rc;
 	k = (MDB_val){PACK_KEY_LEN, key};
 	v = (MDB_val){pack_encode(put, buf), buf};
-	return mdb_cursor_put(b->packs, &k, &v, flags);
+	return lmdb_errno(mdb_cursor_put(b->packs, &k, &v, flags));
 }
 
 /* Move pack @p->start of @level of series @id, if the packs database
@@ -417,14 +424,14 @@ static int tree_take(struct batch *b, uint64_t id, unsigned level,
 	int rc;
 
 	pack_key(key, level, p->start, id);
-	rc = mdb_cursor_get(b->packs, &k, &v, MDB_SET_KEY);
-	if (rc == MDB_NOTFOUND)
+	rc = lmdb_errno(mdb_cursor_get(b->packs, &k, &v, MDB_SET_KEY));
+	if (rc == -ENOENT)
 		return 0;
 	if (rc)
 		return rc;
 	if (!pack_decode(v.mv_data, v.mv_size, level, p->start, p))
-		return MDB_CORRUPTED;
-	return mdb_cursor_del(b->packs, 0);
+		return damaged(b->sh, "a pack");
+	return lmdb_errno(mdb_cursor_del(b->packs, 0));
 }
 
 /* Fold bucket @t of @level into head @h: into its open pack when the
@@ -513,12 +520,12 @@ static int merge_series(struct batch *b, struct bseries *s,
 	size_t len;
 	int rc;
 
-	rc = mdb_cursor_get(b->heads, &k, &v, MDB_SET_KEY);
+	rc = lmdb_errno(mdb_cursor_get(b->heads, &k, &v, MDB_SET_KEY));
 	if (rc == 0) {
 		if (!head_decode(v.mv_data, v.mv_size, &h, false))
-			return MDB_CORRUPTED;
+			return damaged(b->sh, "a series head");
 		exists = true;
-	} else if (rc == MDB_NOTFOUND) {
+	} else if (rc == -ENOENT) {
 		h.total = (struct store_agg){0, 0, 0, 0};
 		h.open = 0;
 		if (!s->id && (rc = new_id(b, &s->id)))
@@ -562,8 +569,9 @@ static int merge_series(struct batch *b, struct bseries *s,
 	k = (MDB_val){k.mv_size, key};
 	v = (MDB_val){len, buf};
 	if (exists)
-		return mdb_cursor_put(b->heads, &k, &v, MDB_CURRENT);
-	if ((rc = mdb_cursor_put(b->heads, &k, &v, 0)))
+		return lmdb_errno(
+		    mdb_cursor_put(b->heads, &k, &v, MDB_CURRENT));
+	if ((rc = lmdb_errno(mdb_cursor_put(b->heads, &k, &v, 0))))
 		return rc;
 	/* Ids are taken in the order series are first seen, or earlier for
 	 * one with an #id (its dedup key needs it while folding): append
@@ -574,7 +582,7 @@ static int merge_series(struct batch *b, struct bseries *s,
 	unsigned flags = h.id > b->appended ? MDB_APPEND : MDB_NOOVERWRITE;
 	if (h.id > b->appended)
 		b->appended = h.id;
-	return mdb_put(b->txn, b->sh->names, &ik, &k, flags);
+	return lmdb_errno(mdb_put(b->txn, b->sh->names, &ik, &k, flags));
 }
 
 /* Fold the events of @req into @f, skipping duplicates. */
@@ -585,6 +593,7 @@ static int fold_events(struct batch *b, struct commit_req *req,
 	const struct store_event *prev = NULL;
 	uint32_t s = 0;
 	uint64_t id;
+	bool dup;
 	int rc = 0;
 
 	for (size_t i = 0; i < req->n && rc == 0; i++) {
@@ -598,14 +607,13 @@ static int fold_events(struct batch *b, struct commit_req *req,
 		if (e->id) {
 			if ((rc = batch_id(b, s, &id)))
 				break;
-			rc = dedup_seen(b->sh, b->txn, id, e, req->now);
-			if (rc == 1) {
+			if ((rc = dedup_seen(b->sh, b->txn, id, e, req->now,
+					     &dup)))
+				break;
+			if (dup) {
 				req->deduped++;
-				rc = 0;
 				continue;
 			}
-			if (rc)
-				break;
 		}
 		struct store_agg a = {1, e->value, e->value, e->value};
 		if ((rc = agg_merge(&b->s[s].sum, &a)))
@@ -700,8 +708,9 @@ static int merge_all(struct batch *b, struct fold *f)
 	for (size_t i = 0; i < n; i++)
 		e[i] = &f->e[sorted[i].lo & ((1u << ORDER_INDEX_BITS) - 1)];
 	free(ord);
-	rc = mdb_cursor_open(b->txn, b->sh->series, &b->heads);
-	if (rc == 0 && (rc = mdb_cursor_open(b->txn, b->sh->packs, &b->packs)))
+	rc = lmdb_errno(mdb_cursor_open(b->txn, b->sh->series, &b->heads));
+	if (rc == 0 &&
+	    (rc = lmdb_errno(mdb_cursor_open(b->txn, b->sh->packs, &b->packs))))
 		mdb_cursor_close(b->heads);
 	for (size_t i = 0, j; i < n && rc == 0; i = j) {
 		for (j = i + 1; j < n && e[j]->s == e[i]->s; j++)

@@ -55,8 +55,14 @@ int lmdb_errno(int rc)
 	case MDB_READERS_FULL:
 		return -EAGAIN;
 	}
-	if (rc > 0) /* LMDB passes system errors on */
+	switch (rc) { /* LMDB passes system errors on: those that say */
+	case ENOSPC:
+	case ENOMEM:
+	case EACCES:
+	case EROFS:
+	case EIO:
 		return -rc;
+	}
 	log_error("LMDB: %s", mdb_strerror(rc));
 	return -EIO;
 }

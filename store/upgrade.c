@@ -24,17 +24,42 @@
 
 #include "../common/log.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct upgrade {
 	MDB_txn *txn;
 	MDB_dbi series, names, packs, changed;
 	bool have_changed;
-	bool dry;	/* only read: upgrade_walk() */
-	unsigned index; /* the shard's, for the log */
-	struct head h;	/* of the series being converted; h.id 0: none */
+	bool dry;	  /* only read: upgrade_walk() */
+	struct shard *sh; /* the one upgraded; NULL in the walk */
+	char *why;	  /* the walk's: what makes the shard damaged */
+	size_t why_len;
+	struct head h; /* of the series being converted; h.id 0: none */
 	size_t nseries, npacks;
 };
+
+/* An LMDB result as an errno.  The walk keeps LMDB's own words for the
+ * first failure: damage.c names it when it refuses the directory. */
+static int lmdb_rc(struct upgrade *u, int rc)
+{
+	int err = lmdb_errno(rc);
+
+	if (u->dry && err && err != -ENOENT && !u->why[0])
+		snprintf(u->why, u->why_len, "%s", mdb_strerror(rc));
+	return err;
+}
+
+/* A record of the wrong shape: -EIO.  Logged by damaged() in an upgrade;
+ * the walk's caller logs it, naming the file, from u->why. */
+static int bad(struct upgrade *u, const char *what)
+{
+	if (!u->dry)
+		return damaged(u->sh, what);
+	if (!u->why[0])
+		snprintf(u->why, u->why_len, "%s is damaged", what);
+	return -EIO;
+}
 
 static int put_pack(struct upgrade *u, unsigned level)
 {
@@ -48,7 +73,9 @@ static int put_pack(struct upgrade *u, unsigned level)
 	v = (MDB_val){pack_encode(p, buf), buf};
 	p->n = 0;
 	u->npacks++;
-	return u->dry ? 0 : mdb_put(u->txn, u->packs, &k, &v, MDB_NOOVERWRITE);
+	return u->dry ? 0
+		      : lmdb_rc(u, mdb_put(u->txn, u->packs, &k, &v,
+					   MDB_NOOVERWRITE));
 }
 
 /* Write what was gathered of series u->h.id: its last packs, its head. */
@@ -66,18 +93,22 @@ static int finish_series(struct upgrade *u)
 	id_key(idk, u->h.id);
 	u->h.changed = 0;
 	if (u->have_changed) {
-		rc = mdb_get(u->txn, u->changed, &k, &v);
+		rc = lmdb_rc(u, mdb_get(u->txn, u->changed, &k, &v));
 		if (rc == 0 && v.mv_size == sizeof(uint32_t))
 			memcpy(&u->h.changed, v.mv_data, sizeof(uint32_t));
-		else if (rc != MDB_NOTFOUND)
-			return rc ? rc : MDB_CORRUPTED;
+		else if (rc == 0)
+			return bad(u, "a change time of data format 2");
+		else if (rc != -ENOENT)
+			return rc;
 	}
-	if ((rc = mdb_get(u->txn, u->names, &k, &name)))
-		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if ((rc = lmdb_rc(u, mdb_get(u->txn, u->names, &k, &name))))
+		return rc == -ENOENT ? bad(u, "names (a series has no name)")
+				     : rc;
 	u->h.open = 0;
 	v = (MDB_val){head_encode(&u->h, buf), buf};
 	u->nseries++;
-	return u->dry ? 0 : mdb_put(u->txn, u->series, &name, &v, 0);
+	return u->dry ? 0
+		      : lmdb_rc(u, mdb_put(u->txn, u->series, &name, &v, 0));
 }
 
 /* Add old bucket (@k, @v) to the series being converted. */
@@ -91,16 +122,22 @@ static int convert_bucket(struct upgrade *u, const MDB_val *k, const MDB_val *v)
 
 	if (!bucket2_key_parse(k->mv_data, k->mv_size, &id, &level, &t) ||
 	    v->mv_size != sizeof(a))
-		return MDB_CORRUPTED;
+		return bad(u, "a bucket of data format 1 or 2");
 
 	memcpy(&a, v->mv_data, sizeof(a));
 	if (id != u->h.id) {
 		if ((rc = finish_series(u)))
 			return rc;
 		if (id == 0 || id > SERIES_ID_MAX) {
-			log_error("shard %u: series id %llu is beyond what "
-				  "data format 3 holds",
-				  u->index, (unsigned long long)id);
+			if (u->dry)
+				snprintf(u->why, u->why_len,
+					 "series id %llu is beyond what data "
+					 "format 3 holds",
+					 (unsigned long long)id);
+			else
+				log_error("shard %u: series id %llu is beyond "
+					  "what data format 3 holds",
+					  u->sh->index, (unsigned long long)id);
 			return -ENOTSUP;
 		}
 		memset(&u->h.total, 0, sizeof(u->h.total));
@@ -129,37 +166,36 @@ static int convert_bare(struct upgrade *u)
 	MDB_val k, v;
 	int rc;
 
-	if ((rc = mdb_cursor_open(u->txn, u->series, &c)))
+	if ((rc = lmdb_rc(u, mdb_cursor_open(u->txn, u->series, &c))))
 		return rc;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	for (rc = lmdb_rc(u, mdb_cursor_get(c, &k, &v, MDB_FIRST)); rc == 0;
+	     rc = lmdb_rc(u, mdb_cursor_get(c, &k, &v, MDB_NEXT))) {
 		if (is_head(v.mv_data, v.mv_size))
 			continue;
-		if (v.mv_size != ID_KEY_LEN) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		struct head h = {.id = id_key_get(v.mv_data)};
+		struct head h = {
+		    .id = v.mv_size == ID_KEY_LEN ? id_key_get(v.mv_data) : 0};
 		if (h.id == 0 || h.id > SERIES_ID_MAX) {
-			rc = MDB_CORRUPTED;
+			rc = bad(u, "a series id of data format 1 or 2");
 			break;
 		}
 		v = (MDB_val){head_encode(&h, buf), buf};
-		if (!u->dry && (rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT)))
+		if (!u->dry &&
+		    (rc = lmdb_rc(u, mdb_cursor_put(c, &k, &v, MDB_CURRENT))))
 			break;
 		u->nseries++;
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /* Open old database @name; *@have is false when the shard has none. */
-static int open_old(MDB_txn *txn, const char *name, MDB_dbi *dbi, bool *have)
+static int open_old(struct upgrade *u, const char *name, MDB_dbi *dbi,
+		    bool *have)
 {
-	int rc = mdb_dbi_open(txn, name, 0, dbi);
+	int rc = lmdb_rc(u, mdb_dbi_open(u->txn, name, 0, dbi));
 
 	*have = rc == 0;
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /* Convert (or with u->dry, only read) every old record of the shard. */
@@ -172,41 +208,51 @@ static int convert(struct upgrade *u)
 	MDB_val k, v;
 	int rc;
 
-	if ((rc = open_old(txn, "buckets", &buckets, &have_buckets)) ||
-	    (rc = open_old(txn, "expiry", &expiry, &have_expiry)) ||
-	    (rc = open_old(txn, "changed", &u->changed, &u->have_changed)))
+	if ((rc = open_old(u, "buckets", &buckets, &have_buckets)) ||
+	    (rc = open_old(u, "expiry", &expiry, &have_expiry)) ||
+	    (rc = open_old(u, "changed", &u->changed, &u->have_changed)))
 		return rc;
 	if (have_buckets) {
-		if ((rc = mdb_cursor_open(txn, buckets, &c)))
+		if ((rc = lmdb_rc(u, mdb_cursor_open(txn, buckets, &c))))
 			return rc;
-		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		/* convert_bucket() never answers -ENOENT: that is the end */
+		for (rc = lmdb_rc(u, mdb_cursor_get(c, &k, &v, MDB_FIRST));
+		     rc == 0;
+		     rc = lmdb_rc(u, mdb_cursor_get(c, &k, &v, MDB_NEXT)))
 			if ((rc = convert_bucket(u, &k, &v)))
 				break;
 		mdb_cursor_close(c);
-		if (rc != MDB_NOTFOUND || (rc = finish_series(u)))
+		if (rc != -ENOENT || (rc = finish_series(u)))
 			return rc;
 	}
 	if ((rc = convert_bare(u)) || u->dry)
 		return rc;
 	/* The old databases go; replication marks its rows again. */
-	if ((have_buckets && (rc = mdb_drop(txn, buckets, 1))) ||
-	    (have_expiry && (rc = mdb_drop(txn, expiry, 1))) ||
-	    (u->have_changed && (rc = mdb_drop(txn, u->changed, 1))))
+	if ((have_buckets && (rc = lmdb_rc(u, mdb_drop(txn, buckets, 1)))) ||
+	    (have_expiry && (rc = lmdb_rc(u, mdb_drop(txn, expiry, 1)))) ||
+	    (u->have_changed &&
+	     (rc = lmdb_rc(u, mdb_drop(txn, u->changed, 1)))))
 		return rc;
 	return 0;
 }
 
-int upgrade_walk(MDB_txn *txn)
+int upgrade_walk(MDB_txn *txn, char *why, size_t len)
 {
-	struct upgrade u = {.txn = txn, .dry = true};
-	int rc = mdb_dbi_open(txn, "series", 0, &u.series);
+	struct upgrade u = {
+	    .txn = txn, .dry = true, .why = why, .why_len = len};
+	int rc;
 
+	why[0] = '\0';
+	rc = lmdb_rc(&u, mdb_dbi_open(txn, "series", 0, &u.series));
 	if (rc == 0)
-		rc = mdb_dbi_open(txn, "names", 0, &u.names);
-	if (rc == MDB_NOTFOUND) /* made, then killed before its first commit */
+		rc = lmdb_rc(&u, mdb_dbi_open(txn, "names", 0, &u.names));
+	if (rc == -ENOENT) /* made, then killed before its first commit */
 		return 0;
-	return rc ? rc : convert(&u);
+	if (rc == 0)
+		rc = convert(&u);
+	if (rc && !why[0])
+		snprintf(why, len, "%s", strerror(-rc));
+	return rc;
 }
 
 int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from)
@@ -215,14 +261,15 @@ int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from)
 			    .series = sh->series,
 			    .names = sh->names,
 			    .packs = sh->packs,
-			    .index = sh->index};
+			    .sh = sh};
 	int rc;
 
-	if ((rc = convert(&u)) || (rc = mdb_drop(txn, sh->pending, 0)))
+	if ((rc = convert(&u)) ||
+	    (rc = lmdb_errno(mdb_drop(txn, sh->pending, 0))))
 		return rc;
 	MDB_val rk = {sizeof("repl_shards") - 1, (void *)"repl_shards"};
-	rc = mdb_del(txn, sh->meta, &rk, NULL);
-	if (rc && rc != MDB_NOTFOUND)
+	rc = lmdb_errno(mdb_del(txn, sh->meta, &rk, NULL));
+	if (rc && rc != -ENOENT)
 		return rc;
 	log_info("shard %u: %zu series and %zu packs rewritten from data "
 		 "format %u to %u",
