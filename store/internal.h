@@ -99,6 +99,7 @@ struct journal {
 	atomic_size_t unapplied;  /* acknowledged, not yet committed */
 	bool opened;
 	bool keep_files; /* records were dropped from memory: never cut */
+	bool full;	 /* an apply found the map full: take no records */
 };
 
 /* Events a journal holds before a helper is asked to apply them; at

@@ -88,16 +88,31 @@ static uint64_t events_room(const struct store_event *ev, size_t n)
 	return keys * JREC_ROOM_PER_KEY;
 }
 
-/* Is there room in the map for what the journal holds and @more?  Grows
- * the map when it can; false when the disk is full.  With j->lock. */
+/*
+ * Pages one new key may make a transaction copy: LMDB copies each page it
+ * changes, once per transaction, so the keys of a batch that fall on
+ * distinct leaves (events of existing series, one per page) copy a leaf
+ * of series, of packs and of pending each, besides the bytes they add.
+ */
+#define JREC_COPIES_PER_KEY 3
+
+/* Is there room in the map for what the journal holds and @more: the
+ * bytes they add, and the pages an apply copies (at most every page in
+ * use)?  Grows the map when it can; false when the disk is full, or an
+ * apply found the map full and no apply succeeded since.  With j->lock. */
 static bool journal_room(struct shard *sh, uint64_t more)
 {
+	if (sh->j.full)
+		return false;
 	for (;;) {
 		MDB_envinfo info;
 		pthread_rwlock_rdlock(&sh->resize);
 		mdb_env_info(sh->env, &info);
 		uint64_t used = (uint64_t)(info.me_last_pgno + 1) * sh->psize;
-		uint64_t want = used + sh->j.room + more;
+		uint64_t keys = (sh->j.room + more) / JREC_ROOM_PER_KEY;
+		uint64_t copies = keys * JREC_COPIES_PER_KEY * sh->psize;
+		uint64_t want = used + sh->j.room + more +
+				(copies < used ? copies : used);
 		bool ok = want <= sh->map_size;
 		pthread_rwlock_unlock(&sh->resize);
 		if (ok)
@@ -422,12 +437,18 @@ int journal_apply(struct shard *sh)
 		walk(buf, len, done, &off);
 		pthread_mutex_lock(&j->lock);
 		put_back(sh, buf, off, len, events - done_events, room);
+		/* Take no more records until an apply succeeds: the writes
+		 * go the direct way, and get ENOSPC there. */
+		if (rc == -ENOSPC)
+			j->full = true;
 		pthread_mutex_unlock(&j->lock);
 		free(buf);
 		return rc;
 	}
 give_back:
 	pthread_mutex_lock(&j->lock);
+	if (len)
+		j->full = false;
 	if (!j->spare && cap <= JOURNAL_SPARE_MAX) {
 		j->spare = buf, j->spare_cap = cap;
 		buf = NULL;
@@ -611,8 +632,15 @@ int journal_open(struct shard *sh, const char *dir)
 	size_t events = j->events;
 	if (events) {
 		atomic_store(&j->unapplied, events);
-		if ((rc = journal_apply(sh)))
+		if ((rc = journal_apply(sh))) {
+			if (rc == -ENOSPC)
+				log_error("shard %u: the %zu events its journal "
+					  "holds need more disk than is free; "
+					  "nothing was lost: free some space "
+					  "and start again",
+					  sh->index, events);
 			return rc;
+		}
 		log_info("shard %u: applied %zu events from the journal",
 			 sh->index, events);
 	}

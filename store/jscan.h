@@ -87,7 +87,8 @@ uint64_t jrec_room(const unsigned char *rec);
  * use each, and ~150 more held by LMDB's freelist at the end (format 2
  * took 487 with copy-on-write included); 1 KiB stays a bound.  An event
  * that repeats the key before it (a write of empty lines to one counter
- * file) changes buckets already counted.
+ * file) changes buckets already counted.  The pages an apply copies come
+ * on top (journal.c, journal_room()).
  */
 #define JREC_ROOM_PER_KEY 1024
 

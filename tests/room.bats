@@ -149,3 +149,58 @@ PY
 	printf 'after views\n' >>"$MNT/ingest"
 	content_is "$MNT/videos/after/views" $'1\n'
 }
+
+# An event of an existing series copies the leaf page it is on: a write
+# naming one series per page needs more room than the bytes it adds.  On
+# a disk too full to grow the map, such a write is refused or applied,
+# never acknowledged and then left unappliable (every read of its shard
+# failing until space is freed).
+@test "a write spread over every page of a nearly full map is refused or readable" {
+	ext4_image 120
+	DATA=$EXT4/data
+	mount_countfs shards=1,mapsize=1M
+	run python3 - "$MNT" <<'PY'
+import os, sys
+M = sys.argv[1]
+fd = os.open(M + "/ingest", os.O_WRONLY | os.O_APPEND)
+def stats():
+    return {l.split()[0]: int(l.split()[1]) for l in open(M + "/stats")
+            if l.startswith("countfs_lmdb")}
+i = 0
+while True:  # new series until the map is within 3 MiB of full
+    os.write(fd, "".join("v%06d views\n" % j for j in range(i, i + 2000)).encode())
+    i += 2000
+    open(M + "/videos/v000000/views").read()
+    s = stats()
+    room = s["countfs_lmdb_map_bytes"] - s["countfs_lmdb_used_bytes"] - s["countfs_lmdb_free_bytes"]
+    if i >= 100000 and room < 3 << 20:
+        break
+print(i)
+PY
+	[ "$status" -eq 0 ]
+	series=$output
+	echo "series: $series"
+	dd if=/dev/zero of="$EXT4/ballast" bs=1k count=$(($(avail_kib "$EXT4") - 4096)) 2>/dev/null || true
+	run python3 - "$MNT" "$series" <<'PY'
+import errno, os, sys
+M, n = sys.argv[1], int(sys.argv[2])
+fd = os.open(M + "/ingest", os.O_WRONLY | os.O_APPEND)
+lines = "".join("v%06d views\n" % j for j in range(0, n, 65)[:2500])
+try:
+    os.write(fd, lines.encode())
+    print("written")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+PY
+	echo "the write: $output"
+	if [ "$output" = written ]; then
+		content_is "$MNT/videos/v000065/views" $'2\n'
+	else
+		[ "$output" = ENOSPC ]
+		content_is "$MNT/videos/v000065/views" $'1\n'
+	fi
+	content_is "$MNT/videos/v000001/views" $'1\n'
+	rm -f "$EXT4/ballast"
+	printf 'after views\n' >>"$MNT/ingest"
+	content_is "$MNT/videos/after/views" $'1\n'
+}
