@@ -19,6 +19,7 @@
 #include "../common/mono.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* ---- the group commit -------------------------------------------------- */
 
@@ -28,7 +29,7 @@ void group_init(struct group *g)
 	pthread_cond_init(&g->turn, NULL);
 	mono_cond_init(&g->arrive);
 	g->served = 0;
-	g->waiting = g->last_round = 0;
+	g->arrived = g->last_round = 0;
 	g->leading = g->gathering = false;
 }
 
@@ -42,21 +43,20 @@ void group_destroy(struct group *g)
 void group_join(struct group *g)
 {
 	pthread_mutex_lock(&g->lock);
-	g->waiting++;
-	if (g->gathering && g->waiting >= g->last_round)
+	g->arrived++;
+	if (g->gathering && g->arrived >= g->last_round)
 		pthread_cond_signal(&g->arrive);
 }
 
 void group_leave(struct group *g)
 {
-	g->waiting--;
 	pthread_mutex_unlock(&g->lock);
 }
 
 /*
  * Each round costs a sync (sync=always), so a leader first waits a little
- * (at most GATHER_NS) until as many callers are inside as its last round
- * found: the ones that round released need a FUSE round trip to come
+ * (at most GATHER_NS) until as many callers have come as the last round
+ * served: the ones that round released need a FUSE round trip to come
  * back, and without the wait they would split into small groups that
  * alternate, each paying for a whole sync.
  */
@@ -66,7 +66,7 @@ static void gather(struct group *g)
 		return;
 	struct timespec until = mono_deadline(GATHER_NS);
 	g->gathering = true;
-	while (g->waiting < g->last_round &&
+	while (g->arrived < g->last_round &&
 	       pthread_cond_timedwait(&g->arrive, &g->lock, &until) == 0)
 		;
 	g->gathering = false;
@@ -79,7 +79,10 @@ bool group_turn(struct group *g, uint64_t ticket, bool gathers)
 			g->leading = true;
 			if (gathers)
 				gather(g);
-			g->last_round = g->waiting;
+			/* Every caller inside now is served by this round:
+			 * it serves all tickets taken so far. */
+			g->last_round = g->arrived;
+			g->arrived = 0;
 			return true;
 		}
 		pthread_cond_wait(&g->turn, &g->lock);
@@ -124,11 +127,18 @@ int shard_txn_begin(struct shard *sh, unsigned flags, MDB_txn **txn)
 	return lmdb_errno(rc);
 }
 
+/* A full map at the commit is -ENOSPC; a system ENOSPC from LMDB (its
+ * write or sync) is -EIO here: growing the map would not help it. */
 static int shard_txn_commit(struct shard *sh, MDB_txn *txn)
 {
 	int rc = mdb_txn_commit(txn);
 
 	pthread_rwlock_unlock(&sh->resize);
+	if (rc == ENOSPC) {
+		log_error("shard %u: LMDB's commit: %s", sh->index,
+			  strerror(rc));
+		return -EIO;
+	}
 	return lmdb_errno(rc);
 }
 
@@ -240,8 +250,10 @@ static void run_batch(struct shard *sh, struct commit_req *batch)
 	} while (rc == -EOVERFLOW && b.marked);
 	if (rc)
 		rc = store_errno(rc, "recording events");
+	/* A request of no events (a read settling the journal) only asked
+	 * for the journal, which was applied. */
 	for (struct commit_req *r = batch; r; r = r->next) {
-		if (rc && !r->rc)
+		if (rc && !r->rc && r->n)
 			r->rc = rc;
 		else if (!r->rc)
 			note_counted(sh->st, r);
@@ -345,6 +357,10 @@ int commit_atomic(struct store *st, struct commit_req *req, size_t *deduped)
 	for (s = 0; s < ns && first == ns; s++)
 		if (req[s].n)
 			first = s;
+	if (first == ns) {
+		free(committed);
+		return 0;
+	}
 	/* Lead every shard touched, in index order: two such writes cannot
 	 * deadlock; each shard's journal is applied first. */
 	for (s = first; s < ns; s = next_part(&a, s))

@@ -45,31 +45,34 @@ struct commit_req {
 
 /*
  * A group commit (commit.c), the one both the LMDB request queue of a
- * shard and the journal's fdatasync use.  Callers join with a ticket (a
- * number that only grows: a request's place in the queue, a journal
- * record's sequence number); the first to find no leader leads a round
- * that serves every ticket up to one it names, while the others sleep.
+ * shard and the journal's fdatasync use.  A caller joins, takes a ticket
+ * (a number that only grows: a request's place in the queue, a journal
+ * record's sequence number) and waits for a round that serves it; the
+ * first to find no leader leads a round that serves every ticket taken
+ * so far, while the others sleep.
  *
  *	group_join(g);				// g->lock held from here
  *	...take a ticket...
- *	if (group_turn(g, ticket, gathers)) {	// lead: serve up to upto
+ *	while (group_turn(g, ticket, gathers)) {	// lead a round
  *		unlock, do the work, lock;
- *		group_end(g, upto);		// 0: served nothing
+ *		group_end(g, ok ? upto : 0);	// 0: it served nothing
  *	}
  *	group_leave(g);				// g->lock released
  *
  * group_turn() returns false once the ticket was served; a round that
- * failed serves nothing and its callers lead one in turn.  group_lead()
- * and group_unlead() hold the leadership for something else (a write
- * over several shards); the rounds wait meanwhile.
+ * failed serves nothing and its callers lead one in turn (a caller whose
+ * own round failed may stop there with its error).  group_lead() and
+ * group_unlead() hold the leadership for something else (a write over
+ * several shards); rounds wait meanwhile.  journal_rotate() takes the
+ * sync group's lock alone, to switch files between rounds.
  */
 struct group {
 	pthread_mutex_t lock;
 	pthread_cond_t turn;   /* a round ended */
 	pthread_cond_t arrive; /* a caller joined while the leader gathers */
 	uint64_t served;       /* every ticket up to here was served */
-	size_t waiting;	       /* callers inside */
-	size_t last_round;     /* callers inside when the last round began */
+	size_t arrived;	       /* callers joined since the last round began */
+	size_t last_round;     /* callers the last round served */
 	bool leading, gathering;
 };
 
@@ -107,7 +110,7 @@ struct journal {
 #define JOURNAL_BATCH 49152
 #define JOURNAL_SPARE_MAX (1u << 20)
 /* The longest a sync=always leader waits for its group to fill, in the
- * LMDB group commit (shard.c) and the journal's (journal.c). */
+ * LMDB group commit and the journal's (commit.c). */
 #define GATHER_NS 150000
 
 /* A sum beyond this marks its shard "big": no more journal batches. */
@@ -216,8 +219,8 @@ int identity_open(struct store *st);
  * errno where the mdb_* call returns, by lmdb_errno(): MDB_NOTFOUND is
  * -ENOENT, MDB_KEYEXIST -EEXIST, a full map -ENOSPC (shard_write() grows
  * it and runs again), a full reader table -EAGAIN, LMDB's system errors
- * their own errno when it says something (ENOSPC, ENOMEM, EACCES, EROFS,
- * EIO); anything else (a damaged page, a misuse) is logged with
+ * their own errno when it says something (EEXIST, ENOSPC, ENOMEM,
+ * EACCES, EROFS, EIO); anything else (a damaged page, a misuse) is logged with
  * LMDB's text and is -EIO.  A record of the wrong shape is damaged():
  * logged, -EIO.
  */
@@ -342,7 +345,8 @@ void journal_rotate(struct shard *sh);
 /* A read-only transaction that sees every acknowledged write. */
 int shard_read_begin(struct shard *sh, MDB_txn **txn);
 
-/* Double the map of @sh (after MDB_MAP_FULL); no transaction may be held. */
+/* Double the map of @sh (shard_write() on a full map, journal_room()
+ * ahead of one); the caller holds no transaction of @sh. */
 int shard_grow(struct shard *sh);
 
 /* Apply up to @nreq requests inside @txn (record.c), folded together;

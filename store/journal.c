@@ -32,8 +32,11 @@
  *     The room is JREC_ROOM_PER_KEY (jscan.h) per event that opens a new
  *     (video, type, second) after the event before it: the buckets an
  *     apply can create, not the record's bytes, so a write of a million
- *     empty lines to one file needs the room of one key.  When the map
- *     cannot grow, writes take the direct path and get ENOSPC there.
+ *     empty lines to one file needs the room of one key; plus the pages
+ *     an apply copies (JREC_COPIES_PER_KEY per such key, at most every
+ *     page in use).  When the map cannot grow, or an apply found it full
+ *     and none succeeded since (j->full), writes take the direct path and
+ *     get ENOSPC there.
  *   - overflow: only events of |value| <= 2^32 and no #id take this path,
  *     and only while every sum of the shard stays within 2^62 (meta "big"
  *     records when one did not), so a batch cannot overflow a sum; a write
@@ -498,7 +501,7 @@ void journal_rotate(struct shard *sh)
 	if (turn)
 		j->active = !j->active;
 	unsigned old = !j->active;
-	bool full = j->size[old] > 0;
+	bool left_records = j->size[old] > 0;
 	pthread_mutex_unlock(&j->lock);
 	if (turn && sh->st->cfg.sync == STORE_SYNC_ALWAYS &&
 	    fdatasync(j->fd[old]))
@@ -507,7 +510,7 @@ void journal_rotate(struct shard *sh)
 	pthread_mutex_unlock(&j->sync.lock);
 	/* The old file gets no more records: once they are applied and
 	 * LMDB is on disk, it may be emptied. */
-	if (full && journal_settle(sh) == 0 && shard_sync(sh) == 0)
+	if (left_records && journal_settle(sh) == 0 && shard_sync(sh) == 0)
 		cut(sh, old);
 }
 

@@ -1,6 +1,6 @@
 /*
  * record.c - the write path: events to bucket updates, inside one
- * transaction led by shard.c.
+ * transaction of shard_write() (commit.c).
  *
  * A request is first folded in memory: every event adds itself to its
  * second, in an open-addressing table keyed by (series, second, levels
@@ -582,7 +582,8 @@ static int merge_series(struct batch *b, struct bseries *s,
 	unsigned flags = h.id > b->appended ? MDB_APPEND : MDB_NOOVERWRITE;
 	if (h.id > b->appended)
 		b->appended = h.id;
-	return lmdb_errno(mdb_put(b->txn, b->sh->names, &ik, &k, flags));
+	rc = lmdb_errno(mdb_put(b->txn, b->sh->names, &ik, &k, flags));
+	return rc == -EEXIST ? damaged(b->sh, "names (an id taken twice)") : rc;
 }
 
 /* Fold the events of @req into @f, skipping duplicates. */

@@ -1,14 +1,13 @@
 /*
- * shard.c - opening the store, its LMDB environments, and group commit.
+ * shard.c - the store's API: opening and closing it and its LMDB
+ * environments, which way a write goes, the map's growth, meta, stats.
  *
  * Each shard is an LMDB environment in DIR/shard-K, opened with MDB_NOSYNC
  * under sync=second: a commit is a write() into the page cache (safe from
  * a killed process) and the background thread syncs each second.  Most
  * writes are appended to the shard's journal (journal.c) and applied
- * later; the rest, and the journal's batches, go through one leader: a
- * caller of shard_commit() takes every request queued on the shard,
- * applies the journal, then the requests in one transaction, commits,
- * syncs if asked, then wakes their owners.
+ * later; the rest go to the shard's group commit (commit.c), whose leader
+ * applies the journal first, then the queued requests in one transaction.
  */
 #include "internal.h"
 
@@ -56,6 +55,7 @@ int lmdb_errno(int rc)
 		return -EAGAIN;
 	}
 	switch (rc) { /* LMDB passes system errors on: those that say */
+	case EEXIST: /* mdb_env_copy*()'s O_EXCL */
 	case ENOSPC:
 	case ENOMEM:
 	case EACCES:

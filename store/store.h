@@ -27,7 +27,8 @@
  * nothing it acknowledged, and a background thread syncs each second.
  *
  * Errors: every call returns 0 or a negative errno.  LMDB's codes are mapped
- * in one place (store_errno() in shard.c) and LMDB's text is logged.
+ * where they are returned (lmdb_errno() in shard.c), and what failed is
+ * logged with LMDB's text when it is unexpected.
  *
  * Threads: every call is safe from any thread once store_open() returned.
  * store_open() and store_close() must not race with anything.
@@ -157,7 +158,8 @@ int store_check_ts(const struct store *st, int64_t ts, uint32_t now);
  * seconds before @now are acknowledged and not counted; *@deduped (may be
  * NULL) gets their number.  Returns once the events are durable against a
  * killed process (and fsynced with STORE_SYNC_ALWAYS).  Errors: -EOVERFLOW (a sum would overflow; nothing
- * of that shard recorded), -ENOSPC, -EIO, -ENOMEM.
+ * of that shard recorded), -ENOSPC, -EDQUOT (a shard holds as many series
+ * as it can), -EIO, -ENOMEM.
  */
 int store_record(struct store *st, const struct store_event *ev, size_t n,
 		 uint32_t now, size_t *deduped);

@@ -10,8 +10,10 @@
  *     every 5 s clears dead readers' slots; every retain_interval runs
  *     retention (retain.c).
  *
- * Both write LMDB only as the leader of a shard's commit group
- * (commit.c), like any writer; docs/DESIGN.md has the thread map.
+ * A journal is applied only by the leader of its shard's commit group
+ * (commit.c); retention writes through shard_write() alone, serialised
+ * with the leader by LMDB's writer lock.  docs/DESIGN.md has the thread
+ * map.
  */
 #include "internal.h"
 

@@ -73,9 +73,14 @@ static int put_pack(struct upgrade *u, unsigned level)
 	v = (MDB_val){pack_encode(p, buf), buf};
 	p->n = 0;
 	u->npacks++;
-	return u->dry ? 0
-		      : lmdb_rc(u, mdb_put(u->txn, u->packs, &k, &v,
-					   MDB_NOOVERWRITE));
+	if (u->dry)
+		return 0;
+	int rc = lmdb_rc(u, mdb_put(u->txn, u->packs, &k, &v,
+				    MDB_NOOVERWRITE));
+	/* Two buckets of one series and level gathered into one pack
+	 * twice: the old records were not in key order. */
+	return rc == -EEXIST ? bad(u, "the order of an old shard's buckets")
+			     : rc;
 }
 
 /* Write what was gathered of series u->h.id: its last packs, its head. */

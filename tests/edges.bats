@@ -23,6 +23,37 @@ EOF
 	grep -c . "$MNT/stats" >/dev/null
 }
 
+# A write with #ids over several shards is all or nothing: one
+# transaction per shard, each nested in the one before (commit.c).  On a
+# 1 MiB map every shard must grow inside it, and a shard whose commit
+# finds its map full runs again without the parts already committed.
+@test "multi-shard #id writes that grow every shard's map count once, and once again when repeated" {
+	mount_countfs mapsize=1M
+	run -0 timeout 180 python3 - "$MNT" <<'EOF'
+import os, sys
+m = sys.argv[1]
+fd = os.open(m + "/ingest", os.O_WRONLY | os.O_APPEND)
+for rep in range(2):
+    for it in range(1500):
+        lines = "".join("a%d views #e%d\n" % (it * 40 + j, j) for j in range(40))
+        assert os.write(fd, lines.encode()) == len(lines)
+os.close(fd)
+EOF
+	content_is "$MNT/videos/a0/views" $'1\n'
+	content_is "$MNT/videos/a59999/views" $'1\n'
+	run -0 python3 -c '
+import sys
+m = sys.argv[1]
+print(sum(int(open("%s/videos/a%d/views" % (m, i)).read()) for i in range(60000)))
+' "$MNT"
+	[ "$output" = 60000 ]
+	grows=$(awk '$1 == "countfs_map_grows_total" { print $2 }' "$MNT/stats")
+	dedup=$(awk '$1 == "countfs_events_deduplicated_total" { print $2 }' "$MNT/stats")
+	echo "map grown $grows times; $dedup events deduplicated"
+	[ "$grows" -ge 4 ]
+	[ "$dedup" = 60000 ]
+}
+
 @test "a forked child killed by a signal does not drop the line its parent wrote" {
 	mount_countfs
 	# The parent writes "5" (no newline), forks a child that writes
