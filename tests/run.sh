@@ -46,10 +46,11 @@ echo "== unit tests (store, line and path parsers)"
 ./store/test_keys
 ./fs/test_line
 
-# The upgrade suite (0.5.0's directory read ~20,000 ways, before and
-# after) runs once, against the ASan build below: what the plain pass
-# would add is minutes, not checks.
-asan_only="tests/upgrade.bats"
+# Two suites run once, against the ASan build below: the upgrade (0.5.0's
+# directory read ~20,000 ways, before and after) and range (two minutes
+# of waiting for the clock and retention).  What the plain pass would add
+# is minutes, not checks.
+asan_only="tests/upgrade.bats tests/range.bats"
 plain_files() {
 	if [ -n "${TESTS:-}" ]; then
 		files
