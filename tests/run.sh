@@ -61,7 +61,7 @@ plain_files() {
 	fi
 }
 
-echo "== bats: ./countfs (all but $asan_only, which runs under ASan)"
+echo "== bats: ./countfs (all but $asan_only: those run under ASan)"
 COUNTFS_BIN=$PWD/countfs bats $(plain_files)
 
 echo "== bats: ./countfs-asan (AddressSanitizer, UndefinedBehaviorSanitizer)"
