@@ -204,14 +204,14 @@ struct batch_run {
 };
 
 /* Folded, a request's sum can pass 64 bits where event by event it does
- * not: the first overflow applies it event by event; the second is its
- * own answer.  Either way the transaction is run again without it. */
-static void mark_overflow(struct commit_req *r)
+ * not: on its first overflow it is applied again event by event (true);
+ * false when it already was, or is one event: the overflow is its own. */
+static bool apply_one_by_one(struct commit_req *r)
 {
-	if (!r->one_by_one && r->n > 1)
-		r->one_by_one = true;
-	else
-		r->rc = -EOVERFLOW;
+	if (r->one_by_one || r->n <= 1)
+		return false;
+	r->one_by_one = true;
+	return true;
 }
 
 static int batch_apply(struct shard *sh, MDB_txn *txn, void *arg)
@@ -224,7 +224,10 @@ static int batch_apply(struct shard *sh, MDB_txn *txn, void *arg)
 			continue;
 		int rc = shard_apply(sh, txn, r, 1, &used);
 		if (rc == -EOVERFLOW) {
-			mark_overflow(r);
+			/* Run the transaction again, this one event by
+			 * event or without it. */
+			if (!apply_one_by_one(r))
+				r->rc = -EOVERFLOW;
 			b->marked = true;
 		}
 		if (rc)
@@ -326,10 +329,8 @@ static int atomic_apply(struct shard *sh, MDB_txn *txn, void *arg)
 	size_t used;
 	int rc = shard_apply(sh, txn, r, 1, &used);
 
-	if (rc == -EOVERFLOW && !r->one_by_one && r->n > 1) {
-		r->one_by_one = true;
+	if (rc == -EOVERFLOW && apply_one_by_one(r))
 		a->marked = true;
-	}
 	if (rc)
 		return rc;
 	unsigned next = next_part(a, sh->index);
