@@ -61,6 +61,7 @@ static struct store_event ev(const char *video, const char *type, int64_t value,
 				    .type = type,
 				    .type_len = (uint8_t)strlen(type),
 				    .value = value,
+				    .n = 1,
 				    .ts = ts};
 }
 
