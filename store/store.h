@@ -19,7 +19,8 @@
  * with STORE_SYNC_ALWAYS - and a leader applies ~100 ms of requests to
  * LMDB in one transaction.  Reads apply a shard's journal first, so every
  * acknowledged write is visible to them.  Requests with an event id or a
- * value beyond 2^32 are applied directly instead, by group commit:
+ * value (n * value, for an event of n > 1) beyond 2^32 are applied
+ * directly instead, by group commit:
  * concurrent store_record() calls on one shard are applied by whichever
  * caller becomes the leader, in one LMDB transaction (fsynced before
  * anyone is answered with STORE_SYNC_ALWAYS).  Either way a write reaches
