@@ -590,6 +590,8 @@ static enum drop drop_of(enum line_fault f)
 		return DROP_BAD_TIMESTAMP;
 	case LINE_BAD_ID:
 		return DROP_BAD_ID;
+	case LINE_BAD_MULT:
+		return DROP_BAD_MULT;
 	case LINE_TOO_LONG:
 		return DROP_TOO_LONG;
 	default:
@@ -636,21 +638,24 @@ static int parse_one(struct countfs *c, struct open_file *of, const char *s,
 	    .id = ln.id,
 	    .id_len = ln.id_len,
 	    .value = ln.value,
+	    .n = ln.n,
 	    .ts = ln.has_ts ? (uint32_t)ln.ts : now,
 	};
 	return 0;
 }
 
-/* Per-type counters, one update per run of events of the same type. */
+/* Per-type counters, one update per run of events of the same type; a
+ * line of *n counts n events. */
 static void count_types(struct fs_stats *s, const struct store_event *ev,
 			size_t n)
 {
 	for (size_t i = 0, j; i < n; i = j) {
+		uint64_t events = ev[i].n;
 		for (j = i + 1; j < n && ev[j].type_len == ev[i].type_len &&
 				memcmp(ev[j].type, ev[i].type, ev[i].type_len) == 0;
 		     j++)
-			;
-		stats_count_type(s, ev[i].type, ev[i].type_len, j - i);
+			events += ev[j].n;
+		stats_count_type(s, ev[i].type, ev[i].type_len, events);
 	}
 }
 
@@ -795,7 +800,8 @@ static bool tail_fits(const char *data, size_t len)
 static bool tail_viable(const struct open_file *of, const char *t, size_t len)
 {
 	/* "x a 0": a video begun with dots only (".", "..") needs more. */
-	static const char *const endings[] = {"",    "0",  "a",
+	/* "1": "*" begun (and "*0": leading zeros are allowed). */
+	static const char *const endings[] = {"",	"0",	 "1",	 "a",
 					      " a", " a 0", "x a 0"};
 	char buf[TAIL_MAX + 8];
 	const char *why;

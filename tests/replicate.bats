@@ -73,6 +73,25 @@ for i in range(int(sys.argv[2])):
 	content_is "$MNT/global/videos/never/views" $'0\n'
 }
 
+@test "lines of *n reach /global as n events: count and sum exact" {
+	both
+	m=$(( ($(now) - 600) / 60 * 60 ))
+	for i in 1 2 3 4 5; do
+		echo '*1000' >>"$MNT/videos/pc/views"
+	done
+	printf 'pc bytes 1500 *1000 @%d\npc bytes 2147483647 *4294967296 @%d\n' \
+		$((m + 5)) $((m + 70)) >>"$MNT/ingest"
+	echo '-7 *3' >>"$MNT_B/videos/pc/events/bytes/count"
+	eventually 15 global_is videos/pc/views 5000
+	eventually 15 global_is videos/pc/events/bytes/count 4294968299
+	global_is videos/pc/events/bytes/sum 9223372032561308491
+	global_is videos/pc/events/bytes/min -7
+	global_is videos/pc/events/bytes/max 2147483647
+	global_is "videos/pc/events/bytes/range/$m-$((m + 60))/count" 1000
+	global_is "videos/pc/events/bytes/range/$m-$((m + 60))/sum" 1500000
+	global_is "videos/pc/events/bytes/range/$((m + 60))-$((m + 120))/sum" 9223372032559808512
+}
+
 @test "global ranges equal the sum of both hosts' minute-aligned ranges" {
 	both
 	m=$(( ($(now) - 600) / 60 * 60 ))
