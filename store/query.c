@@ -54,6 +54,28 @@ static uint64_t ceil_to(int64_t t, uint64_t size)
 	return t <= 0 ? 0 : ((uint64_t)t + size - 1) / size * size;
 }
 
+/* @t rounded down to a bucket of @level: store_level_size[] as constants,
+ * so that the divisions become multiplications.  A series cuts every
+ * step's window, and divisions by a variable were most of its time. */
+static uint64_t floor_level(int level, uint64_t t)
+{
+	switch (level) {
+	case STORE_SEC:
+		return t;
+	case STORE_MIN:
+		return t / 60 * 60;
+	case STORE_HOUR:
+		return t / 3600 * 3600;
+	default:
+		return t / 86400 * 86400;
+	}
+}
+
+static uint64_t ceil_level(int level, uint64_t t)
+{
+	return floor_level(level, t + store_level_size[level] - 1);
+}
+
 /*
  * z[L]: where level L's zone starts at @now; the zones run from old to
  * new, days [z[DAY], z[HOUR]), hours up to z[MIN], minutes up to z[SEC],
@@ -81,7 +103,7 @@ static uint64_t leaf_ceil(const uint64_t z[STORE_LEVELS], uint64_t t)
 {
 	for (int l = STORE_SEC; l <= STORE_DAY; l++)
 		if (t >= z[l])
-			return ceil_to((int64_t)t, store_level_size[l]);
+			return ceil_level(l, t);
 	return z[STORE_DAY]; /* before the days kept: nothing */
 }
 
@@ -180,32 +202,90 @@ int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
 	return q.rc ? q.rc : acc_out(&q.acc, out);
 }
 
-/* What a cut takes: the @level buckets whose start lies in [from, to). */
-typedef void piece_fn(void *arg, int level, uint64_t from, uint64_t to);
+/*
+ * A series: one range per step, read as one.  Each step's window [t_i,
+ * t_i+1) is cut as store_range() cuts it (leaf_ceil() of both ends, then
+ * tile()), but the pieces are only noted, per level, and merged where
+ * they touch; then each level's packs are read once, in time order, and
+ * every bucket in a piece folds into the step whose leaf-rounded window
+ * holds its start.  So a month by hours reads each pack of hours once,
+ * not once per step.
+ */
+struct span {
+	uint64_t from, to;
+};
+
+struct plan {
+	struct span *span[STORE_LEVELS];
+	size_t n[STORE_LEVELS], cap[STORE_LEVELS];
+	int rc;
+};
+
+/* Note a piece; pieces of a level come in time order (tile() cuts a
+ * window from left to right at each level, the steps follow each other). */
+static void plan_piece(struct plan *p, int level, uint64_t from, uint64_t to)
+{
+	size_t n = p->n[level];
+
+	if (p->rc)
+		return;
+	if (n && p->span[level][n - 1].to == from) {
+		p->span[level][n - 1].to = to;
+		return;
+	}
+	if (n == p->cap[level]) {
+		size_t cap = n ? 2 * n : 64;
+		struct span *s = realloc(p->span[level], cap * sizeof(*s));
+		if (!s) {
+			p->rc = -ENOMEM;
+			return;
+		}
+		p->span[level] = s;
+		p->cap[level] = cap;
+	}
+	p->span[level][p->n[level]++] = (struct span){from, to};
+}
+
+/* What a cut takes, the @level buckets whose start lies in [from, to):
+ * read at once (a range), or noted in @plan (a series). */
+static void take(struct range_query *q, struct plan *plan, int level,
+		 uint64_t from, uint64_t to)
+{
+	if (plan)
+		plan_piece(plan, level, from, to);
+	else
+		scan(q, level, from, to);
+}
 
 /* The events of [x, y), both leaf boundaries: whole @level buckets in the
- * middle, finer ones at the edges, each piece handed to @take. */
-static void tile(piece_fn *take, void *arg, int level, uint64_t x, uint64_t y)
+ * middle, finer ones at the edges. */
+static void tile(struct range_query *q, struct plan *plan, int level,
+		 uint64_t x, uint64_t y)
 {
-	uint64_t size = store_level_size[level];
-	uint64_t a = (x + size - 1) / size * size, b = y / size * size;
+	uint64_t a = ceil_level(level, x), b = floor_level(level, y);
 
 	if (x >= y)
 		return;
 	if (level == STORE_SEC) {
-		take(arg, STORE_SEC, x, y);
+		take(q, plan, STORE_SEC, x, y);
 	} else if (a < b) {
-		take(arg, level, a, b);
-		tile(take, arg, level - 1, x, a);
-		tile(take, arg, level - 1, b, y);
+		take(q, plan, level, a, b);
+		tile(q, plan, level - 1, x, a);
+		tile(q, plan, level - 1, b, y);
 	} else {
-		tile(take, arg, level - 1, x, y);
+		tile(q, plan, level - 1, x, y);
 	}
 }
 
-static void range_piece(void *arg, int level, uint64_t from, uint64_t to)
+/* The coarsest level a window of @len seconds can hold a bucket of: where
+ * tile() may start without changing the cut. */
+static int top_level(uint64_t len)
 {
-	scan(arg, level, from, to);
+	int l = STORE_DAY;
+
+	while (l > STORE_SEC && store_level_size[l] > len)
+		l--;
+	return l;
 }
 
 /* The zones of a read at @now, its snapshot taken: what the snapshot
@@ -238,7 +318,7 @@ int store_range(struct store *st, const char *video, size_t vlen,
 	if (rc == 0) {
 		q.txn = txn;
 		q.h = &h;
-		tile(range_piece, &q, STORE_DAY, from, to);
+		tile(&q, NULL, STORE_DAY, from, to);
 		rc = q.rc;
 	}
 	shard_txn_abort(sh, txn);
@@ -248,63 +328,27 @@ int store_range(struct store *st, const char *video, size_t vlen,
 	return rc == -ENOENT ? 0 : store_errno(rc, "reading a range");
 }
 
-/*
- * A series: one range per step, read as one.  Each step's window [t_i,
- * t_i+1) is cut as store_range() cuts it (leaf_ceil() of both ends, then
- * tile()), but the pieces are only noted, per level, and merged where
- * they touch; then each level's packs are read once, in time order, and
- * every bucket in a piece folds into the step whose leaf-rounded window
- * holds its start.  So a month by hours reads each pack of hours once,
- * not once per step.
- */
-struct span {
-	uint64_t from, to;
-};
-
-struct plan {
-	struct span *span[STORE_LEVELS];
-	size_t n[STORE_LEVELS], cap[STORE_LEVELS];
-	int rc;
-};
-
-/* Note a piece; pieces of a level come in time order (tile() cuts a
- * window from left to right at each level, the steps follow each other). */
-static void plan_piece(void *arg, int level, uint64_t from, uint64_t to)
-{
-	struct plan *p = arg;
-	size_t n = p->n[level];
-
-	if (p->rc)
-		return;
-	if (n && p->span[level][n - 1].to == from) {
-		p->span[level][n - 1].to = to;
-		return;
-	}
-	if (n == p->cap[level]) {
-		size_t cap = n ? 2 * n : 64;
-		struct span *s = realloc(p->span[level], cap * sizeof(*s));
-		if (!s) {
-			p->rc = -ENOMEM;
-			return;
-		}
-		p->span[level] = s;
-		p->cap[level] = cap;
-	}
-	p->span[level][p->n[level]++] = (struct span){from, to};
-}
-
 struct series_query {
 	struct range_query q; /* its acc unused */
 	const uint64_t *b;    /* step i holds the leaves in [b[i], b[i+1]) */
-	size_t n;
+	size_t n, hint;
 	struct acc *acc; /* one per step */
 };
 
 /* The step whose window holds leaf time @t, b[0] <= t < b[n]: the last
- * with b[i] <= t (empty steps have b[i] == b[i+1]). */
-static size_t step_of(const struct series_query *s, uint64_t t)
+ * with b[i] <= t (empty steps have b[i] == b[i+1]).  Buckets come in
+ * time order, so the step of the last one (s->hint) or one of the next
+ * few usually is it. */
+static size_t step_of(struct series_query *s, uint64_t t)
 {
-	size_t lo = 0, hi = s->n - 1;
+	size_t lo = 0, hi = s->n - 1, i = s->hint;
+
+	if (s->b[i] <= t) {
+		for (int k = 0; k < 4 && i < hi; k++, i++)
+			if (s->b[i + 1] > t)
+				return s->hint = i;
+		lo = i;
+	}
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo + 1) / 2;
@@ -313,7 +357,7 @@ static size_t step_of(const struct series_query *s, uint64_t t)
 		else
 			hi = mid - 1;
 	}
-	return lo;
+	return s->hint = lo;
 }
 
 /* Fold each bucket of @p that lies in a span, from span @k on, into its
@@ -367,7 +411,8 @@ static int series_read(struct series_query *s)
 	int rc;
 
 	for (size_t i = 0; i < s->n && plan.rc == 0; i++)
-		tile(plan_piece, &plan, STORE_DAY, s->b[i], s->b[i + 1]);
+		tile(NULL, &plan, top_level(s->b[i + 1] - s->b[i]), s->b[i],
+		     s->b[i + 1]);
 	for (int l = STORE_DAY; l >= STORE_SEC && plan.rc == 0; l--)
 		scan_spans(s, l, plan.span[l], plan.n[l]);
 	rc = plan.rc ? plan.rc : s->q.rc;

@@ -41,6 +41,21 @@ setup() {
 	[ "$output" = $'avg\ncount\nmax\nmin\nsum' ]
 }
 
+@test "the edges of 64 bits: each line as its range file reads" {
+	E=$MNT/videos/s/events/big
+	t=$(($(now) - 600))
+	printf -- '-9223372036854775808 @%d\n9223372036854775807 @%d\n0 @%d\n' \
+		$t $((t + 1)) $((t + 2)) >>"$E/count"
+	S=$E/series/$t-$((t + 3))
+	content_is "$S/2/min" "$t -9223372036854775808"$'\n'"$((t + 2)) 0"$'\n'
+	content_is "$S/2/max" "$t 9223372036854775807"$'\n'"$((t + 2)) 0"$'\n'
+	content_is "$S/2/sum" "$t -1"$'\n'"$((t + 2)) 0"$'\n'
+	content_is "$S/2/avg" "$t -0.5"$'\n'"$((t + 2)) 0"$'\n'
+	content_is "$S/3/avg" "$t -0.333"$'\n'
+	content_is "$E/range/$t-$((t + 1))/min" $'-9223372036854775808\n'
+	content_is "$E/range/$t-$((t + 2))/sum" $'-1\n'
+}
+
 @test "a step is seconds or a duration: 90, 90s, 5m, 1h, 1d" {
 	t=$(($(now) - 2 * 86400))
 	t=$((t - t % 86400))
