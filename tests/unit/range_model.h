@@ -104,7 +104,7 @@ static inline void series_window(uint32_t start, uint32_t end, uint32_t step,
 }
 
 /* Fold @x into @s, as two adjacent windows make their union. */
-static inline void agg_merge(struct store_agg *s, const struct store_agg *x)
+static inline void agg_join(struct store_agg *s, const struct store_agg *x)
 {
 	if (x->count == 0)
 		return;

@@ -75,7 +75,7 @@ static int adds_up(const struct store_agg *ab, const struct store_agg *bc,
 {
 	struct store_agg s = *ab;
 
-	agg_merge(&s, bc);
+	agg_join(&s, bc);
 	return agg_eq(&s, ac);
 }
 
@@ -302,7 +302,7 @@ static void check_series(struct store *st, const struct setting *s,
 				show(&shown, "a step is not the model's", now,
 				     x, y, step, &out[j], &want);
 			}
-			agg_merge(&sum, &out[j]);
+			agg_join(&sum, &out[j]);
 		}
 		int rc;
 		struct store_agg whole = range(st, "t", a, b, now, &rc);
