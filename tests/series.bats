@@ -224,3 +224,50 @@ series_matches() {
 	echo "# $CHECKS lines checked" >&3
 	((CHECKS >= 400))
 }
+
+@test "kill -9 right after the writes: the series after restart counts every acknowledged event" {
+	t=$(($(now) - 900))
+	python3 - "$V/views" "$t" "$COUNTFS_PID" <<'PY'
+import os, signal, sys
+path, t, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+for i in range(300):
+    os.write(fd, b"@%d\n" % (t + i))
+os.kill(pid, signal.SIGKILL)
+PY
+	wait_pid "$COUNTFS_PID" 10
+	fusermount3 -uz "$MNT" 2>/dev/null || true
+	COUNTFS_PID=
+	mount_countfs
+	content_is "$V/series/$t-$((t + 300))/100" \
+		"$t 100"$'\n'"$((t + 100)) 100"$'\n'"$((t + 200)) 100"$'\n'
+}
+
+@test "series read while 4 writers append: counts never go back, and end exact" {
+	t=$(($(now) - 60))
+	pids=()
+	for _ in 1 2 3 4; do
+		python3 - "$V/views" "$t" <<'PY' &
+import os, sys
+path, t = sys.argv[1], int(sys.argv[2])
+fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+for i in range(2000):
+    os.write(fd, b"@%d\n" % (t + i % 50))
+PY
+		pids+=($!)
+	done
+	prev=0
+	for _ in $(seq 100); do
+		run cat "$V/series/$t-$((t + 50))/10"
+		[ "$status" -eq 0 ]
+		[ "${#lines[@]}" -eq 5 ]
+		sum=0
+		for l in "${lines[@]}"; do sum=$((sum + ${l#* })); done
+		((sum >= prev))
+		prev=$sum
+	done
+	wait_all "${pids[@]}"
+	content_is "$V/series/$t-$((t + 50))/10" \
+		"$t 1600"$'\n'"$((t + 10)) 1600"$'\n'"$((t + 20)) 1600"$'\n'"$((t + 30)) 1600"$'\n'"$((t + 40)) 1600"$'\n'
+	content_is "$V/range/$t-$((t + 50))" $'8000\n'
+}
