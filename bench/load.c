@@ -6,6 +6,8 @@
  *
  *   load append SECS WRITERS FILE...    writer i appends "\n" to FILE[i % n]
  *   load read SECS FILE                 pread(fd, 0) in a loop: rate, p50, p99
+ *   load readall SECS FILE              the same, each time to the end of
+ *                                       the file (a series): also bytes=
  *   load ingest SECS MNT VIDEOS S       64 KiB /ingest writes, Zipf(S) videos
  *   load steady SECS RATE MNT VIDEOS [EVERY]
  *                                       RATE events/s over VIDEOS videos
@@ -43,6 +45,7 @@
 #include <math.h>
 #include <mysql.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -144,27 +147,48 @@ static int cmd_append(int argc, char **argv)
 
 /* ---- reads ------------------------------------------------------ */
 
-static int cmd_read(int argc, char **argv)
+/* pread at 0 in a loop for SECS; with @all, on to the end of the file
+ * each time, as cat reads it (a series). */
+static int read_loop(char **argv, bool all)
 {
 	double secs = atof(argv[0]);
 	static struct lat l;
-	char buf[64];
+	static char buf[65536];
+	size_t cap = all ? sizeof(buf) : 64;
 	int fd = open(argv[1], O_RDONLY);
+	off_t off = 0;
+	ssize_t r;
 
-	(void)argc;
 	if (fd < 0)
 		die(argv[1]);
 	double t0 = now_s(), end = t0 + secs, t = t0;
 	while (t < end) {
-		if (pread(fd, buf, sizeof(buf), 0) < 0)
-			die("pread");
+		off = 0;
+		do {
+			if ((r = pread(fd, buf, cap, off)) < 0)
+				die("pread");
+			off += r;
+		} while (all && r > 0);
 		double t1 = now_s();
 		lat_add(&l, t1 - t);
 		t = t1;
 	}
-	printf("rate=%.0f p50=%.1f p99=%.1f\n", (double)l.total / (t - t0),
-	       lat_pct(&l, 0.5), lat_pct(&l, 0.99));
+	printf("rate=%.0f p50=%.1f p99=%.1f bytes=%lld\n",
+	       (double)l.total / (t - t0), lat_pct(&l, 0.5), lat_pct(&l, 0.99),
+	       (long long)off);
 	return 0;
+}
+
+static int cmd_read(int argc, char **argv)
+{
+	(void)argc;
+	return read_loop(argv, false);
+}
+
+static int cmd_readall(int argc, char **argv)
+{
+	(void)argc;
+	return read_loop(argv, true);
 }
 
 /* ---- /ingest ------------------------------------------------------ */
@@ -849,6 +873,7 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {
 	    {"append", 3, cmd_append},	 {"read", 2, cmd_read},
+	    {"readall", 2, cmd_readall},
 	    {"ingest", 4, cmd_ingest},	 {"steady", 4, cmd_steady},
 	    {"distinct", 2, cmd_distinct}, {"upsert", 3, cmd_upsert},
 	    {"sqlload", 3, cmd_sqlload}, {"sqlrange", 4, cmd_sqlrange},

@@ -187,6 +187,25 @@ for len in 3600 86400 2592000 31536000; do
 	row "range read over $((len / 86400))d $((len % 86400 / 3600))h" "countfs" "p99 us" "$yp" "MariaDB (speed-up)" "$(ratio "$mp" "$yp")" ">= 10"
 done
 
+echo "== a series: 30 days by hour, one read"
+# The same 30 days as one range read and as 720 lines of a series, each
+# file read whole (as cat reads it), by turns.
+hend=$((end / 3600 * 3600))
+hstart=$((hend - 30 * 86400))
+sf=$T/cfy/videos/r/series/$hstart-$hend/1h
+rf=$T/cfy/videos/r/range/$hstart-$hend
+lines=$(wc -l <"$sf")
+[ "$lines" = 720 ] || echo "warning: the series reads $lines lines, expected 720" >&2
+total=$(awk '{ s += $2 } END { print s }' "$sf")
+[ "$total" = "$(cat "$rf")" ] || echo "warning: the series adds up to $total, its range reads $(cat "$rf")" >&2
+read -r r50 s50 < <(paired p50 "$LOAD readall $SECS $rf" "$LOAD readall $SECS $sf")
+read -r r99 s99 < <(paired p99 "$LOAD readall $SECS $rf" "$LOAD readall $SECS $sf")
+w="series over 30d by 1h (720 lines)"
+row "$w" "countfs, one 30d range read" "p50 us" "$r50"
+row "$w" "countfs" "p50 us" "$s50" "one 30d range read" "$(ratio "$s50" "$r50")" "<= 2"
+row "$w" "countfs, one 30d range read" "p99 us" "$r99"
+row "$w" "countfs" "p99 us" "$s99" "one 30d range read" "$(ratio "$s99" "$r99")" "<= 2"
+
 echo "== replication: 10,000 events/s over 100,000 videos, 2 shards"
 cnf=$T/shards.cnf
 {

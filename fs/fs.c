@@ -34,6 +34,7 @@
 #include "../common/notify.h"
 #include "line.h"
 #include "path.h"
+#include "series.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -144,7 +145,8 @@ static int fs_getattr(const char *path, struct stat *sb,
 	 * lseek(SEEK_END)) come without a path: the handle has the node. */
 	if (!path && fi)
 		n = file_of(fi)->node;
-	else if (!path || path_parse(path, &n) || (n.global && !c->repl))
+	else if (!path || path_parse(path, &n) || (n.global && !c->repl) ||
+		 !path_steps_ok(&n, wall_seconds()))
 		return -ENOENT;
 	memset(sb, 0, sizeof(*sb));
 	sb->st_uid = c->uid;
@@ -214,7 +216,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	struct node n;
 	int rc;
 
-	if (path_parse(path, &n) || (n.global && !context()->repl))
+	if (path_parse(path, &n) || (n.global && !context()->repl) ||
+	    !path_steps_ok(&n, wall_seconds()))
 		return -ENOENT;
 	if (node_is_dir(&n))
 		return -EISDIR;
@@ -230,7 +233,8 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 {
 	struct node n;
 
-	if (path_parse(path, &n) || (n.global && !context()->repl))
+	if (path_parse(path, &n) || (n.global && !context()->repl) ||
+	    !path_steps_ok(&n, wall_seconds()))
 		return -ENOENT;
 	if (!node_is_dir(&n))
 		return -ENOTDIR;
@@ -333,9 +337,10 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 {
 	static const char *const root[] = {"videos", "ingest", "stats",
 					   "global"};
-	static const char *const video[] = {"views", "range", "events"};
-	static const char *const type[] = {"count", "sum", "min",
-					   "max",   "avg", "range"};
+	static const char *const video[] = {"views", "range", "series",
+					    "events"};
+	static const char *const type[] = {"count", "sum",   "min",   "max",
+					   "avg",   "range", "series"};
 	struct countfs *c = context();
 	struct lister l = {buf, filler};
 	const struct node n = file_of(fi)->node;
@@ -370,56 +375,16 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		FILL(buf, filler, type);
 		return 0;
 	case NODE_WINDOW:
+	case NODE_STEP:
 		fill(buf, filler, agg_fn_names, AGG_FNS);
 		return 0;
-	default: /* a range directory: any window can be named */
+	default: /* range/, series/, series/S-E: any window or step can
+		  * be named */
 		return 0;
 	}
 }
 
 /* ---- reading ----------------------------------------------------- */
-
-/* avg = sum / count rounded to 3 decimals, trailing zeros dropped. */
-static int format_avg(char *buf, size_t cap, const struct store_agg *a)
-{
-	__int128 scaled = (__int128)a->sum * 1000, q;
-	bool neg = scaled < 0;
-
-	if (neg)
-		scaled = -scaled;
-	q = (scaled + a->count / 2) / a->count;
-	unsigned long long whole = (unsigned long long)(q / 1000);
-	unsigned frac = (unsigned)(q % 1000);
-	const char *sign = neg && q ? "-" : "";
-
-	if (frac == 0)
-		return snprintf(buf, cap, "%s%llu\n", sign, whole);
-	int digits = 3;
-	while (frac % 10 == 0) {
-		frac /= 10;
-		digits--;
-	}
-	return snprintf(buf, cap, "%s%llu.%0*u\n", sign, whole, digits, frac);
-}
-
-static int format_agg(char *buf, size_t cap, enum agg_fn fn,
-		      const struct store_agg *a)
-{
-	switch (fn) {
-	case AGG_COUNT:
-		return snprintf(buf, cap, "%" PRId64 "\n", a->count);
-	case AGG_SUM:
-		return snprintf(buf, cap, "%" PRId64 "\n", a->sum);
-	case AGG_MIN:
-		return a->count ? snprintf(buf, cap, "%" PRId64 "\n", a->min)
-				: 0;
-	case AGG_MAX:
-		return a->count ? snprintf(buf, cap, "%" PRId64 "\n", a->max)
-				: 0;
-	default:
-		return a->count ? format_avg(buf, cap, a) : 0;
-	}
-}
 
 /* Might the unfinished line of @w hold events of @n's series?  With
  * files_lock held. */
@@ -489,6 +454,8 @@ static int snapshot(struct countfs *c, struct open_file *of)
 		return 0;
 	if (!n->global)
 		wait_for_tails(c, of);
+	if (n->series)
+		return series_content(c, n, &of->snap, &of->snap_len);
 	if (n->global && n->windowed) {
 		uint32_t end = n->open_end ? wall_seconds() + 1 : n->end;
 		rc = repl_range(c->repl, n->video, n->video_len, n->type,

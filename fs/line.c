@@ -4,6 +4,7 @@
 #include "line.h"
 
 #include <errno.h>
+#include <string.h>
 
 static bool is_space(char c) { return c == ' ' || c == '\t'; }
 
@@ -56,6 +57,19 @@ static int parse_digits(const char *s, size_t len, uint64_t limit,
 		v = v * 10 + d;
 	}
 	*out = v;
+	return 0;
+}
+
+int line_duration(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	static const char units[] = "smhd";
+	static const uint64_t mult[] = {1, 60, 3600, 86400};
+	const char *u = len ? memchr(units, s[len - 1], 4) : NULL;
+	uint64_t v, m = u ? mult[u - units] : 1;
+
+	if (parse_digits(s, u ? len - 1 : len, max / m, &v))
+		return -EINVAL;
+	*out = v * m;
 	return 0;
 }
 

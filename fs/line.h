@@ -59,4 +59,9 @@ bool line_video_ok(const char *s, size_t len);
 /* 1-32 bytes of [a-z0-9_]. */
 bool line_type_ok(const char *s, size_t len);
 
+/* A duration: digits, then a unit s, m, h or d, or none (seconds).
+ * 0 with *@out in seconds, or -EINVAL: no digits, another unit, or more
+ * than @max seconds. */
+int line_duration(const char *s, size_t len, uint64_t max, uint64_t *out);
+
 #endif

@@ -322,6 +322,100 @@ static void test_paths(void)
 	   "/stats is read-only");
 }
 
+static int dur(const char *s, uint64_t *v)
+{
+	return line_duration(s, strlen(s), UINT32_MAX, v);
+}
+
+static void test_durations(void)
+{
+	uint64_t v = 7;
+
+	ok(dur("90", &v) == 0 && v == 90, "a bare number is seconds");
+	ok(dur("90s", &v) == 0 && v == 90, "s is seconds");
+	ok(dur("5m", &v) == 0 && v == 300, "m is minutes");
+	ok(dur("1h", &v) == 0 && v == 3600, "h is hours");
+	ok(dur("1d", &v) == 0 && v == 86400, "d is days");
+	ok(dur("0", &v) == 0 && v == 0, "0 is a duration (callers refuse it)");
+	ok(dur("4294967295", &v) == 0 && v == UINT32_MAX, "2^32 - 1 seconds");
+	is_int(dur("4294967296", &v), -EINVAL, "2^32 seconds is past the max");
+	ok(dur("49710d", &v) == 0 && v == 49710ull * 86400, "49710 days fit");
+	is_int(dur("49711d", &v), -EINVAL, "49711 days do not");
+	is_int(dur("99999999999999999999999m", &v), -EINVAL,
+	       "digits past 64 bits");
+	is_int(dur("", &v), -EINVAL, "empty");
+	is_int(dur("m", &v), -EINVAL, "a unit alone");
+	is_int(dur("5M", &v), -EINVAL, "an upper-case unit");
+	is_int(dur("5w", &v), -EINVAL, "an unknown unit");
+	is_int(dur("5mm", &v), -EINVAL, "two units");
+	is_int(dur("-5", &v), -EINVAL, "a sign");
+	is_int(dur("1h30m", &v), -EINVAL, "a compound duration");
+}
+
+static void test_series_paths(void)
+{
+	struct node n;
+
+	ok(path_parse("/videos/abc/series", &n) == 0 && n.kind == NODE_SERIES &&
+	       node_is_dir(&n),
+	   "series/ is a directory");
+	ok(path_parse("/videos/abc/series/10-20", &n) == 0 &&
+	       n.kind == NODE_SERIES && n.windowed && node_is_dir(&n),
+	   "series/S-E is a directory");
+	ok(path_parse("/videos/abc/series/10-20/5", &n) == 0 &&
+	       n.kind == NODE_AGG && n.series && n.windowed && n.step == 5 &&
+	       n.fn == AGG_COUNT && n.type_len == 5 &&
+	       memcmp(n.type, "views", 5) == 0 && !node_is_writable(&n),
+	   "series/S-E/STEP of a video is a read-only count of views");
+	ok(path_parse("/videos/abc/series/10-/1h", &n) == 0 && n.open_end &&
+	       n.step == 3600 && n.kind == NODE_AGG,
+	   "an open-ended series by hour");
+	ok(path_parse("/videos/abc/events/likes/series/0-86400/5m", &n) == 0 &&
+	       n.kind == NODE_STEP && node_is_dir(&n) && n.step == 300,
+	   "a type's series/S-E/STEP is a directory");
+	ok(path_parse("/videos/abc/events/likes/series/0-86400/1d/avg", &n) ==
+		   0 &&
+	       n.kind == NODE_AGG && n.fn == AGG_AVG && n.series &&
+	       n.step == 86400 && n.end == 86400 && !node_is_writable(&n),
+	   "a type's series aggregate");
+	ok(path_parse("/videos/abc/events/likes/series", &n) == 0 &&
+	       n.kind == NODE_SERIES,
+	   "a type's series/");
+	ok(path_parse("/global/videos/abc/series/0-100000/1", &n) == 0 &&
+	       n.global && n.kind == NODE_AGG && n.series,
+	   "100,000 steps, under /global");
+	is_int(path_parse("/videos/abc/series/0-100001/1", &n), -ENOENT,
+	       "100,001 steps are ENOENT");
+	ok(path_parse("/videos/abc/series/0-4294967295/42950", &n) == 0,
+	   "2^32 - 1 seconds in 42950-second steps (100,000 of them)");
+	is_int(path_parse("/videos/abc/series/0-4294967295/42949", &n), -ENOENT,
+	       "and in 42949-second steps (100,001)");
+	is_int(path_parse("/videos/abc/series/0-10/0", &n), -ENOENT,
+	       "step 0 is ENOENT");
+	is_int(path_parse("/videos/abc/series/0-10/05", &n), -ENOENT,
+	       "a step with a leading zero is ENOENT");
+	is_int(path_parse("/videos/abc/series/0-10/0m", &n), -ENOENT,
+	       "0m is ENOENT");
+	is_int(path_parse("/videos/abc/series/10-10/1", &n), -ENOENT,
+	       "start = end is ENOENT");
+	is_int(path_parse("/videos/abc/series/20-10/1", &n), -ENOENT,
+	       "start > end is ENOENT");
+	is_int(path_parse("/videos/abc/series/0-10/1x", &n), -ENOENT,
+	       "a bad step is ENOENT");
+	is_int(path_parse("/videos/abc/series/0-10/1/count", &n), -ENOENT,
+	       "nothing below a video's series file");
+	is_int(path_parse("/videos/abc/series/x-10", &n), -ENOENT,
+	       "a bad window is ENOENT");
+	is_int(path_parse("/videos/abc/events/likes/series/0-10/1/p50", &n),
+	       -ENOENT, "percentiles are not files yet");
+	is_int(path_parse("/videos/abc/events/likes/series/0-10/1/sum/x", &n),
+	       -ENOENT, "nothing below a type's series file");
+	ok(path_parse("/videos/abc/series/100-/1", &n) == 0 &&
+	       path_steps_ok(&n, 100099) && !path_steps_ok(&n, 100100),
+	   "an open-ended series is judged at the time of the read: its "
+	   "100,001st step makes it ENOENT");
+}
+
 int main(void)
 {
 	test_lines();
@@ -330,5 +424,7 @@ int main(void)
 	test_mult_random();
 	test_names();
 	test_paths();
+	test_durations();
+	test_series_paths();
 	return tap_done();
 }
