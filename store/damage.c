@@ -295,7 +295,7 @@ bool read_lmdb(const char *dir, struct shard_meta *m, char *why, size_t len)
 		goto unreadable;
 	}
 	/* An upgrade must not stop halfway on damage (upgrade.c). */
-	if (m->format && m->format < FORMAT_VERSION &&
+	if (m->format && m->format < 3 &&
 	    upgrade_walk(txn, msg, sizeof(msg))) {
 		mdb_txn_abort(txn);
 		snprintf(why, len,

@@ -165,7 +165,8 @@ int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
 
 /* The events of [x, y), both leaf boundaries: whole @level buckets in the
  * middle, finer ones at the edges. */
-static void tile(struct range_query *q, int level, uint64_t x, uint64_t y)
+void range_cut(int level, uint64_t x, uint64_t y, range_piece_fn *fn,
+	       void *arg)
 {
 	uint64_t size = store_level_size[level];
 	uint64_t a = (x + size - 1) / size * size, b = y / size * size;
@@ -173,14 +174,50 @@ static void tile(struct range_query *q, int level, uint64_t x, uint64_t y)
 	if (x >= y)
 		return;
 	if (level == STORE_SEC) {
-		scan(q, STORE_SEC, x, y);
+		fn(arg, STORE_SEC, x, y);
 	} else if (a < b) {
-		scan(q, level, a, b);
-		tile(q, level - 1, x, a);
-		tile(q, level - 1, b, y);
+		fn(arg, level, a, b);
+		range_cut(level - 1, x, a, fn, arg);
+		range_cut(level - 1, b, y, fn, arg);
 	} else {
-		tile(q, level - 1, x, y);
+		range_cut(level - 1, x, y, fn, arg);
 	}
+}
+
+static void scan_piece(void *arg, int level, uint64_t a, uint64_t b)
+{
+	scan(arg, level, a, b);
+}
+
+void range_window(struct store *st, uint32_t start, uint32_t end,
+		  uint32_t now, uint64_t *from, uint64_t *to)
+{
+	uint64_t z[STORE_LEVELS];
+	/* Read once the snapshot is taken: what it lacks, a pass at this
+	 * now or earlier deleted, and the zones below keep clear of it. */
+	uint_fast32_t expired = atomic_load(&st->expire_now);
+
+	zones(&st->cfg, expired > now ? (uint32_t)expired : now, z);
+	*from = leaf_ceil(z, start);
+	*to = leaf_ceil(z, end);
+}
+
+int series_range(struct shard *sh, MDB_txn *txn, const struct head *h,
+		 uint64_t from, uint64_t to, struct store_agg *out)
+{
+	struct range_query q = {.sh = sh, .txn = txn, .h = h};
+
+	memset(out, 0, sizeof(*out));
+	if (from < to)
+		range_cut(STORE_DAY, from, to, scan_piece, &q);
+	if (q.rc)
+		return q.rc;
+	if (q.sum > INT64_MAX || q.sum < INT64_MIN)
+		return -EOVERFLOW;
+	if (q.count)
+		*out = (struct store_agg){q.count, (int64_t)q.sum, q.min,
+					  q.max};
+	return 0;
 }
 
 int store_range(struct store *st, const char *video, size_t vlen,
@@ -188,8 +225,7 @@ int store_range(struct store *st, const char *video, size_t vlen,
 		uint32_t now, struct store_agg *out)
 {
 	struct shard *sh = &st->shards[store_shard_of(st, video, vlen)];
-	struct range_query q = {.sh = sh};
-	uint64_t z[STORE_LEVELS];
+	uint64_t from, to;
 	struct head h;
 	MDB_txn *txn;
 	int rc;
@@ -197,28 +233,14 @@ int store_range(struct store *st, const char *video, size_t vlen,
 	memset(out, 0, sizeof(*out));
 	if ((rc = shard_read_begin(sh, &txn)))
 		return store_errno(rc, "reading a range");
-	/* Read once the snapshot is taken: what it lacks, a pass at this
-	 * now or earlier deleted, and the zones below keep clear of it. */
-	uint_fast32_t expired = atomic_load(&st->expire_now);
-	zones(&st->cfg, expired > now ? (uint32_t)expired : now, z);
-	uint64_t from = leaf_ceil(z, start), to = leaf_ceil(z, end);
+	range_window(st, start, end, now, &from, &to);
 	rc = series_lookup(sh, txn, video, vlen, type, tlen, &h, false);
-	if (rc == 0) {
-		q.txn = txn;
-		q.h = &h;
-		if (from < to)
-			tile(&q, STORE_DAY, from, to);
-		rc = q.rc;
-	}
+	if (rc == 0)
+		rc = series_range(sh, txn, &h, from, to, out);
 	shard_txn_abort(sh, txn);
-	if (rc == 0 && (q.sum > INT64_MAX || q.sum < INT64_MIN)) {
+	if (rc == -EOVERFLOW)
 		log_warn("range of %.*s/%.*s: its sum does not fit in 64 bits",
 			 (int)vlen, video, (int)tlen, type);
-		rc = -EOVERFLOW;
-	}
-	if (rc == 0 && q.count)
-		*out = (struct store_agg){q.count, (int64_t)q.sum, q.min,
-					  q.max};
 	return rc == -ENOENT ? 0 : store_errno(rc, "reading a range");
 }
 

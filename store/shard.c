@@ -419,6 +419,7 @@ static int open_dbs(struct shard *sh, MDB_txn *txn, void *arg)
 	    {"dedupx", offsetof(struct shard, dedupx)},
 	    {"meta", offsetof(struct shard, meta)},
 	    {"pending", offsetof(struct shard, pending)},
+	    {"tops", offsetof(struct shard, tops)},
 	};
 	int rc = 0;
 
@@ -656,6 +657,8 @@ void store_get_stats(struct store *st, struct store_stats *out)
 	out->fsyncs = atomic_load(&st->fsyncs);
 	out->map_grows = atomic_load(&st->map_grows);
 	out->expired = atomic_load(&st->expired);
+	out->top_reads = atomic_load(&st->top_reads);
+	out->top_unsure = atomic_load(&st->top_unsure);
 	for (unsigned i = 0; i < st->nshards; i++)
 		out->journal += atomic_load(&st->shards[i].j.unapplied);
 	for (unsigned i = 0; i < st->nshards; i++) {
