@@ -14,8 +14,11 @@
  *   /videos/V/events/T/range/S-E             WINDOW
  *   /videos/V/events/T/range/S-E/{count,...} AGG (window)
  *   /ingest, /stats                          INGEST, STATS
+ *   /top                                     TOP
+ *   /top/T                                   TOP_TYPE
+ *   /top/T/S-E                               TOP_WINDOW (type T, window)
  *   /global                                  GLOBAL
- *   /global/videos/...                       as /videos/..., with global
+ *   /global/videos/..., /global/top/...      as without, with global
  *
  * Parsing is pure: names point into the path; "S-" is open-ended (the
  * window then ends at the time of the read).
@@ -38,6 +41,9 @@ enum node_kind {
 	NODE_INGEST,
 	NODE_STATS,
 	NODE_GLOBAL,
+	NODE_TOP,
+	NODE_TOP_TYPE,
+	NODE_TOP_WINDOW,
 };
 
 enum agg_fn { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG, AGG_FNS };

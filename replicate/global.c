@@ -285,6 +285,118 @@ int repl_range(struct repl *r, const char *video, size_t vlen,
 	return rc;
 }
 
+/* The top @n of one shard: rows (video, count) of @sql into @rows. */
+static int query_top(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
+		     struct store_top_row *rows, unsigned n, unsigned *got)
+{
+	char name[STORE_VIDEO_MAX + 1];
+	unsigned long len = 0;
+	int64_t count = 0;
+	MYSQL_BIND res[2] = {{.buffer_type = MYSQL_TYPE_STRING,
+			      .buffer = name,
+			      .buffer_length = sizeof(name),
+			      .length = &len},
+			     {.buffer_type = MYSQL_TYPE_LONGLONG,
+			      .buffer = &count}};
+	bool probe;
+	int f, err = read_enter(sh, &probe);
+	MYSQL_STMT *s;
+	MYSQL *m;
+
+	*got = 0;
+	if (err)
+		return err;
+	if (!(m = pool_get(sh, &err))) {
+		read_leave(sh, probe, err);
+		return err;
+	}
+	s = mysql_stmt_init(m);
+	if (!s || mysql_stmt_prepare(s, sql, strlen(sql)) ||
+	    mysql_stmt_bind_param(s, in) || mysql_stmt_execute(s) ||
+	    mysql_stmt_bind_result(s, res) || mysql_stmt_store_result(s)) {
+		err = s ? conn_error(sh, m, s, "global top") : -ENOMEM;
+	} else {
+		while ((f = mysql_stmt_fetch(s)) == 0 && *got < n) {
+			if (len > STORE_VIDEO_MAX)
+				continue;
+			struct store_top_row *row = &rows[(*got)++];
+			memcpy(row->video, name, len);
+			row->video[len] = 0;
+			row->video_len = (uint8_t)len;
+			row->count = count;
+		}
+		if (f == 1 || f == MYSQL_DATA_TRUNCATED)
+			err = conn_error(sh, m, s, "global top");
+	}
+	if (s)
+		mysql_stmt_close(s);
+	pool_put(sh, m, err != 0);
+	read_leave(sh, probe, err);
+	return err == -EAGAIN ? -EIO : err;
+}
+
+static int row_by_video(const void *a, const void *b)
+{
+	return strcmp(((const struct store_top_row *)a)->video,
+		      ((const struct store_top_row *)b)->video);
+}
+
+static int row_by_count(const void *a, const void *b)
+{
+	const struct store_top_row *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return strcmp(x->video, y->video);
+}
+
+int repl_top(struct repl *r, const char *type, size_t tlen, uint32_t start,
+	     uint32_t end, unsigned n, struct store_top_row *rows,
+	     unsigned *nrows)
+{
+	static const char sql[] =
+	    "SELECT video, CAST(SUM(count) AS SIGNED) AS c "
+	    "FROM countfs_minutes WHERE type = ? AND minute >= ? "
+	    "AND minute < ? GROUP BY video HAVING c > 0 "
+	    "ORDER BY c DESC, video LIMIT ?";
+	unsigned long tl = tlen;
+	uint32_t limit = n;
+	struct store_top_row *all = malloc((size_t)r->nshards * n * sizeof(*all));
+	size_t m = 0;
+	MYSQL_BIND in[4];
+	int rc = 0;
+
+	*nrows = 0;
+	if (!all)
+		return -ENOMEM;
+	bind_str(&in[0], type, &tl);
+	bind_u32(&in[1], &start);
+	bind_u32(&in[2], &end);
+	bind_u32(&in[3], &limit);
+	for (unsigned i = 0; i < r->nshards && rc == 0; i++) {
+		unsigned got;
+		rc = query_top(&r->shards[i], sql, in, all + m, n, &got);
+		m += got;
+	}
+	if (rc == 0) {
+		/* A video on two shards (the shard count changed and its
+		 * old rows stay): one row, summed. */
+		qsort(all, m, sizeof(*all), row_by_video);
+		size_t k = 0;
+		for (size_t i = 0; i < m; i++) {
+			if (k && strcmp(all[k - 1].video, all[i].video) == 0)
+				all[k - 1].count += all[i].count;
+			else
+				all[k++] = all[i];
+		}
+		qsort(all, k, sizeof(*all), row_by_count);
+		*nrows = k < n ? (unsigned)k : n;
+		memcpy(rows, all, *nrows * sizeof(*rows));
+	}
+	free(all);
+	return rc;
+}
+
 /* Run @sql with @nin string params on @sh; call @fn for each row's first
  * column. */
 static int list_names(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,

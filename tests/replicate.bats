@@ -165,7 +165,7 @@ for i in range(int(sys.argv[2])):
 	mount_countfs
 	run $FSOP read "$MNT/global/videos/x/views"
 	[ "$output" = ENOENT ]
-	[ "$(ls "$MNT")" = $'ingest\nstats\nvideos' ]
+	[ "$(ls "$MNT")" = $'ingest\nstats\ntop\nvideos' ]
 }
 
 @test "an option file readable by others is refused at start" {
