@@ -285,25 +285,20 @@ int repl_range(struct repl *r, const char *video, size_t vlen,
 	return rc;
 }
 
-/* The top @n of one shard: rows (video, count) of @sql into @rows. */
-static int query_top(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
-		     struct store_top_row *rows, unsigned n, unsigned *got)
+/*
+ * Run @sql on @sh with @in bound (NULL: no parameters) and @res as the
+ * result columns; @fn(@arg) after each row fetched, until it returns
+ * nonzero.  A borrowed connection and a query slot, as query_agg().
+ */
+static int each_row(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
+		    MYSQL_BIND *res, const char *what, int (*fn)(void *),
+		    void *arg)
 {
-	char name[STORE_VIDEO_MAX + 1];
-	unsigned long len = 0;
-	int64_t count = 0;
-	MYSQL_BIND res[2] = {{.buffer_type = MYSQL_TYPE_STRING,
-			      .buffer = name,
-			      .buffer_length = sizeof(name),
-			      .length = &len},
-			     {.buffer_type = MYSQL_TYPE_LONGLONG,
-			      .buffer = &count}};
 	bool probe;
 	int f, err = read_enter(sh, &probe);
 	MYSQL_STMT *s;
 	MYSQL *m;
 
-	*got = 0;
 	if (err)
 		return err;
 	if (!(m = pool_get(sh, &err))) {
@@ -312,27 +307,63 @@ static int query_top(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
 	}
 	s = mysql_stmt_init(m);
 	if (!s || mysql_stmt_prepare(s, sql, strlen(sql)) ||
-	    mysql_stmt_bind_param(s, in) || mysql_stmt_execute(s) ||
+	    (in && mysql_stmt_bind_param(s, in)) || mysql_stmt_execute(s) ||
 	    mysql_stmt_bind_result(s, res) || mysql_stmt_store_result(s)) {
-		err = s ? conn_error(sh, m, s, "global top") : -ENOMEM;
+		err = s ? conn_error(sh, m, s, what) : -ENOMEM;
 	} else {
-		while ((f = mysql_stmt_fetch(s)) == 0 && *got < n) {
-			if (len > STORE_VIDEO_MAX)
-				continue;
-			struct store_top_row *row = &rows[(*got)++];
-			memcpy(row->video, name, len);
-			row->video[len] = 0;
-			row->video_len = (uint8_t)len;
-			row->count = count;
-		}
-		if (f == 1 || f == MYSQL_DATA_TRUNCATED)
-			err = conn_error(sh, m, s, "global top");
+		while ((f = mysql_stmt_fetch(s)) == 0 ||
+		       f == MYSQL_DATA_TRUNCATED)
+			if (fn(arg))
+				break;
+		if (f == 1)
+			err = conn_error(sh, m, s, what);
 	}
 	if (s)
 		mysql_stmt_close(s);
 	pool_put(sh, m, err != 0);
 	read_leave(sh, probe, err);
 	return err == -EAGAIN ? -EIO : err;
+}
+
+/* One shard's rows (video, count) of a top query, as each_row() fetches
+ * them. */
+struct top_rows {
+	char name[STORE_VIDEO_MAX + 1];
+	unsigned long len;
+	int64_t count;
+	struct store_top_row *rows;
+	unsigned n, got;
+};
+
+static int top_row(void *arg)
+{
+	struct top_rows *t = arg;
+
+	if (t->len > STORE_VIDEO_MAX)
+		return 0;
+	struct store_top_row *row = &t->rows[t->got++];
+	memcpy(row->video, t->name, t->len);
+	row->video[t->len] = 0;
+	row->video_len = (uint8_t)t->len;
+	row->count = t->count;
+	return t->got == t->n;
+}
+
+/* The top @n of one shard: rows (video, count) of @sql into @rows. */
+static int query_top(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
+		     struct store_top_row *rows, unsigned n, unsigned *got)
+{
+	struct top_rows t = {.rows = rows, .n = n};
+	MYSQL_BIND res[2] = {{.buffer_type = MYSQL_TYPE_STRING,
+			      .buffer = t.name,
+			      .buffer_length = sizeof(t.name),
+			      .length = &t.len},
+			     {.buffer_type = MYSQL_TYPE_LONGLONG,
+			      .buffer = &t.count}};
+	int rc = each_row(sh, sql, in, res, "global top", top_row, &t);
+
+	*got = rc ? 0 : t.got;
+	return rc;
 }
 
 static int row_by_video(const void *a, const void *b)
@@ -397,47 +428,33 @@ int repl_top(struct repl *r, const char *type, size_t tlen, uint32_t start,
 	return rc;
 }
 
-/* Run @sql with @nin string params on @sh; call @fn for each row's first
- * column. */
+/* The names a listing fetches, handed to the caller's @fn. */
+struct name_rows {
+	char name[STORE_VIDEO_MAX + 1];
+	unsigned long len;
+	store_name_fn fn;
+	void *arg;
+};
+
+static int name_row(void *arg)
+{
+	struct name_rows *l = arg;
+
+	return l->len < sizeof(l->name) && l->fn(l->arg, l->name, l->len);
+}
+
+/* Run @sql with @in (string params, or NULL) on @sh; call @fn for each
+ * row's first column. */
 static int list_names(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
 		      store_name_fn fn, void *arg)
 {
-	char name[STORE_VIDEO_MAX + 1];
-	unsigned long len = 0;
+	struct name_rows l = {.fn = fn, .arg = arg};
 	MYSQL_BIND res = {.buffer_type = MYSQL_TYPE_STRING,
-			  .buffer = name,
-			  .buffer_length = sizeof(name),
-			  .length = &len};
-	int f;
-	bool probe;
-	int err = read_enter(sh, &probe);
-	MYSQL_STMT *s;
-	MYSQL *m;
+			  .buffer = l.name,
+			  .buffer_length = sizeof(l.name),
+			  .length = &l.len};
 
-	if (err)
-		return err;
-	if (!(m = pool_get(sh, &err))) {
-		read_leave(sh, probe, err);
-		return err;
-	}
-	s = mysql_stmt_init(m);
-	if (!s || mysql_stmt_prepare(s, sql, strlen(sql)) ||
-	    (in && mysql_stmt_bind_param(s, in)) || mysql_stmt_execute(s) ||
-	    mysql_stmt_bind_result(s, &res) || mysql_stmt_store_result(s)) {
-		err = s ? conn_error(sh, m, s, "global listing") : -ENOMEM;
-	} else {
-		while ((f = mysql_stmt_fetch(s)) == 0 ||
-		       f == MYSQL_DATA_TRUNCATED)
-			if (len < sizeof(name) && fn(arg, name, len))
-				break;
-		if (f == 1)
-			err = conn_error(sh, m, s, "global listing");
-	}
-	if (s)
-		mysql_stmt_close(s);
-	pool_put(sh, m, err != 0);
-	read_leave(sh, probe, err);
-	return err == -EAGAIN ? -EIO : err;
+	return each_row(sh, sql, in, &res, "global listing", name_row, &l);
 }
 
 struct name_set {
