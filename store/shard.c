@@ -467,7 +467,7 @@ static int shard_open(struct store *st, struct shard *sh, unsigned index)
 	}
 	if ((rc = mdb_env_create(&sh->env)))
 		goto fail;
-	mdb_env_set_maxdbs(sh->env, 10);
+	mdb_env_set_maxdbs(sh->env, 16);
 	mdb_env_set_maxreaders(sh->env, 1024);
 	mdb_env_set_mapsize(sh->env, st->cfg.map_size);
 	flags = MDB_WRITEMAP | MDB_NOTLS | MDB_NORDAHEAD;
