@@ -173,6 +173,7 @@ struct store {
 	 * between its clock reading and its transaction (query.c). */
 	atomic_uint_fast32_t expire_now;
 	bool making; /* DIR is new: DIR/creating marks it until identity */
+	bool no_tops; /* COUNTFS_BENCH_NO_TOPS=1: no top lists kept (bench) */
 	uint32_t stamped;	/* DIR/format as found; 0: none (format.c) */
 	uint32_t upgraded_from; /* oldest shard format below FORMAT_VERSION */
 };

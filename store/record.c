@@ -384,6 +384,8 @@ static int note_slot(struct batch *b, uint64_t id, unsigned level,
 {
 	const struct store_event *ev = b->cur->ev;
 
+	if (!b->tops)
+		return 0;
 	return tops_note(b->tops, level, pack_time(p, level, i), ev->type,
 			 ev->type_len, id, p->agg[i].count);
 }
@@ -709,7 +711,7 @@ static struct order *order_sort(struct order *a, struct order *tmp, size_t n)
 static int merge_all(struct batch *b, struct fold *f)
 {
 	size_t n = f->n;
-	int rc;
+	int rc = 0;
 
 	if (n >= (1u << ORDER_INDEX_BITS))
 		/* Millions of distinct buckets: more than a FUSE write of
@@ -732,7 +734,8 @@ static int merge_all(struct batch *b, struct fold *f)
 	for (size_t i = 0; i < n; i++)
 		e[i] = &f->e[sorted[i].lo & ((1u << ORDER_INDEX_BITS) - 1)];
 	free(ord);
-	rc = tops_begin(b->sh, b->txn, &b->tops);
+	if (!b->sh->st->no_tops)
+		rc = tops_begin(b->sh, b->txn, &b->tops);
 	if (rc == 0)
 		rc = lmdb_errno(
 		    mdb_cursor_open(b->txn, b->sh->series, &b->heads));

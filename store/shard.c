@@ -576,6 +576,12 @@ int store_open(const struct store_config *cfg, struct store **out)
 	pthread_cond_init(&st->apply_cond, NULL);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	st->apply_max = cpus > 1 ? (unsigned)cpus : 1;
+	/* make bench's reference run only: /top is wrong once it is used. */
+	const char *no_tops = getenv("COUNTFS_BENCH_NO_TOPS");
+	st->no_tops = no_tops && strcmp(no_tops, "1") == 0;
+	if (st->no_tops)
+		log_warn("COUNTFS_BENCH_NO_TOPS=1: top lists are not kept; "
+			 "/top on %s is wrong from now on", cfg->dir);
 	if (!st->dir || !st->shards) {
 		rc = -ENOMEM;
 		log_error("cannot open %s: %s", cfg->dir, strerror(-rc));
