@@ -49,6 +49,16 @@ known_dataset() {
 	content_is "$MNT/top/views/$((T + 5))-$((T + 6))" $'3 b\n2 a\n2 ab\n2 c\n1 d\n'
 }
 
+@test "windows at the ends of time: 0 to 2^32 - 1" {
+	known_dataset
+	content_is "$MNT/top/views/0-4294967295" $'3 b\n2 a\n2 ab\n2 c\n1 d\n'
+	content_is "$MNT/videos/b/range/0-4294967295" $'3\n'
+	reads_empty "$MNT/top/views/4294967294-4294967295"
+	reads_empty "$MNT/top/views/0-1"
+	run $FSOP read "$MNT/top/views/0-4294967296"
+	[ "$output" = ENOENT ]
+}
+
 @test "S- means until now" {
 	echo >>"$MNT/videos/now1/views"
 	echo >>"$MNT/videos/now1/views"
