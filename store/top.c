@@ -554,9 +554,11 @@ static void row_insert(struct store_top_row *rows, unsigned *nrows,
 	rows[i] = *row;
 }
 
-/* The exact window count of candidate @id, with its video name. */
-static int cand_count(struct top_read *r, uint64_t id, uint64_t from,
-		      uint64_t to, struct store_top_row *row)
+/* The exact window count of candidate @c, with its video name.  When
+ * its bounds meet (every list it is missing from has room, and it is in
+ * no partial one) the lists told it all: no bucket is read. */
+static int cand_count(struct top_read *r, const struct cand *c,
+		      uint64_t from, uint64_t to, struct store_top_row *row)
 {
 	unsigned char idk[ID_KEY_LEN];
 	MDB_val k = {ID_KEY_LEN, idk}, v;
@@ -567,7 +569,7 @@ static int cand_count(struct top_read *r, uint64_t id, uint64_t from,
 	int rc;
 
 	row->count = 0;
-	id_key(idk, id);
+	id_key(idk, c->id);
 	if ((rc = lmdb_errno(mdb_get(r->txn, r->sh->names, &k, &v))))
 		return rc == -ENOENT ? damaged(r->sh, "a top list (an id)")
 				     : rc;
@@ -580,6 +582,10 @@ static int cand_count(struct top_read *r, uint64_t id, uint64_t from,
 	memcpy(row->video, video, vlen);
 	row->video[vlen] = 0;
 	row->video_len = (uint8_t)vlen;
+	if (c->upper == c->lower && c->lower <= INT64_MAX) {
+		row->count = (int64_t)c->lower;
+		return 0;
+	}
 	if ((rc = series_lookup(r->sh, r->txn, video, vlen, type, tlen, &h,
 				false)) ||
 	    (rc = series_range(r->sh, r->txn, &h, from, to, &a)))
@@ -620,7 +626,7 @@ static int shard_top(struct store *st, struct shard *sh, const char *type,
 
 		if (*nrows == n && r.c[i].upper < (uint64_t)rows[n - 1].count)
 			break;
-		if ((rc = cand_count(&r, r.c[i].id, from, to, &row)))
+		if ((rc = cand_count(&r, &r.c[i], from, to, &row)))
 			break;
 		if (row.count > 0)
 			row_insert(rows, nrows, n, &row);
