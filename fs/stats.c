@@ -252,6 +252,12 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 		ss.map_grows);
 	counter(&b, "buckets_expired_total", "Buckets removed by retention.",
 		ss.expired);
+	counter(&b, "top_reads_total", "Reads of /top answered.",
+		ss.top_reads);
+	counter(&b, "top_unsure_total",
+		"Reads of /top whose answer could miss a video (README, "
+		"Trending).",
+		ss.top_unsure);
 	gauge(&b, "journal_events",
 	      "Events acknowledged and not yet applied to LMDB.", ss.journal);
 	gauge(&b, "lmdb_used_bytes", "Bytes of LMDB pages in use, all shards.",

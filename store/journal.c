@@ -114,9 +114,11 @@ static uint64_t events_room(const struct store_event *ev, size_t n)
  * Pages one new key may make a transaction copy: LMDB copies each page it
  * changes, once per transaction, so the keys of a batch that fall on
  * distinct leaves (events of existing series, one per page) copy a leaf
- * of series, of packs and of pending each, besides the bytes they add.
+ * of series, of packs and of pending each, besides the bytes they add;
+ * and the top lists of its minute, hour and day (top.c; up to 2 KiB, a
+ * page or two each) are written again.
  */
-#define JREC_COPIES_PER_KEY 3
+#define JREC_COPIES_PER_KEY 9
 
 /* Is there room in the map for what the journal holds and @more: the
  * bytes they add, and the pages an apply copies (at most every page in

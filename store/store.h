@@ -106,6 +106,8 @@ struct store_stats {
 	uint64_t map_bytes;    /* sum of the shards' map sizes */
 	uint64_t pending;      /* rows waiting for replication */
 	uint64_t journal;      /* events acknowledged, not yet in LMDB */
+	uint64_t top_reads;    /* store_top() calls answered */
+	uint64_t top_unsure;   /* of those, answers that could miss a video */
 };
 
 struct store;
@@ -211,6 +213,33 @@ int store_series(struct store *st, const char *video, size_t vlen,
 /* Steps of a series: ceil((end - start) / step); 0 when step is 0 or
  * start >= end. */
 uint64_t store_series_len(uint32_t start, uint32_t end, uint32_t step);
+
+/*
+ * The videos with the most events of @type in the window [start, end) at
+ * @now, each with its exact count there (what store_range() reads for
+ * it): at most @n rows (1..STORE_TOP_MAX) into @rows, by count
+ * descending, then video id in byte order; videos with no event in the
+ * window are left out.  *@nrows gets the number of rows.
+ *
+ * Answered from each shard's top lists (top.c): every minute, hour and
+ * day bucket of every type keeps its TOP_K (128) series with the most
+ * events.  For each shard, B is the sum over the window's leaves of each
+ * leaf's 128th largest count (0 when the leaf's bucket has fewer than
+ * 128 videos; a second leaf uses its minute's list): a video in no list
+ * has at most B events in the window.  The answer is exact (*@sure, may
+ * be NULL) when every shard's B is 0, or when @n rows are returned and
+ * every B is below the last row's count; otherwise a video of at most B
+ * events can be missing.
+ */
+#define STORE_TOP_MAX 1000
+struct store_top_row {
+	int64_t count;
+	uint8_t video_len;
+	char video[STORE_VIDEO_MAX + 1]; /* NUL-terminated */
+};
+int store_top(struct store *st, const char *type, size_t tlen,
+	      uint32_t start, uint32_t end, uint32_t now, unsigned n,
+	      struct store_top_row *rows, unsigned *nrows, bool *sure);
 
 /*
  * When a series last changed: the wall time (arrival, not @ts) of the last

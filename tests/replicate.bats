@@ -227,11 +227,36 @@ for i in range(int(sys.argv[2])):
 	[ "$output" = EROFS ]
 }
 
+@test "/global/top merges the shards' rankings; each count as /global range reads" {
+	both
+	t=$(($(now) / 60 * 60 - 300))
+	w=$((t - 60))-$((t + 120))
+	for v in 0 1 2 3 4 5 6 7; do
+		for _ in $(seq 0 "$v"); do printf 'g%d views @%d\n' "$v" $((t + 5)); done
+	done >>"$MNT/ingest"
+	printf 'g1 views @%d\ng1 views @%d\ng1 views @%d\ng1 views @%d\n' \
+		$((t + 65)) $((t + 65)) $((t + 65)) $((t + 65)) >>"$MNT_B/ingest"
+	printf 'g9 likes @%d\n' $((t + 5)) >>"$MNT_B/ingest"
+	want=$'8 g7\n7 g6\n6 g1\n6 g5\n5 g4\n4 g3\n3 g2\n1 g0'
+	eventually 15 global_is "top/views/$w" "$want"
+	global_is "top/likes/$w" "1 g9"
+	global_is "videos/g1/range/$w" 6
+	global_is "top/views/$((t + 60))-$((t + 120))" "4 g1"
+	global_is "top/views/$((t + 120))-$((t + 180))" ""
+	run -0 ls "$MNT/global"
+	[ "$output" = $'top\nvideos' ]
+	unmount_countfs
+	mount_countfs "host=a,mysql=$CNF,global_cache=0,top=3"
+	global_a "top/views/$w" $'8 g7\n7 g6\n6 g1'
+	run $FSOP write "$MNT/global/top/views/$w" '\n'
+	[ "$output" = EROFS ]
+}
+
 @test "without mysql= there is no /global" {
 	mount_countfs
 	run $FSOP read "$MNT/global/videos/x/views"
 	[ "$output" = ENOENT ]
-	[ "$(ls "$MNT")" = $'ingest\nstats\nvideos' ]
+	[ "$(ls "$MNT")" = $'ingest\nstats\ntop\nvideos' ]
 }
 
 @test "an option file readable by others is refused at start" {

@@ -314,6 +314,24 @@ static void test_paths(void)
 	is_int(path_parse("/videos/a b/views", &n), -ENOENT,
 	       "an invalid video is ENOENT");
 	is_int(path_parse("/other", &n), -ENOENT, "an unknown top is ENOENT");
+	ok(path_parse("/top", &n) == 0 && n.kind == NODE_TOP && node_is_dir(&n),
+	   "/top is a directory");
+	ok(path_parse("/top/likes", &n) == 0 && n.kind == NODE_TOP_TYPE &&
+	       n.type_len == 5 && node_is_dir(&n),
+	   "/top/likes is a directory");
+	ok(path_parse("/top/likes/5-9", &n) == 0 &&
+	       n.kind == NODE_TOP_WINDOW && n.start == 5 && n.end == 9 &&
+	       !node_is_dir(&n) && !node_is_writable(&n),
+	   "/top/likes/5-9 is a read-only file");
+	ok(path_parse("/global/top/views/5-", &n) == 0 &&
+	       n.kind == NODE_TOP_WINDOW && n.global && n.open_end,
+	   "/global/top/views/5- is open-ended");
+	is_int(path_parse("/top/Likes/5-9", &n), -ENOENT,
+	       "/top: an invalid type is ENOENT");
+	is_int(path_parse("/top/likes/9-5", &n), -ENOENT,
+	       "/top: an empty window is ENOENT");
+	is_int(path_parse("/top/likes/5-9/x", &n), -ENOENT,
+	       "/top: nothing below a window");
 	ok(path_parse("/ingest", &n) == 0 && n.kind == NODE_INGEST &&
 	       node_is_writable(&n),
 	   "/ingest is writable");
