@@ -95,6 +95,13 @@ setup() {
 	# An open end is judged when read.
 	run $FSOP read "$V/series/$(($(now) - 200000))-/1"
 	[ "$output" = ENOENT ]
+	# The last second of 32 bits; the first.
+	content_is "$V/series/4294967195-4294967295/50" \
+		"4294967195 0"$'\n'"4294967245 0"$'\n'
+	content_is "$V/series/0-2/1" "0 0"$'\n'"1 0"$'\n'
+	content_is "$V/series/0-4294967295/4294967295" "0 1"$'\n'
+	content_is "$V/series/0-4294967295/49710d" "0 1"$'\n'"4294944000 0"$'\n'
+	stat "$V/series/0-4294967295/42950"
 }
 
 @test "malformed series names are ENOENT" {
