@@ -14,9 +14,9 @@ ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
 COMMON = common/log.c common/notify.c
 STORE = store/shard.c store/commit.c store/threads.c store/journal.c store/jscan.c store/damage.c store/record.c \
 	store/query.c store/retain.c store/pending.c store/identity.c store/backup.c \
-	store/format.c store/keys.c store/upgrade.c
+	store/format.c store/keys.c store/upgrade.c store/top.c
 REPL = replicate/conn.c replicate/push.c replicate/global.c
-FS = fs/fs.c fs/line.c fs/path.c fs/series.c fs/stats.c
+FS = fs/fs.c fs/line.c fs/path.c fs/series.c fs/stats.c fs/top.c
 DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
 
 B = build
@@ -69,6 +69,9 @@ store/test_store: tests/unit/test_store.c $(call objs,asan,$(COMMON) $(STORE))
 store/test_range: tests/unit/test_range.c $(call objs,asan,$(COMMON) $(STORE))
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
+store/test_top: tests/unit/test_top.c $(call objs,asan,$(COMMON) $(STORE))
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS) -lm
+
 # Every byte layout of keys.c, and the store on top of it, on random input.
 store/test_keys: tests/unit/test_keys.c $(call objs,asan,$(COMMON) $(STORE))
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
@@ -89,7 +92,7 @@ run: deps-build countfs countfs-top
 	@echo "countfs: mounted at ./mnt, data in ./data; Ctrl-C unmounts"
 	./countfs mnt -f -o data=data
 
-test: deps countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range store/test_keys fs/test_line bench/load \
+test: deps countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range store/test_keys store/test_top fs/test_line bench/load \
 	tsan
 	@sh tests/run.sh
 
@@ -179,7 +182,7 @@ uninstall:
 	rm -rf $(DOCDIR)
 
 clean:
-	rm -rf $(B) countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range store/test_keys fs/test_line bench/nullfs bench/load \
+	rm -rf $(B) countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range store/test_keys store/test_top fs/test_line bench/nullfs bench/load \
 		countfs-tsan store/test_store-tsan
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

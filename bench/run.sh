@@ -13,6 +13,9 @@ else SECS=5 RUNS=3 STEADY=60 ECHOS=20000 DISTINCT=1000000 YEAR_DAYS=365; fi
 # The tail: TAIL_EVENTS /ingest lines spread evenly over TAIL_VIDEOS videos.
 if [ "$QUICK" = 1 ]; then TAIL_EVENTS=20000 TAIL_VIDEOS=10000
 else TAIL_EVENTS=2000000 TAIL_VIDEOS=1000000; fi
+# /top: TOP_VIDEOS videos recorded, TOP_EVENTS Zipf events fed per run.
+if [ "$QUICK" = 1 ]; then TOP_VIDEOS=20000 TOP_EVENTS=200000
+else TOP_VIDEOS=1000000 TOP_EVENTS=4000000; fi
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 OUT=$ROOT/bench/results.md
@@ -205,6 +208,41 @@ row "$w" "countfs, one 30d range read" "p50 us" "$r50"
 row "$w" "countfs" "p50 us" "$s50" "one 30d range read" "$(ratio "$s50" "$r50")" "<= 2"
 row "$w" "countfs, one 30d range read" "p99 us" "$r99"
 row "$w" "countfs" "p99 us" "$s99" "one 30d range read" "$(ratio "$s99" "$r99")" "<= 2"
+echo "== /top: $TOP_VIDEOS videos recorded, 30 days of history"
+# The top lists' cost on ingest: the same Zipf feed, until applied, with
+# the lists and without them (COUNTFS_BENCH_NO_TOPS=1, for this only).
+mount_fs topw "$ROOT/countfs" -o "data=$T/data_topw"
+COUNTFS_BENCH_NO_TOPS=1 mount_fs topn "$ROOT/countfs" -o "data=$T/data_topn"
+read -r tw tn < <(paired rate "$LOAD feed $T/topw $TOP_EVENTS 100000 1.1" "$LOAD feed $T/topn $TOP_EVENTS 100000 1.1")
+row "/ingest Zipf(1.1), 100k videos, until applied" "countfs without top lists" "events/s" "$tn"
+row "/ingest Zipf(1.1), 100k videos, until applied" "countfs" "events/s" "$tw" "without top lists" "$(ratio "$tw" "$tn")" ">= 0.9"
+# Every video once, then 30 days of Zipf history by the hour (@ts).
+$LOAD feed "$T/topw" "$TOP_VIDEOS" "$TOP_VIDEOS" even >/dev/null
+end=$(date +%s)
+python3 - "$T/topw/ingest" "$end" "$TOP_VIDEOS" <<'PY'
+import os, random, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+end, videos = int(sys.argv[2]), int(sys.argv[3])
+w = [1 / (i + 1) ** 1.1 for i in range(videos)]
+buf = []
+for h in range(30 * 24):
+    t = end - 30 * 86400 + h * 3600
+    for v in random.choices(range(videos), weights=w, k=300):
+        buf.append("v%d views @%d\n" % (v, t + random.randrange(3600)))
+    if len(buf) >= 3000:
+        os.write(fd, "".join(buf).encode()); buf = []
+if buf:
+    os.write(fd, "".join(buf).encode())
+PY
+for len in 3600 2592000; do
+	f="$T/topw/top/views/$((end - len))-$end"
+	[ "$(wc -l <"$f")" = 100 ] || echo "warning: $f has not 100 lines" >&2
+	tp=$(median p99 "$LOAD" read "$SECS" "$f")
+	target=5000
+	[ "$len" = 3600 ] || target=50000
+	row "/top over $((len / 86400))d $((len % 86400 / 3600))h, $TOP_VIDEOS videos" "countfs" "p99 us" "$tp" "$target us" "$(ratio "$tp" "$target")" "<= 1"
+done
+echo "  unsure answers: $(stat_of "$T/topw" countfs_top_unsure_total) of $(stat_of "$T/topw" countfs_top_reads_total)"
 
 echo "== replication: 10,000 events/s over 100,000 videos, 2 shards"
 cnf=$T/shards.cnf

@@ -125,7 +125,8 @@ static time_t node_mtime(struct countfs *c, const struct node *n)
 {
 	uint32_t when = 0;
 
-	if (n->kind == NODE_STATS || (n->global && !node_is_dir(n)))
+	if (n->kind == NODE_STATS || n->kind == NODE_TOP_WINDOW ||
+	    (n->global && !node_is_dir(n)))
 		return time(NULL);
 	if (n->video && !n->global &&
 	    store_changed(c->store, n->video, n->video_len, n->type,
@@ -335,7 +336,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		      off_t off, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
 {
-	static const char *const root[] = {"videos", "ingest", "stats",
+	static const char *const root[] = {"videos", "ingest", "stats", "top",
 					   "global"};
 	static const char *const video[] = {"views", "range", "series",
 					    "events"};
@@ -353,10 +354,11 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	filler(buf, "..", NULL, 0, 0);
 	switch (n.kind) {
 	case NODE_ROOT:
-		fill(buf, filler, root, c->repl ? 4 : 3);
+		fill(buf, filler, root, c->repl ? 5 : 4);
 		return 0;
 	case NODE_GLOBAL:
 		filler(buf, "videos", NULL, 0, 0);
+		filler(buf, "top", NULL, 0, 0);
 		return 0;
 	case NODE_VIDEOS:
 		if (n.global)
@@ -378,8 +380,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	case NODE_STEP:
 		fill(buf, filler, agg_fn_names, AGG_FNS);
 		return 0;
-	default: /* range/, series/, series/S-E: any window or step can
-		  * be named */
+	default: /* range/, series/, series/S-E, top/: any window, step or
+		  * type can be named */
 		return 0;
 	}
 }
@@ -452,6 +454,8 @@ static int snapshot(struct countfs *c, struct open_file *of)
 				    &of->snap_len);
 	if (n->kind == NODE_INGEST)
 		return 0;
+	if (n->kind == NODE_TOP_WINDOW)
+		return top_render(c, n, &of->snap, &of->snap_len);
 	if (!n->global)
 		wait_for_tails(c, of);
 	if (n->series)
@@ -557,6 +561,8 @@ static enum drop drop_of(enum line_fault f)
 		return DROP_BAD_TIMESTAMP;
 	case LINE_BAD_ID:
 		return DROP_BAD_ID;
+	case LINE_BAD_MULT:
+		return DROP_BAD_MULT;
 	case LINE_TOO_LONG:
 		return DROP_TOO_LONG;
 	default:
@@ -603,21 +609,24 @@ static int parse_one(struct countfs *c, struct open_file *of, const char *s,
 	    .id = ln.id,
 	    .id_len = ln.id_len,
 	    .value = ln.value,
+	    .n = ln.n,
 	    .ts = ln.has_ts ? (uint32_t)ln.ts : now,
 	};
 	return 0;
 }
 
-/* Per-type counters, one update per run of events of the same type. */
+/* Per-type counters, one update per run of events of the same type; a
+ * line of *n counts n events. */
 static void count_types(struct fs_stats *s, const struct store_event *ev,
 			size_t n)
 {
 	for (size_t i = 0, j; i < n; i = j) {
+		uint64_t events = ev[i].n;
 		for (j = i + 1; j < n && ev[j].type_len == ev[i].type_len &&
 				memcmp(ev[j].type, ev[i].type, ev[i].type_len) == 0;
 		     j++)
-			;
-		stats_count_type(s, ev[i].type, ev[i].type_len, j - i);
+			events += ev[j].n;
+		stats_count_type(s, ev[i].type, ev[i].type_len, events);
 	}
 }
 
@@ -762,7 +771,8 @@ static bool tail_fits(const char *data, size_t len)
 static bool tail_viable(const struct open_file *of, const char *t, size_t len)
 {
 	/* "x a 0": a video begun with dots only (".", "..") needs more. */
-	static const char *const endings[] = {"",    "0",  "a",
+	/* "1": "*" begun (and "*0": leading zeros are allowed). */
+	static const char *const endings[] = {"",	"0",	 "1",	 "a",
 					      " a", " a 0", "x a 0"};
 	char buf[TAIL_MAX + 8];
 	const char *why;

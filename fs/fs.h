@@ -30,6 +30,7 @@ struct countfs {
 	const char *mountpoint; /* real path, for the log */
 	bool foreground;
 	bool ingest_skip; /* -o ingest=skip: /ingest drops its bad lines */
+	unsigned top_n;	  /* -o top=N: lines of a /top file */
 	bool failed; /* init could not open the store */
 	time_t started;
 	uid_t uid;
@@ -43,5 +44,12 @@ struct countfs {
 };
 
 extern const struct fuse_operations countfs_ops;
+
+struct node;
+
+/* The content of /top/T/S-E or /global/top/T/S-E, @n at most c->top_n
+ * lines "<count> <video>\n", malloc'd into *@out (fs/top.c). */
+int top_render(struct countfs *c, const struct node *n, char **out,
+	       size_t *len);
 
 #endif

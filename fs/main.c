@@ -31,7 +31,7 @@
 
 struct options {
 	char *data, *shards, *sync, *dedup, *log_level, *mapsize;
-	char *host, *mysql, *global_cache, *ingest;
+	char *host, *mysql, *global_cache, *ingest, *top;
 	char *keep[STORE_LEVELS];
 	char *retain;
 	char *recover; /* recover=KEEP */
@@ -61,6 +61,7 @@ static const struct fuse_opt option_spec[] = {
     OPTION("mysql=%s", mysql),
     OPTION("global_cache=%s", global_cache),
     OPTION("ingest=%s", ingest),
+    OPTION("top=%s", top),
     OPTION("recover=%s", recover),
     FUSE_OPT_KEY("recover", KEY_RECOVER),
     OPTION("-h", show_help),
@@ -111,6 +112,8 @@ static void usage(void)
 	      "damage in KEEP\n"
 	      "  -o ingest=MODE       strict (default) or skip: drop bad "
 	      "/ingest lines\n"
+	      "  -o top=N             lines of a /top file, 1-1000 (default "
+	      "100)\n"
 	      "  -o allow_other       let others in: all read, the owner writes; "
 	      "countfs(8)\n"
 	      "  -o uid=N,gid=N,umask=M  the files' owner, group, mode 0777&~M "
@@ -521,6 +524,13 @@ static int check_options(struct countfs *c, struct options *o)
 		c->ingest_skip = true;
 	else if (o->ingest && strcmp(o->ingest, "strict") != 0)
 		return bad("ingest", o->ingest, "use strict or skip");
+	if (o->top) {
+		static const uint64_t one[] = {1};
+		if (parse_scaled(o->top, "", one, STORE_TOP_MAX, &v) || v < 1)
+			return bad("top", o->top,
+				   "give a number from 1 to 1000");
+		c->top_n = (unsigned)v;
+	}
 	if (o->log_level && log_parse_level(o->log_level, &log_level))
 		return bad("log_level", o->log_level,
 			   "use error, warn, info or debug");
@@ -857,7 +867,7 @@ static void free_options(struct options *o)
 	free(o->data), free(o->shards), free(o->sync), free(o->dedup);
 	free(o->log_level), free(o->mapsize), free(o->retain);
 	free(o->host), free(o->mysql), free(o->global_cache);
-	free(o->ingest);
+	free(o->ingest), free(o->top);
 	free(o->recover);
 	for (int l = 0; l < STORE_LEVELS; l++)
 		free(o->keep[l]);

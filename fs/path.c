@@ -185,6 +185,28 @@ static int parse_video(struct cursor *c, struct node *out)
 	return component(c, &s) == 0 ? 0 : -ENOENT;
 }
 
+/* Below /top: a type, then a window. */
+static int parse_top(struct cursor *c, struct node *out)
+{
+	const char *s;
+	size_t n;
+
+	out->kind = NODE_TOP;
+	if ((n = component(c, &s)) == 0)
+		return 0;
+	if (!line_type_ok(s, n))
+		return -ENOENT;
+	out->kind = NODE_TOP_TYPE;
+	out->type = s;
+	out->type_len = (uint8_t)n;
+	if ((n = component(c, &s)) == 0)
+		return 0;
+	if (parse_window(s, n, out))
+		return -ENOENT;
+	out->kind = NODE_TOP_WINDOW;
+	return component(c, &s) == 0 ? 0 : -ENOENT;
+}
+
 int path_parse(const char *path, struct node *out)
 {
 	struct cursor c = {path};
@@ -205,6 +227,8 @@ int path_parse(const char *path, struct node *out)
 		if ((n = component(&c, &s)) == 0)
 			return 0;
 	}
+	if (is(s, n, "top"))
+		return parse_top(&c, out);
 	if (!is(s, n, "videos"))
 		return -ENOENT;
 	out->kind = NODE_VIDEOS;
@@ -231,7 +255,7 @@ bool path_steps_ok(const struct node *n, uint32_t now)
 bool node_is_dir(const struct node *n)
 {
 	return n->kind != NODE_AGG && n->kind != NODE_INGEST &&
-	       n->kind != NODE_STATS;
+	       n->kind != NODE_STATS && n->kind != NODE_TOP_WINDOW;
 }
 
 bool node_is_writable(const struct node *n)

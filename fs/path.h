@@ -19,8 +19,11 @@
  *   /videos/V/events/T/series/S-E/STEP       STEP
  *   /videos/V/events/T/series/S-E/STEP/{count,...} AGG (series)
  *   /ingest, /stats                          INGEST, STATS
+ *   /top                                     TOP
+ *   /top/T                                   TOP_TYPE
+ *   /top/T/S-E                               TOP_WINDOW (type T, window)
  *   /global                                  GLOBAL
- *   /global/videos/...                       as /videos/..., with global
+ *   /global/videos/..., /global/top/...      as without, with global
  *
  * Parsing is pure: names point into the path; "S-" is open-ended (the
  * window then ends at the time of the read).  A series' STEP is seconds
@@ -48,6 +51,9 @@ enum node_kind {
 	NODE_GLOBAL,
 	NODE_SERIES,
 	NODE_STEP,
+	NODE_TOP,
+	NODE_TOP_TYPE,
+	NODE_TOP_WINDOW,
 };
 
 #define SERIES_STEPS_MAX 100000

@@ -23,8 +23,9 @@ static const char *const refusal_names[REFUSED_KINDS] = {
     "killed"};
 
 static const char *const drop_names[DROP_KINDS] = {
-    "bad_video", "bad_type",   "bad_value", "bad_timestamp",
-    "bad_id",	 "bad_fields", "too_long",  "timestamp"};
+    "bad_video", "bad_type",	    "bad_value",  "bad_timestamp",
+    "bad_id",	 "bad_multiplier", "bad_fields", "too_long",
+    "timestamp"};
 
 uint64_t stats_now_ns(void)
 {
@@ -251,6 +252,12 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 		ss.map_grows);
 	counter(&b, "buckets_expired_total", "Buckets removed by retention.",
 		ss.expired);
+	counter(&b, "top_reads_total", "Reads of /top answered.",
+		ss.top_reads);
+	counter(&b, "top_unsure_total",
+		"Reads of /top whose answer could miss a video (README, "
+		"Trending).",
+		ss.top_unsure);
 	gauge(&b, "journal_events",
 	      "Events acknowledged and not yet applied to LMDB.", ss.journal);
 	gauge(&b, "lmdb_used_bytes", "Bytes of LMDB pages in use, all shards.",

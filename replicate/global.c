@@ -354,20 +354,17 @@ int repl_series(struct repl *r, const char *video, size_t vlen,
 			  &st);
 }
 
-/* Run @sql with @nin string params on @sh; call @fn for each row's first
- * column. */
-static int list_names(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
-		      store_name_fn fn, void *arg)
+/*
+ * Run @sql on @sh with @in bound (NULL: no parameters) and @res as the
+ * result columns; @fn(@arg) after each row fetched, until it returns
+ * nonzero.  A borrowed connection and a query slot, as query_agg().
+ */
+static int each_row(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
+		    MYSQL_BIND *res, const char *what, int (*fn)(void *),
+		    void *arg)
 {
-	char name[STORE_VIDEO_MAX + 1];
-	unsigned long len = 0;
-	MYSQL_BIND res = {.buffer_type = MYSQL_TYPE_STRING,
-			  .buffer = name,
-			  .buffer_length = sizeof(name),
-			  .length = &len};
-	int f;
 	bool probe;
-	int err = read_enter(sh, &probe);
+	int f, err = read_enter(sh, &probe);
 	MYSQL_STMT *s;
 	MYSQL *m;
 
@@ -380,21 +377,153 @@ static int list_names(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
 	s = mysql_stmt_init(m);
 	if (!s || mysql_stmt_prepare(s, sql, strlen(sql)) ||
 	    (in && mysql_stmt_bind_param(s, in)) || mysql_stmt_execute(s) ||
-	    mysql_stmt_bind_result(s, &res) || mysql_stmt_store_result(s)) {
-		err = s ? conn_error(sh, m, s, "global listing") : -ENOMEM;
+	    mysql_stmt_bind_result(s, res) || mysql_stmt_store_result(s)) {
+		err = s ? conn_error(sh, m, s, what) : -ENOMEM;
 	} else {
 		while ((f = mysql_stmt_fetch(s)) == 0 ||
 		       f == MYSQL_DATA_TRUNCATED)
-			if (len < sizeof(name) && fn(arg, name, len))
+			if (fn(arg))
 				break;
 		if (f == 1)
-			err = conn_error(sh, m, s, "global listing");
+			err = conn_error(sh, m, s, what);
 	}
 	if (s)
 		mysql_stmt_close(s);
 	pool_put(sh, m, err != 0);
 	read_leave(sh, probe, err);
 	return err == -EAGAIN ? -EIO : err;
+}
+
+/* One shard's rows (video, count) of a top query, as each_row() fetches
+ * them. */
+struct top_rows {
+	char name[STORE_VIDEO_MAX + 1];
+	unsigned long len;
+	int64_t count;
+	struct store_top_row *rows;
+	unsigned n, got;
+};
+
+static int top_row(void *arg)
+{
+	struct top_rows *t = arg;
+
+	if (t->len > STORE_VIDEO_MAX)
+		return 0;
+	struct store_top_row *row = &t->rows[t->got++];
+	memcpy(row->video, t->name, t->len);
+	row->video[t->len] = 0;
+	row->video_len = (uint8_t)t->len;
+	row->count = t->count;
+	return t->got == t->n;
+}
+
+/* The top @n of one shard: rows (video, count) of @sql into @rows. */
+static int query_top(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
+		     struct store_top_row *rows, unsigned n, unsigned *got)
+{
+	struct top_rows t = {.rows = rows, .n = n};
+	MYSQL_BIND res[2] = {{.buffer_type = MYSQL_TYPE_STRING,
+			      .buffer = t.name,
+			      .buffer_length = sizeof(t.name),
+			      .length = &t.len},
+			     {.buffer_type = MYSQL_TYPE_LONGLONG,
+			      .buffer = &t.count}};
+	int rc = each_row(sh, sql, in, res, "global top", top_row, &t);
+
+	*got = rc ? 0 : t.got;
+	return rc;
+}
+
+static int row_by_video(const void *a, const void *b)
+{
+	return strcmp(((const struct store_top_row *)a)->video,
+		      ((const struct store_top_row *)b)->video);
+}
+
+static int row_by_count(const void *a, const void *b)
+{
+	const struct store_top_row *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return strcmp(x->video, y->video);
+}
+
+int repl_top(struct repl *r, const char *type, size_t tlen, uint32_t start,
+	     uint32_t end, unsigned n, struct store_top_row *rows,
+	     unsigned *nrows)
+{
+	static const char sql[] =
+	    "SELECT video, CAST(SUM(count) AS SIGNED) AS c "
+	    "FROM countfs_minutes WHERE type = ? AND minute >= ? "
+	    "AND minute < ? GROUP BY video HAVING c > 0 "
+	    "ORDER BY c DESC, video LIMIT ?";
+	unsigned long tl = tlen;
+	uint32_t limit = n;
+	struct store_top_row *all = malloc((size_t)r->nshards * n * sizeof(*all));
+	size_t m = 0;
+	MYSQL_BIND in[4];
+	int rc = 0;
+
+	*nrows = 0;
+	if (!all)
+		return -ENOMEM;
+	bind_str(&in[0], type, &tl);
+	bind_u32(&in[1], &start);
+	bind_u32(&in[2], &end);
+	bind_u32(&in[3], &limit);
+	for (unsigned i = 0; i < r->nshards && rc == 0; i++) {
+		unsigned got;
+		rc = query_top(&r->shards[i], sql, in, all + m, n, &got);
+		m += got;
+	}
+	if (rc == 0) {
+		/* A video on two shards (the shard count changed and its
+		 * old rows stay): one row, summed. */
+		qsort(all, m, sizeof(*all), row_by_video);
+		size_t k = 0;
+		for (size_t i = 0; i < m; i++) {
+			if (k && strcmp(all[k - 1].video, all[i].video) == 0)
+				all[k - 1].count += all[i].count;
+			else
+				all[k++] = all[i];
+		}
+		qsort(all, k, sizeof(*all), row_by_count);
+		*nrows = k < n ? (unsigned)k : n;
+		memcpy(rows, all, *nrows * sizeof(*rows));
+	}
+	free(all);
+	return rc;
+}
+
+/* The names a listing fetches, handed to the caller's @fn. */
+struct name_rows {
+	char name[STORE_VIDEO_MAX + 1];
+	unsigned long len;
+	store_name_fn fn;
+	void *arg;
+};
+
+static int name_row(void *arg)
+{
+	struct name_rows *l = arg;
+
+	return l->len < sizeof(l->name) && l->fn(l->arg, l->name, l->len);
+}
+
+/* Run @sql with @in (string params, or NULL) on @sh; call @fn for each
+ * row's first column. */
+static int list_names(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
+		      store_name_fn fn, void *arg)
+{
+	struct name_rows l = {.fn = fn, .arg = arg};
+	MYSQL_BIND res = {.buffer_type = MYSQL_TYPE_STRING,
+			  .buffer = l.name,
+			  .buffer_length = sizeof(l.name),
+			  .length = &l.len};
+
+	return each_row(sh, sql, in, &res, "global listing", name_row, &l);
 }
 
 struct name_set {

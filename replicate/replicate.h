@@ -95,6 +95,15 @@ int repl_range(struct repl *r, const char *video, size_t vlen,
 int repl_series(struct repl *r, const char *video, size_t vlen,
 		const char *type, size_t tlen, uint32_t start, uint32_t end,
 		uint32_t step, struct store_agg *out, size_t n);
+/*
+ * The videos with the most events of @type in the minutes that start in
+ * [start, end), over all hosts: at most @n rows by count descending,
+ * then video in byte order, each count what repl_range() reads for it.
+ * One query per MySQL shard (a video's rows live on one), merged.
+ */
+int repl_top(struct repl *r, const char *type, size_t tlen, uint32_t start,
+	     uint32_t end, unsigned n, struct store_top_row *rows,
+	     unsigned *nrows);
 
 /* Videos known to MySQL (every shard), and a video's event types. */
 int repl_list_videos(struct repl *r, store_name_fn fn, void *arg);

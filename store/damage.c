@@ -255,7 +255,7 @@ bool read_lmdb(const char *dir, struct shard_meta *m, char *why, size_t len)
 		snprintf(why, len, "%s is empty", path);
 		return false;
 	}
-	if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 10)) ||
+	if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 16)) ||
 	    (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0600))) {
 		snprintf(why, len, "%s: LMDB cannot open it: %s", path,
 			 mdb_strerror(rc));
@@ -295,7 +295,7 @@ bool read_lmdb(const char *dir, struct shard_meta *m, char *why, size_t len)
 		goto unreadable;
 	}
 	/* An upgrade must not stop halfway on damage (upgrade.c). */
-	if (m->format && m->format < FORMAT_VERSION &&
+	if (m->format && m->format < 3 &&
 	    upgrade_walk(txn, msg, sizeof(msg))) {
 		mdb_txn_abort(txn);
 		snprintf(why, len,

@@ -9,6 +9,8 @@
  *   2  countfs 0.5.0: DIR/format, and the time each series last changed
  *   3  countfs 0.6.0: a head per series and packs of buckets (keys.h);
  *      shards of 1 and 2 are rewritten by upgrade.c
+ *   4  countfs 0.7.0: the top lists of every minute, hour and day bucket
+ *      (top.c); a shard of 1 to 3 gets them built from its packs
  * The format is kept twice: in each shard's meta "format" (u32), which
  * every release checks, and in DIR/format, one line "countfs data format
  * N", which can be read without LMDB and marks the directory as countfs's.
@@ -45,6 +47,7 @@ static const char *const first_release[FORMAT_VERSION + 1] = {
     [1] = "0.1.0",
     [2] = "0.5.0",
     [3] = "0.6.0",
+    [4] = "0.7.0",
 };
 
 int format_check(uint32_t format, const char *where)
@@ -225,7 +228,9 @@ int format_shard(struct shard *sh, MDB_txn *txn)
 			return rc;
 		if (have == want)
 			return 0;
-		if ((rc = upgrade_shard(sh, txn, have)))
+		if (have < 3 && (rc = upgrade_shard(sh, txn, have)))
+			return rc;
+		if ((rc = tops_build(sh, txn)))
 			return rc;
 		if (!sh->st->upgraded_from || have < sh->st->upgraded_from)
 			sh->st->upgraded_from = have;

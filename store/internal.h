@@ -11,6 +11,8 @@
  *   pending  u8 repl shard | u64 id | u8 level | u32 t -> u32 time first
  *            marked; minute buckets and totals not yet replicated
  *            (repl_shards > 0)
+ *   tops     u8 level | u32 bucket | type -> the top list of a minute,
+ *            hour or day bucket of one event type (top.c)
  *   meta     "shards", "shard", "format", "repl_shards", ... -> u32
  */
 #ifndef COUNTFS_STORE_INTERNAL_H
@@ -28,7 +30,7 @@
 
 /* The data format this countfs writes; it reads FORMAT_OLDEST up to it
  * and upgrades older directories in place (format.c has the history). */
-#define FORMAT_VERSION 3
+#define FORMAT_VERSION 4
 #define FORMAT_OLDEST 1
 
 /* A request waiting for the group commit of its shard. */
@@ -36,7 +38,7 @@ struct commit_req {
 	const struct store_event *ev;
 	size_t n;
 	uint32_t now;
-	size_t deduped;
+	size_t deduped; /* events (an entry's n) not counted: ids seen */
 	int rc;
 	bool one_by_one; /* apply event by event: folded, a sum overflowed */
 	uint64_t ticket; /* its place in the shard's queue */
@@ -113,14 +115,15 @@ struct journal {
  * LMDB group commit and the journal's (commit.c). */
 #define GATHER_NS 150000
 
-/* A sum beyond this marks its shard "big": no more journal batches. */
+/* A sum or count beyond this marks its shard "big": no more journal
+ * batches. */
 #define SUM_BIG (INT64_C(1) << 62)
 
 struct shard {
 	struct store *st;
 	unsigned index;
 	MDB_env *env;
-	MDB_dbi series, names, packs, dedup, dedupx, meta, pending;
+	MDB_dbi series, names, packs, dedup, dedupx, meta, pending, tops;
 	uint64_t map_size; /* guarded by resize (write side) */
 
 	/* Every transaction holds resize for reading; growing the map takes
@@ -132,7 +135,7 @@ struct shard {
 	uint64_t tickets;
 
 	atomic_bool dirty; /* committed since the last fsync */
-	atomic_bool big;   /* a sum passed SUM_BIG (meta "big") */
+	atomic_bool big;   /* a sum or count passed SUM_BIG (meta "big") */
 	unsigned psize;	   /* LMDB page size */
 	bool flush_queued; /* a helper will apply the journal; job_lock */
 	struct journal j;
@@ -165,12 +168,13 @@ struct store {
 	bool helpers_stop;
 
 	atomic_uint_fast64_t events, deduplicated, commits, fsyncs, map_grows,
-	    expired;
+	    expired, top_reads, top_unsure;
 	/* The latest now of a retention pass, set before it deletes: a range
 	 * read answers at no earlier now, or it could miss a bucket deleted
 	 * between its clock reading and its transaction (query.c). */
 	atomic_uint_fast32_t expire_now;
 	bool making; /* DIR is new: DIR/creating marks it until identity */
+	bool no_tops; /* COUNTFS_BENCH_NO_TOPS=1: no top lists kept (bench) */
 	uint32_t stamped;	/* DIR/format as found; 0: none (format.c) */
 	uint32_t upgraded_from; /* oldest shard format below FORMAT_VERSION */
 };
@@ -387,6 +391,46 @@ int upgrade_walk(MDB_txn *txn, char *why, size_t len);
  * negative errno. */
 int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
 		  unsigned level, uint32_t t, struct store_agg *out);
+
+/*
+ * The windows of a range read (query.c).  range_window(): the leaf
+ * boundaries [*@from, *@to) of [start, end) at @now (or the last
+ * retention pass's now, if later), read once a transaction began.
+ * range_cut(): the pieces of [from, to), coarsest level first: @fn gets
+ * each (level, a, b) whose @level buckets starting in [a, b) the window
+ * counts whole (second pieces are any seconds).  series_range(): the
+ * aggregate of [from, to) of the series whose head is @h, inside @txn.
+ */
+void range_window(struct store *st, uint32_t start, uint32_t end,
+		  uint32_t now, uint64_t *from, uint64_t *to);
+typedef void range_piece_fn(void *arg, int level, uint64_t a, uint64_t b);
+void range_cut(int level, uint64_t x, uint64_t y, range_piece_fn *fn,
+	       void *arg);
+int series_range(struct shard *sh, MDB_txn *txn, const struct head *h,
+		 uint64_t from, uint64_t to, struct store_agg *out);
+
+/*
+ * Top lists being updated inside one write transaction (top.c): each
+ * list touched is read once, updated in memory for every series whose
+ * bucket count changed (tops_note(), with the bucket's new exact count)
+ * and written once by tops_flush().  tops_free() drops what was not
+ * flushed.  Levels other than STORE_MIN..STORE_DAY are ignored.
+ */
+struct tops;
+int tops_begin(struct shard *sh, MDB_txn *txn, struct tops **out);
+int tops_note(struct tops *t, unsigned level, uint32_t bucket,
+	      const char *type, size_t tlen, uint64_t id, int64_t count);
+int tops_flush(struct tops *t);
+void tops_free(struct tops *t);
+
+/* Build every top list of a shard of format 3 from its packs and heads,
+ * inside the @txn that upgrades it to format 4 (top.c). */
+int tops_build(struct shard *sh, MDB_txn *txn);
+
+/* Delete the top lists of @level past its horizon, while @budget lasts
+ * (retain.c); *@more when some remain. */
+int tops_expire(struct shard *sh, MDB_txn *txn, int level, uint32_t now,
+		int *budget, bool *more);
 
 /* Rows pending in @sh, all replication shards. */
 uint64_t pending_count(struct shard *sh);

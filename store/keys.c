@@ -148,6 +148,30 @@ bool bucket2_key_parse(const void *k, size_t len, uint64_t *id,
 	return true;
 }
 
+size_t top_key(unsigned char *k, unsigned level, uint32_t bucket,
+	       const char *type, size_t tlen)
+{
+	k[0] = (unsigned char)level;
+	put_be32(k + 1, bucket);
+	memcpy(k + 5, type, tlen);
+	return 5 + tlen;
+}
+
+bool top_key_parse(const void *k, size_t len, unsigned *level,
+		   uint32_t *bucket, const char **type, size_t *tlen)
+{
+	const unsigned char *b = k;
+
+	if (len <= 5 || len > TOP_KEY_MAX || b[0] < STORE_MIN ||
+	    b[0] > STORE_DAY)
+		return false;
+	*level = b[0];
+	*bucket = get_be32(b + 1);
+	*type = (const char *)b + 5;
+	*tlen = len - 5;
+	return true;
+}
+
 /* ---- varints ---------------------------------------------------------- */
 
 static unsigned char *put_uv(unsigned char *p, uint64_t v)
@@ -387,4 +411,34 @@ bool head_decode(const void *buf, size_t len, struct head *h, bool total_only)
 bool is_head(const void *buf, size_t len)
 {
 	return len > 0 && *(const unsigned char *)buf & 0x80;
+}
+
+/* ---- top lists -------------------------------------------------------- */
+
+size_t top_encode(const struct top_entry *e, unsigned n, unsigned char *out)
+{
+	unsigned char *o = put_uv(out, n);
+
+	for (unsigned i = 0; i < n; i++) {
+		o = put_uv(o, e[i].count);
+		o = put_uv(o, e[i].id);
+	}
+	return (size_t)(o - out);
+}
+
+bool top_decode(const void *buf, size_t len, struct top_entry *e,
+		unsigned *n)
+{
+	struct rd r = {buf, (const unsigned char *)buf + len};
+	uint64_t count;
+
+	if (!get_uv(&r, &count) || count > TOP_K)
+		return false;
+	*n = (unsigned)count;
+	for (unsigned i = 0; i < *n; i++)
+		if (!get_uv(&r, &e[i].count) || e[i].count == 0 ||
+		    e[i].count > INT64_MAX || !get_uv(&r, &e[i].id) ||
+		    e[i].id == 0 || e[i].id > SERIES_ID_MAX)
+			return false;
+	return r.p == r.end;
 }

@@ -79,6 +79,15 @@ size_t dedupx_key(unsigned char *k, uint32_t expires, uint64_t id,
 bool dedupx_key_parse(const void *k, size_t len, uint32_t *expires,
 		      const void **dedup, size_t *dlen);
 
+/* tops: u8 level | u32 bucket start | type -> the top list of that
+ * bucket of that event type (top.c): levels STORE_MIN to STORE_DAY. */
+#define TOP_KEY_MAX (1 + 4 + STORE_TYPE_MAX)
+size_t top_key(unsigned char *k, unsigned level, uint32_t bucket,
+	       const char *type, size_t tlen);
+/* false when @k is not a top key of a listed level. */
+bool top_key_parse(const void *k, size_t len, unsigned *level,
+		   uint32_t *bucket, const char **type, size_t *tlen);
+
 /* Formats 1 and 2 (upgrade.c): buckets keyed u64 id | u8 level | u32 t,
  * level LEVEL_TOTAL for the total; false when @k is not one. */
 #define BUCKET2_KEY_LEN 13
@@ -153,6 +162,24 @@ bool head_decode(const void *buf, size_t len, struct head *h, bool total_only);
 /* Is this value a head of format 3?  A format 2 series value is an 8-byte
  * big-endian id, whose first byte is 0; a head's is never 0. */
 bool is_head(const void *buf, size_t len);
+
+/*
+ * A top list: the TOP_K series with the most events in one bucket, each
+ * with its exact count there, or every series with events in it when
+ * fewer (top.c).  Encoded as a varint n, then n pairs (varint count,
+ * varint id), by count descending, then id ascending.
+ */
+#define TOP_K 128
+struct top_entry {
+	uint64_t count;
+	uint64_t id;
+};
+#define TOP_ENC_MAX (2 + TOP_K * (10 + 5))
+size_t top_encode(const struct top_entry *e, unsigned n, unsigned char *out);
+/* Decode a whole value into @e (room for TOP_K); false when it is not a
+ * valid list. */
+bool top_decode(const void *buf, size_t len, struct top_entry *e,
+		unsigned *n);
 
 /* Fold @b into @a; -EOVERFLOW if the count or sum would overflow. */
 static inline int agg_merge(struct store_agg *a, const struct store_agg *b)

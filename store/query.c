@@ -205,7 +205,7 @@ int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
 /*
  * A series: one range per step, read as one.  Each step's window [t_i,
  * t_i+1) is cut as store_range() cuts it (leaf_ceil() of both ends, then
- * tile()), but the pieces are only noted, per level, and merged where
+ * range_cut()), but the pieces are only noted, per level, and merged where
  * they touch; then each level's packs are read once, in time order, and
  * every bucket in a piece folds into the step whose leaf-rounded window
  * holds its start.  So a month by hours reads each pack of hours once,
@@ -221,7 +221,7 @@ struct plan {
 	int rc;
 };
 
-/* Note a piece; pieces of a level come in time order (tile() cuts a
+/* Note a piece; pieces of a level come in time order (range_cut() cuts a
  * window from left to right at each level, the steps follow each other). */
 static void plan_piece(struct plan *p, int level, uint64_t from, uint64_t to)
 {
@@ -246,39 +246,39 @@ static void plan_piece(struct plan *p, int level, uint64_t from, uint64_t to)
 	p->span[level][p->n[level]++] = (struct span){from, to};
 }
 
-/* What a cut takes, the @level buckets whose start lies in [from, to):
- * read at once (a range), or noted in @plan (a series). */
-static void take(struct range_query *q, struct plan *plan, int level,
-		 uint64_t from, uint64_t to)
-{
-	if (plan)
-		plan_piece(plan, level, from, to);
-	else
-		scan(q, level, from, to);
-}
-
-/* The events of [x, y), both leaf boundaries: whole @level buckets in the
- * middle, finer ones at the edges. */
-static void tile(struct range_query *q, struct plan *plan, int level,
-		 uint64_t x, uint64_t y)
+/* The pieces of [x, y), both leaf boundaries: whole @level buckets in
+ * the middle, finer ones at the edges, each given to @fn. */
+void range_cut(int level, uint64_t x, uint64_t y, range_piece_fn *fn,
+	       void *arg)
 {
 	uint64_t a = ceil_level(level, x), b = floor_level(level, y);
 
 	if (x >= y)
 		return;
 	if (level == STORE_SEC) {
-		take(q, plan, STORE_SEC, x, y);
+		fn(arg, STORE_SEC, x, y);
 	} else if (a < b) {
-		take(q, plan, level, a, b);
-		tile(q, plan, level - 1, x, a);
-		tile(q, plan, level - 1, b, y);
+		fn(arg, level, a, b);
+		range_cut(level - 1, x, a, fn, arg);
+		range_cut(level - 1, b, y, fn, arg);
 	} else {
-		tile(q, plan, level - 1, x, y);
+		range_cut(level - 1, x, y, fn, arg);
 	}
 }
 
+/* A range reads each piece at once; a series notes it in its plan. */
+static void scan_piece(void *arg, int level, uint64_t a, uint64_t b)
+{
+	scan(arg, level, a, b);
+}
+
+static void plan_piece_fn(void *arg, int level, uint64_t a, uint64_t b)
+{
+	plan_piece(arg, level, a, b);
+}
+
 /* The coarsest level a window of @len seconds can hold a bucket of: where
- * tile() may start without changing the cut. */
+ * range_cut() may start without changing the cut. */
 static int top_level(uint64_t len)
 {
 	int l = STORE_DAY;
@@ -298,13 +298,35 @@ static void read_zones(struct store *st, uint32_t now, uint64_t z[STORE_LEVELS])
 	zones(&st->cfg, expired > now ? (uint32_t)expired : now, z);
 }
 
+void range_window(struct store *st, uint32_t start, uint32_t end,
+		  uint32_t now, uint64_t *from, uint64_t *to)
+{
+	uint64_t z[STORE_LEVELS];
+
+	read_zones(st, now, z);
+	*from = leaf_ceil(z, start);
+	*to = leaf_ceil(z, end);
+}
+
+int series_range(struct shard *sh, MDB_txn *txn, const struct head *h,
+		 uint64_t from, uint64_t to, struct store_agg *out)
+{
+	struct range_query q = {.sh = sh, .txn = txn, .h = h};
+
+	range_cut(STORE_DAY, from, to, scan_piece, &q);
+	if (q.rc) {
+		memset(out, 0, sizeof(*out));
+		return q.rc;
+	}
+	return acc_out(&q.acc, out);
+}
+
 int store_range(struct store *st, const char *video, size_t vlen,
 		const char *type, size_t tlen, uint32_t start, uint32_t end,
 		uint32_t now, struct store_agg *out)
 {
 	struct shard *sh = &st->shards[store_shard_of(st, video, vlen)];
-	struct range_query q = {.sh = sh};
-	uint64_t z[STORE_LEVELS];
+	uint64_t from, to;
 	struct head h;
 	MDB_txn *txn;
 	int rc;
@@ -312,17 +334,12 @@ int store_range(struct store *st, const char *video, size_t vlen,
 	memset(out, 0, sizeof(*out));
 	if ((rc = shard_read_begin(sh, &txn)))
 		return store_errno(rc, "reading a range");
-	read_zones(st, now, z);
-	uint64_t from = leaf_ceil(z, start), to = leaf_ceil(z, end);
+	range_window(st, start, end, now, &from, &to);
 	rc = series_lookup(sh, txn, video, vlen, type, tlen, &h, false);
-	if (rc == 0) {
-		q.txn = txn;
-		q.h = &h;
-		tile(&q, NULL, STORE_DAY, from, to);
-		rc = q.rc;
-	}
+	if (rc == 0)
+		rc = series_range(sh, txn, &h, from, to, out);
 	shard_txn_abort(sh, txn);
-	if (rc == 0 && (rc = acc_out(&q.acc, out)))
+	if (rc == -EOVERFLOW)
 		log_warn("range of %.*s/%.*s: its sum does not fit in 64 bits",
 			 (int)vlen, video, (int)tlen, type);
 	return rc == -ENOENT ? 0 : store_errno(rc, "reading a range");
@@ -416,11 +433,11 @@ static int series_read(struct series_query *s)
 		if (x >= y)
 			continue;
 		/* Whole buckets of its top level (a step by hour, by day):
-		 * what tile() would take, without its calls. */
+		 * what range_cut() would give, without its calls. */
 		if (floor_level(l, x) == x && floor_level(l, y) == y)
 			plan_piece(&plan, l, x, y);
 		else
-			tile(NULL, &plan, l, x, y);
+			range_cut(l, x, y, plan_piece_fn, &plan);
 	}
 	for (int l = STORE_DAY; l >= STORE_SEC && plan.rc == 0; l--)
 		scan_spans(s, l, plan.span[l], plan.n[l]);

@@ -168,6 +168,8 @@ struct batch {
 	uint32_t *slot;
 	size_t mask;
 	MDB_cursor *heads, *packs;
+	struct tops *tops;	/* the top lists this batch changes */
+	const struct bseries *cur; /* the series being merged */
 };
 
 static uint64_t series_hash(const struct store_event *e)
@@ -353,15 +355,15 @@ static int dedup_seen(struct shard *sh, MDB_txn *txn, uint64_t id,
 	return lmdb_errno(mdb_put(txn, sh->dedupx, &xk, &empty, 0));
 }
 
-/* Note, once and for good, that a sum of @sh came near the limits of
- * 64 bits: the journal's batches then stop (see journal.c). */
+/* Note, once and for good, that a sum or a count of @sh came near the
+ * limits of 64 bits: the journal's batches then stop (see journal.c). */
 static int watch_big(struct shard *sh, MDB_txn *txn, const struct store_agg *a)
 {
-	if (a->sum > -SUM_BIG && a->sum < SUM_BIG)
+	if (a->sum > -SUM_BIG && a->sum < SUM_BIG && a->count < SUM_BIG)
 		return 0;
 	if (atomic_exchange(&sh->big, true))
 		return 0;
-	log_info("shard %u: a sum passed 2^62; its writes are applied one "
+	log_info("shard %u: a sum or count passed 2^62; its writes are applied one "
 		 "by one from now on", sh->index);
 	return meta_put(sh, txn, "big", &(uint32_t){1}, sizeof(uint32_t));
 }
@@ -375,9 +377,24 @@ static int watch_pack(struct shard *sh, MDB_txn *txn, const struct pack *p)
 	return rc;
 }
 
-/* Add pack @p of @level to what the packs database holds for it. */
+/* Tell the top lists the count of slot @i of @p, a whole bucket of
+ * @level of the series being merged. */
+static int note_slot(struct batch *b, uint64_t id, unsigned level,
+		     const struct pack *p, unsigned i)
+{
+	const struct store_event *ev = b->cur->ev;
+
+	if (!b->tops)
+		return 0;
+	return tops_note(b->tops, level, pack_time(p, level, i), ev->type,
+			 ev->type_len, id, p->agg[i].count);
+}
+
+/* Add pack @p of @level to what the packs database holds for it; with
+ * @note, tell the top lists each of its buckets' new counts (@p holds
+ * new events: a pack only moved from a head changes no count). */
 static int tree_merge(struct batch *b, uint64_t id, unsigned level,
-		      const struct pack *p)
+		      const struct pack *p, bool note)
 {
 	unsigned char key[PACK_KEY_LEN], buf[PACK_ENC_MAX];
 	MDB_val k = {PACK_KEY_LEN, key}, v;
@@ -407,6 +424,10 @@ static int tree_merge(struct batch *b, uint64_t id, unsigned level,
 		return rc;
 	}
 	if ((rc = watch_pack(b->sh, b->txn, put)))
+		return rc;
+	for (unsigned i = 0; note && i < put->n && rc == 0; i++)
+		rc = note_slot(b, id, level, put, i);
+	if (rc)
 		return rc;
 	k = (MDB_val){PACK_KEY_LEN, key};
 	v = (MDB_val){pack_encode(put, buf), buf};
@@ -450,7 +471,7 @@ static int head_add(struct batch *b, struct head *h, bool old, unsigned level,
 	int rc;
 
 	if (late->n && (*late_level != level || late->start != start)) {
-		if ((rc = tree_merge(b, h->id, *late_level, late)))
+		if ((rc = tree_merge(b, h->id, *late_level, late, true)))
 			return rc;
 		late->n = 0;
 	}
@@ -463,7 +484,7 @@ static int head_add(struct batch *b, struct head *h, bool old, unsigned level,
 	} else if (start > p->start) {
 		/* The packs database may hold @start: pushed out by a big
 		 * head before an earlier pack was opened again. */
-		if ((rc = tree_merge(b, h->id, level, p)))
+		if ((rc = tree_merge(b, h->id, level, p, false)))
 			return rc;
 		p->start = start;
 		p->n = 0;
@@ -477,8 +498,11 @@ static int head_add(struct batch *b, struct head *h, bool old, unsigned level,
 	if ((rc = pack_add(p, slot, a)))
 		return rc;
 	for (unsigned i = p->n; i-- > 0;)
-		if (p->slot[i] == slot)
+		if (p->slot[i] == slot) {
+			if (p != late && (rc = note_slot(b, h->id, level, p, i)))
+				return rc;
 			return watch_big(b->sh, b->txn, &p->agg[i]);
+		}
 	return 0;
 }
 
@@ -495,7 +519,7 @@ static int head_fit(struct batch *b, struct head *h, unsigned char *buf,
 			return 0;
 		if (!(h->open & 1u << l))
 			continue;
-		if ((rc = tree_merge(b, h->id, l, &h->pack[l])))
+		if ((rc = tree_merge(b, h->id, l, &h->pack[l], false)))
 			return rc;
 		h->open &= ~(1u << l);
 	}
@@ -520,6 +544,7 @@ static int merge_series(struct batch *b, struct bseries *s,
 	size_t len;
 	int rc;
 
+	b->cur = s;
 	rc = lmdb_errno(mdb_cursor_get(b->heads, &k, &v, MDB_SET_KEY));
 	if (rc == 0) {
 		if (!head_decode(v.mv_data, v.mv_size, &h, false))
@@ -560,7 +585,7 @@ static int merge_series(struct batch *b, struct bseries *s,
 	     (rc = pending_mark(b->sh, b->txn, s->repl, h.id, LEVEL_TOTAL, 0,
 				b->now))))
 		return rc;
-	if (late.n && (rc = tree_merge(b, h.id, late_level, &late)))
+	if (late.n && (rc = tree_merge(b, h.id, late_level, &late, true)))
 		return rc;
 	/* Its file's mtime moves, once per batch, in the same transaction. */
 	h.changed = b->now;
@@ -584,6 +609,18 @@ static int merge_series(struct batch *b, struct bseries *s,
 		b->appended = h.id;
 	rc = lmdb_errno(mdb_put(b->txn, b->sh->names, &ik, &k, flags));
 	return rc == -EEXIST ? damaged(b->sh, "names (an id taken twice)") : rc;
+}
+
+/* The aggregate of @e's n events: -EOVERFLOW when n * value leaves 64
+ * bits (n <= 2^32 always fits a count). */
+static int agg_of(const struct store_event *e, struct store_agg *a)
+{
+	int64_t sum;
+
+	if (__builtin_mul_overflow(e->value, (int64_t)e->n, &sum))
+		return -EOVERFLOW;
+	*a = (struct store_agg){(int64_t)e->n, sum, e->value, e->value};
+	return 0;
 }
 
 /* Fold the events of @req into @f, skipping duplicates. */
@@ -612,12 +649,12 @@ static int fold_events(struct batch *b, struct commit_req *req,
 					     &dup)))
 				break;
 			if (dup) {
-				req->deduped++;
+				req->deduped += e->n;
 				continue;
 			}
 		}
-		struct store_agg a = {1, e->value, e->value, e->value};
-		if ((rc = agg_merge(&b->s[s].sum, &a)))
+		struct store_agg a;
+		if ((rc = agg_of(e, &a)) || (rc = agg_merge(&b->s[s].sum, &a)))
 			break;
 		unsigned levels = 0;
 		for (int l = 0; l < STORE_LEVELS; l++)
@@ -686,7 +723,7 @@ static struct order *order_sort(struct order *a, struct order *tmp, size_t n)
 static int merge_all(struct batch *b, struct fold *f)
 {
 	size_t n = f->n;
-	int rc;
+	int rc = 0;
 
 	if (n >= (1u << ORDER_INDEX_BITS))
 		/* Millions of distinct buckets: more than a FUSE write of
@@ -709,7 +746,11 @@ static int merge_all(struct batch *b, struct fold *f)
 	for (size_t i = 0; i < n; i++)
 		e[i] = &f->e[sorted[i].lo & ((1u << ORDER_INDEX_BITS) - 1)];
 	free(ord);
-	rc = lmdb_errno(mdb_cursor_open(b->txn, b->sh->series, &b->heads));
+	if (!b->sh->st->no_tops)
+		rc = tops_begin(b->sh, b->txn, &b->tops);
+	if (rc == 0)
+		rc = lmdb_errno(
+		    mdb_cursor_open(b->txn, b->sh->series, &b->heads));
 	if (rc == 0 &&
 	    (rc = lmdb_errno(mdb_cursor_open(b->txn, b->sh->packs, &b->packs))))
 		mdb_cursor_close(b->heads);
@@ -718,6 +759,10 @@ static int merge_all(struct batch *b, struct fold *f)
 			;
 		rc = merge_series(b, &b->s[e[i]->s], e + i, j - i);
 	}
+	if (rc == 0 && b->tops)
+		rc = tops_flush(b->tops);
+	tops_free(b->tops);
+	b->tops = NULL;
 	if (b->packs) {
 		mdb_cursor_close(b->packs);
 		mdb_cursor_close(b->heads);

@@ -8,7 +8,9 @@
  * run and stops at the first pack that still holds a bucket kept.  A
  * head's open pack is not deleted (the next write of its series pushes it
  * out); reads never count a bucket past its level's horizon anyway.
- * Dedup ids are forgotten the same way, through dedupx.  Work is
+ * Top lists (top.c) go with their buckets, from the start of each level's
+ * run in the tops database.  Dedup ids are forgotten the same way,
+ * through dedupx.  Work is
  * cut into transactions of at most EXPIRE_BATCH deletions so that writers
  * never wait long behind it.
  */
@@ -128,6 +130,8 @@ static int expire_some(struct shard *sh, MDB_txn *txn, void *arg)
 	x->buckets = 0;
 	for (int l = 0; l < STORE_LEVELS && rc == 0; l++)
 		rc = expire_level(sh, txn, l, x);
+	for (int l = STORE_MIN; l < STORE_LEVELS && rc == 0; l++)
+		rc = tops_expire(sh, txn, l, x->now, &x->budget, &x->more);
 	return rc ? rc : expire_dedup(sh, txn, x);
 }
 

@@ -19,7 +19,8 @@
  * with STORE_SYNC_ALWAYS - and a leader applies ~100 ms of requests to
  * LMDB in one transaction.  Reads apply a shard's journal first, so every
  * acknowledged write is visible to them.  Requests with an event id or a
- * value beyond 2^32 are applied directly instead, by group commit:
+ * value (n * value, for an event of n > 1) beyond 2^32 are applied
+ * directly instead, by group commit:
  * concurrent store_record() calls on one shard are applied by whichever
  * caller becomes the leader, in one LMDB transaction (fsynced before
  * anyone is answered with STORE_SYNC_ALWAYS).  Either way a write reaches
@@ -69,15 +70,22 @@ struct store_config {
 /* Fill @cfg with the documented defaults (dir "data", 4 shards, ...). */
 void store_config_defaults(struct store_config *cfg);
 
-/* One event.  Strings are not NUL-terminated and are borrowed: they must
- * stay valid until store_record() returns.  The caller has validated them
- * (see fs/line.h) and resolved @ts (arrival time when the line had none). */
+/* The most events one struct store_event may stand for (a line's *n). */
+#define STORE_N_MAX (UINT64_C(1) << 32)
+
+/* @n events of one value at once (a line's *n; 1 for a plain event).
+ * Strings are not NUL-terminated and are borrowed: they must stay valid
+ * until store_record() returns.  The caller has validated them (see
+ * fs/line.h), set @n (1..STORE_N_MAX: 0 is refused, never taken for 1)
+ * and resolved @ts (arrival time when the line had none).  With @id the
+ * n events are deduplicated as one: all of them count, or none. */
 struct store_event {
 	const char *video;
 	const char *type;
 	const char *id; /* NULL: no event id, never deduplicated */
 	uint8_t video_len, type_len, id_len;
 	int64_t value;
+	uint64_t n;
 	uint32_t ts;
 };
 
@@ -98,6 +106,8 @@ struct store_stats {
 	uint64_t map_bytes;    /* sum of the shards' map sizes */
 	uint64_t pending;      /* rows waiting for replication */
 	uint64_t journal;      /* events acknowledged, not yet in LMDB */
+	uint64_t top_reads;    /* store_top() calls answered */
+	uint64_t top_unsure;   /* of those, answers that could miss a video */
 };
 
 struct store;
@@ -152,14 +162,17 @@ unsigned store_shard_of(const struct store *st, const char *video, size_t len);
 int store_check_ts(const struct store *st, int64_t ts, uint32_t now);
 
 /*
- * Record @n events, all or nothing per shard: either every event of a
+ * Record the @n entries of @ev, each ev[i].n events (count grows by n,
+ * sum by n * value), all or nothing per shard: either every entry of a
  * shard is in its journal record (or committed transaction), or none is.
- * Events whose id was seen for the same series less than dedup_window
+ * Entries whose id was seen for the same series less than dedup_window
  * seconds before @now are acknowledged and not counted; *@deduped (may be
- * NULL) gets their number.  Returns once the events are durable against a
- * killed process (and fsynced with STORE_SYNC_ALWAYS).  Errors: -EOVERFLOW (a sum would overflow; nothing
- * of that shard recorded), -ENOSPC, -EDQUOT (a shard holds as many series
- * as it can), -EIO, -ENOMEM.
+ * NULL) gets the events they stood for.  Returns once the events are
+ * durable against a killed process (and fsynced with STORE_SYNC_ALWAYS).
+ * Errors: -EINVAL (an entry's n is 0 or past STORE_N_MAX; nothing
+ * recorded), -EOVERFLOW (n * value, a sum or a count would overflow 64
+ * bits; nothing of that shard recorded), -ENOSPC, -EDQUOT (a shard holds
+ * as many series as it can), -EIO, -ENOMEM.
  */
 int store_record(struct store *st, const struct store_event *ev, size_t n,
 		 uint32_t now, size_t *deduped);
@@ -200,6 +213,33 @@ int store_series(struct store *st, const char *video, size_t vlen,
 /* Steps of a series: ceil((end - start) / step); 0 when step is 0 or
  * start >= end. */
 uint64_t store_series_len(uint32_t start, uint32_t end, uint32_t step);
+
+/*
+ * The videos with the most events of @type in the window [start, end) at
+ * @now, each with its exact count there (what store_range() reads for
+ * it): at most @n rows (1..STORE_TOP_MAX) into @rows, by count
+ * descending, then video id in byte order; videos with no event in the
+ * window are left out.  *@nrows gets the number of rows.
+ *
+ * Answered from each shard's top lists (top.c): every minute, hour and
+ * day bucket of every type keeps its TOP_K (128) series with the most
+ * events.  For each shard, B is the sum over the window's leaves of each
+ * leaf's 128th largest count (0 when the leaf's bucket has fewer than
+ * 128 videos; a second leaf uses its minute's list): a video in no list
+ * has at most B events in the window.  The answer is exact (*@sure, may
+ * be NULL) when every shard's B is 0, or when @n rows are returned and
+ * every B is below the last row's count; otherwise a video of at most B
+ * events can be missing.
+ */
+#define STORE_TOP_MAX 1000
+struct store_top_row {
+	int64_t count;
+	uint8_t video_len;
+	char video[STORE_VIDEO_MAX + 1]; /* NUL-terminated */
+};
+int store_top(struct store *st, const char *type, size_t tlen,
+	      uint32_t start, uint32_t end, uint32_t now, unsigned n,
+	      struct store_top_row *rows, unsigned *nrows, bool *sure);
 
 /*
  * When a series last changed: the wall time (arrival, not @ts) of the last

@@ -278,6 +278,6 @@ int upgrade_shard(struct shard *sh, MDB_txn *txn, uint32_t from)
 		return rc;
 	log_info("shard %u: %zu series and %zu packs rewritten from data "
 		 "format %u to %u",
-		 sh->index, u.nseries, u.npacks, from, FORMAT_VERSION);
+		 sh->index, u.nseries, u.npacks, from, 3);
 	return 0;
 }

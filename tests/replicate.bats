@@ -73,6 +73,25 @@ for i in range(int(sys.argv[2])):
 	content_is "$MNT/global/videos/never/views" $'0\n'
 }
 
+@test "lines of *n reach /global as n events: count and sum exact" {
+	both
+	m=$(( ($(now) - 600) / 60 * 60 ))
+	for i in 1 2 3 4 5; do
+		echo '*1000' >>"$MNT/videos/pc/views"
+	done
+	printf 'pc bytes 1500 *1000 @%d\npc bytes 2147483647 *4294967296 @%d\n' \
+		$((m + 5)) $((m + 70)) >>"$MNT/ingest"
+	echo '-7 *3' >>"$MNT_B/videos/pc/events/bytes/count"
+	eventually 15 global_is videos/pc/views 5000
+	eventually 15 global_is videos/pc/events/bytes/count 4294968299
+	global_is videos/pc/events/bytes/sum 9223372032561308491
+	global_is videos/pc/events/bytes/min -7
+	global_is videos/pc/events/bytes/max 2147483647
+	global_is "videos/pc/events/bytes/range/$m-$((m + 60))/count" 1000
+	global_is "videos/pc/events/bytes/range/$m-$((m + 60))/sum" 1500000
+	global_is "videos/pc/events/bytes/range/$((m + 60))-$((m + 120))/sum" 9223372032559808512
+}
+
 @test "global ranges equal the sum of both hosts' minute-aligned ranges" {
 	both
 	m=$(( ($(now) - 600) / 60 * 60 ))
@@ -208,11 +227,36 @@ for i in range(int(sys.argv[2])):
 	[ "$output" = EROFS ]
 }
 
+@test "/global/top merges the shards' rankings; each count as /global range reads" {
+	both
+	t=$(($(now) / 60 * 60 - 300))
+	w=$((t - 60))-$((t + 120))
+	for v in 0 1 2 3 4 5 6 7; do
+		for _ in $(seq 0 "$v"); do printf 'g%d views @%d\n' "$v" $((t + 5)); done
+	done >>"$MNT/ingest"
+	printf 'g1 views @%d\ng1 views @%d\ng1 views @%d\ng1 views @%d\n' \
+		$((t + 65)) $((t + 65)) $((t + 65)) $((t + 65)) >>"$MNT_B/ingest"
+	printf 'g9 likes @%d\n' $((t + 5)) >>"$MNT_B/ingest"
+	want=$'8 g7\n7 g6\n6 g1\n6 g5\n5 g4\n4 g3\n3 g2\n1 g0'
+	eventually 15 global_is "top/views/$w" "$want"
+	global_is "top/likes/$w" "1 g9"
+	global_is "videos/g1/range/$w" 6
+	global_is "top/views/$((t + 60))-$((t + 120))" "4 g1"
+	global_is "top/views/$((t + 120))-$((t + 180))" ""
+	run -0 ls "$MNT/global"
+	[ "$output" = $'top\nvideos' ]
+	unmount_countfs
+	mount_countfs "host=a,mysql=$CNF,global_cache=0,top=3"
+	global_a "top/views/$w" $'8 g7\n7 g6\n6 g1'
+	run $FSOP write "$MNT/global/top/views/$w" '\n'
+	[ "$output" = EROFS ]
+}
+
 @test "without mysql= there is no /global" {
 	mount_countfs
 	run $FSOP read "$MNT/global/videos/x/views"
 	[ "$output" = ENOENT ]
-	[ "$(ls "$MNT")" = $'ingest\nstats\nvideos' ]
+	[ "$(ls "$MNT")" = $'ingest\nstats\ntop\nvideos' ]
 }
 
 @test "an option file readable by others is refused at start" {

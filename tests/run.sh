@@ -44,6 +44,7 @@ echo "== unit tests (store, line and path parsers)"
 ./store/test_store
 ./store/test_range
 ./store/test_keys
+./store/test_top
 ./fs/test_line
 
 # Two suites run once, against the ASan build below: the upgrade (0.5.0's

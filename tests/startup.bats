@@ -159,7 +159,7 @@ countfs_fg() {
 	mount_countfs
 	echo >>"$MNT/videos/a/views"
 	content_is "$MNT/videos/a/views" $'1\n'
-	[ "$(cat "$DATA/format")" = "countfs data format 3" ]
+	[ "$(cat "$DATA/format")" = "countfs data format 4" ]
 	[ -s "$DATA/identity" ]
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Data formats across releases: a directory made by 0.4.0 (data format 1)
-# is upgraded in place to format 3 with every count
+# is upgraded in place to format 4 with every count
 # intact, its journal included; a crash in the middle of an upgrade still
 # starts; 0.4.0 refuses the upgraded directory; a directory of a newer
 # format is refused with one sentence, nothing in it changed.
@@ -22,6 +22,11 @@ load helpers/common
 load helpers/old_data
 load helpers/data_050
 
+# The journal format before lines of *n: what 0.6.0 writes, its records
+# of one event per entry (store/jscan.h).
+V060_COMMIT=f5801f0
+V060_BIN=$ROOT/build/old-$V060_COMMIT/countfs
+
 setup_file() {
 	local rc=0
 	build_old_bin "$BATS_FILE_TMPDIR" || rc=$?
@@ -31,6 +36,11 @@ setup_file() {
 	fi
 	rc=0
 	build_release_bin "$V050_COMMIT" "$V050_BIN" "$BATS_FILE_TMPDIR" || rc=$?
+	if [ "$rc" = 1 ]; then
+		return 1
+	fi
+	rc=0
+	build_release_bin "$V060_COMMIT" "$V060_BIN" "$BATS_FILE_TMPDIR" || rc=$?
 	if [ "$rc" = 1 ]; then
 		return 1
 	fi
@@ -88,14 +98,14 @@ counts_are_intact() {
 	[ "$(shard_format "$DATA" 0)" = 1 ]
 	mount_countfs shards=2
 	counts_are_intact
-	grep -q "$DATA: upgraded from data format 1 to 3; a countfs older than 0.6.0 no longer starts on it" "$LOG"
-	[ "$(cat "$DATA/format")" = "countfs data format 3" ]
+	grep -q "$DATA: upgraded from data format 1 to 4; a countfs older than 0.7.0 no longer starts on it" "$LOG"
+	[ "$(cat "$DATA/format")" = "countfs data format 4" ]
 	[ "$(cat "$DATA/identity")" = "$identity" ]
 	echo >>"$MNT/videos/v0/views"
 	content_is "$MNT/videos/v0/views" $'501\n'
 	unmount_countfs
-	[ "$(shard_format "$DATA" 0)" = 3 ]
-	[ "$(shard_format "$DATA" 1)" = 3 ]
+	[ "$(shard_format "$DATA" 0)" = 4 ]
+	[ "$(shard_format "$DATA" 1)" = 4 ]
 	# Started again: nothing more to upgrade, nothing logged about it.
 	: >"$LOG"
 	mount_countfs shards=2
@@ -111,7 +121,7 @@ counts_are_intact() {
 	counts_are_intact
 	unmount_countfs
 	run -1 timeout 20 "$OLD_BIN" "$MNT" -f -o "data=$DATA,shards=2"
-	[[ "$output" = *"was made with format version 3, not 1"* ]]
+	[[ "$output" = *"was made with format version 4, not 1"* ]]
 	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
 }
 
@@ -121,7 +131,7 @@ counts_are_intact() {
 	mount_countfs shards=2
 	counts_are_intact
 	grep -q "had no identity (made by an older countfs)" "$LOG"
-	grep -q "upgraded from data format 1 to 3" "$LOG"
+	grep -q "upgraded from data format 1 to 4" "$LOG"
 	[ -s "$DATA/identity" ]
 }
 
@@ -134,25 +144,25 @@ counts_are_intact() {
 	fixture_data
 	rm -r "$DATA/shard-0"
 	cp -a "$BATS_TEST_TMPDIR/done/shard-0" "$DATA/"
-	[ "$(shard_format "$DATA" 0)" = 3 ]
+	[ "$(shard_format "$DATA" 0)" = 4 ]
 	[ "$(shard_format "$DATA" 1)" = 1 ]
 	: >"$LOG"
 	mount_countfs shards=2
 	counts_are_intact
-	grep -q "upgraded from data format 1 to 3" "$LOG"
-	[ "$(cat "$DATA/format")" = "countfs data format 3" ]
+	grep -q "upgraded from data format 1 to 4" "$LOG"
+	[ "$(cat "$DATA/format")" = "countfs data format 4" ]
 	unmount_countfs
-	[ "$(shard_format "$DATA" 1)" = 3 ]
+	[ "$(shard_format "$DATA" 1)" = 4 ]
 }
 
 @test "0.4.0 refuses a directory whose upgrade was cut short (one shard done)" {
 	need_old_bin
 	fixture_data
-	set_shard_format "$DATA" 0 3
+	set_shard_format "$DATA" 0 4
 	MNT=$BATS_TEST_TMPDIR/mnt
 	mkdir "$MNT"
 	run -1 timeout 20 "$OLD_BIN" "$MNT" -f -o "data=$DATA,shards=2"
-	[[ "$output" = *"format version 3, not 1"* ]]
+	[[ "$output" = *"format version 4, not 1"* ]]
 	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
 }
 
@@ -160,12 +170,12 @@ counts_are_intact() {
 	mount_countfs
 	echo >>"$MNT/videos/a/views"
 	unmount_countfs
-	printf 'countfs data format 4\n' >"$DATA/format"
+	printf 'countfs data format 5\n' >"$DATA/format"
 	sums=$(cd "$DATA" && md5sum format identity shard-*/*)
 	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
 	echo "$output"
 	[ "${#lines[@]}" = 1 ]
-	[[ "$output" = *"$DATA was written by a newer countfs (data format 4); this countfs $(version) reads formats 1 to 3" ]]
+	[[ "$output" = *"$DATA was written by a newer countfs (data format 5); this countfs $(version) reads formats 1 to 4" ]]
 	[ "$(cd "$DATA" && md5sum format identity shard-*/*)" = "$sums" ]
 	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
 }
@@ -176,12 +186,12 @@ counts_are_intact() {
 	unmount_countfs
 	# A newer release whose DIR/format is gone: its shard still says.
 	rm "$DATA/format"
-	set_shard_format "$DATA" 1 4
+	set_shard_format "$DATA" 1 5
 	sums=$(cd "$DATA" && md5sum identity shard-*/*)
 	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA,shards=2"
 	echo "$output"
 	[ "${#lines[@]}" = 1 ]
-	[[ "$output" = *"$DATA/shard-1 was written by a newer countfs (data format 4); this countfs $(version) reads formats 1 to 3" ]]
+	[[ "$output" = *"$DATA/shard-1 was written by a newer countfs (data format 5); this countfs $(version) reads formats 1 to 4" ]]
 	[ "$(cd "$DATA" && md5sum identity shard-*/*)" = "$sums" ]
 	[ ! -e "$DATA/format" ]
 }
@@ -203,13 +213,13 @@ counts_are_intact() {
 		run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
 		echo "$bad: $output"
 		[ "${#lines[@]}" = 1 ]
-		[[ "$output" = *"$DATA/format is damaged: it must be one line \"countfs data format N\"; write the line back (countfs data format 3 if this countfs made the directory)" ]]
+		[[ "$output" = *"$DATA/format is damaged: it must be one line \"countfs data format N\"; write the line back (countfs data format 4 if this countfs made the directory)" ]]
 	done
 	# The largest number is a newer format, told as such.
 	printf 'countfs data format 4294967295\n' >"$DATA/format"
 	run -1 timeout 20 "$COUNTFS_BIN" "$MNT" -f -o "data=$DATA"
-	[[ "$output" = *"(data format 4294967295); this countfs $(version) reads formats 1 to 3" ]]
-	printf 'countfs data format 3\n' >"$DATA/format"
+	[[ "$output" = *"(data format 4294967295); this countfs $(version) reads formats 1 to 4" ]]
+	printf 'countfs data format 4\n' >"$DATA/format"
 	mount_countfs
 }
 
@@ -302,6 +312,34 @@ added_to_050() {
 	content_is "$MNT/videos/zz-new/events/views/sum" $'1\n'
 }
 
+# tops_are_brute WINDOW [TYPES]: for every event type, /top/T/WINDOW (100
+# lines) equals the ranking of every series' own range file for that
+# window; at least TYPES types (1) have events in it.
+tops_are_brute() {
+	python3 - "$MNT" "$1" "${2:-1}" <<'PY'
+import os, sys
+mnt, w = sys.argv[1], sys.argv[2]
+by_type = {}
+for v in os.listdir(f"{mnt}/videos"):
+    for t in os.listdir(f"{mnt}/videos/{v}/events"):
+        with open(f"{mnt}/videos/{v}/events/{t}/range/{w}/count") as f:
+            n = int(f.read())
+        if n:
+            by_type.setdefault(t, []).append((-n, v.encode(), v))
+bad = 0
+for t, rows in by_type.items():
+    rows.sort()
+    want = "".join(f"{-n} {v}\n" for n, _, v in rows[:100])
+    with open(f"{mnt}/top/{t}/{w}") as f:
+        got = f.read()
+    if got != want:
+        bad += 1
+        print(f"/top/{t}/{w}: got {got[:200]!r}, want {want[:200]!r}")
+print(f"{len(by_type)} types compared")
+sys.exit(1 if bad or len(by_type) < int(sys.argv[3]) else 0)
+PY
+}
+
 @test "a directory made by 0.5.0 is upgraded in place: every count, range, listing, mtime and id as 0.5.0 read them" {
 	v050_data
 	new=$(format_version)
@@ -317,6 +355,9 @@ added_to_050() {
 	reads_as_050
 	[ "$(cat "$DATA/format")" = "countfs data format $new" ]
 	[ "$(cat "$DATA/identity")" = "$identity" ]
+	# The top lists were built from the packs (format 4).
+	tops_are_brute "1-$((V050_NOW + 1))"
+	tops_are_brute "$((V050_NOW - 86400))-$((V050_NOW - 3600))" 0
 	if [ "$new" -gt 2 ]; then
 		grep -q "$DATA: upgraded from data format 2 to $new" "$LOG"
 	else
@@ -420,4 +461,23 @@ EOF
 	[ "${#lines[@]}" = 1 ]
 	[[ "$output" = *"$DATA was written by a newer countfs (data format $new); this countfs 0.5.0 reads formats 1 to 2" ]]
 	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
+}
+
+@test "a journal 0.6.0 left at kill -9 is replayed by this countfs, and lines of *n add to it" {
+	if [ ! -x "$V060_BIN" ]; then
+		skip "countfs 0.6.0 cannot be built: commit $V060_COMMIT is not in this clone (git fetch --unshallow)"
+	fi
+	COUNTFS_BIN=$V060_BIN mount_countfs
+	views_then_kill 3000 7
+	journals_hold_records
+	mount_countfs
+	grep -q 'events from the journal' "$LOG"
+	for i in 0 1 2 3; do
+		content_is "$MNT/videos/v$i/views" $'429\n'
+	done
+	for i in 4 5 6; do
+		content_is "$MNT/videos/v$i/views" $'428\n'
+	done
+	echo '*1000' >>"$MNT/videos/v0/views"
+	content_is "$MNT/videos/v0/views" $'1429\n'
 }

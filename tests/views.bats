@@ -82,7 +82,7 @@ setup() {
 	run ls "$MNT/videos"
 	[ "$output" = $'first\nsecond' ]
 	run ls "$MNT"
-	[ "$output" = $'ingest\nstats\nvideos' ]
+	[ "$output" = $'ingest\nstats\ntop\nvideos' ]
 	run ls "$MNT/videos/first"
 	[ "$output" = $'events\nrange\nseries\nviews' ]
 }

@@ -185,7 +185,8 @@ static void record_events(struct store *st, const uint32_t keep[4],
 		events[nevents] = (struct event){(uint32_t)t, between(-999, 999)};
 		ev[nevents] = (struct store_event){
 		    .video = "v", .video_len = 1, .type = "t", .type_len = 1,
-		    .value = events[nevents].v, .ts = (uint32_t)t};
+		    .value = events[nevents].v, .n = 1,
+		    .ts = (uint32_t)t};
 		nevents++;
 	}
 	for (int i = 0; i < NEVENTS; i += 500)
@@ -428,7 +429,7 @@ static int rec1(struct store *st, const char *type, int64_t v, uint32_t t,
 {
 	struct store_event e = {.video = "v", .video_len = 1, .type = type,
 				.type_len = (uint8_t)strlen(type), .value = v,
-				.ts = t};
+				.n = 1, .ts = t};
 	return store_record(st, &e, 1, now, NULL);
 }
 
