@@ -101,8 +101,9 @@ static int render(const struct node *nd, const struct store_agg *agg,
 			*p++ = '\n';
 		}
 	}
-	*out = buf;
 	*len = (size_t)(p - buf);
+	/* Kept with the open file: only what was written. */
+	*out = realloc(buf, *len) ?: buf;
 	return 0;
 }
 

@@ -221,7 +221,7 @@ struct plan {
 	int rc;
 };
 
-/* Note a piece; pieces of a level come in time order  (range_cut() cuts a
+/* Note a piece; pieces of a level come in time order (range_cut() cuts a
  * window from left to right at each level, the steps follow each other). */
 static void plan_piece(struct plan *p, int level, uint64_t from, uint64_t to)
 {
@@ -427,9 +427,18 @@ static int series_read(struct series_query *s)
 	struct plan plan = {.rc = 0};
 	int rc;
 
-	for (size_t i = 0; i < s->n && plan.rc == 0; i++)
-		range_cut(top_level(s->b[i + 1] - s->b[i]), s->b[i],
-			  s->b[i + 1], plan_piece_fn, &plan);
+	for (size_t i = 0; i < s->n && plan.rc == 0; i++) {
+		uint64_t x = s->b[i], y = s->b[i + 1];
+		int l = top_level(y - x);
+		if (x >= y)
+			continue;
+		/* Whole buckets of its top level (a step by hour, by day):
+		 * what range_cut() would give, without its calls. */
+		if (floor_level(l, x) == x && floor_level(l, y) == y)
+			plan_piece(&plan, l, x, y);
+		else
+			range_cut(l, x, y, plan_piece_fn, &plan);
+	}
 	for (int l = STORE_DAY; l >= STORE_SEC && plan.rc == 0; l--)
 		scan_spans(s, l, plan.span[l], plan.n[l]);
 	rc = plan.rc ? plan.rc : s->q.rc;
@@ -458,7 +467,6 @@ int store_series(struct store *st, const char *video, size_t vlen,
 
 	if (n == 0 || n != store_series_len(start, end, step))
 		return -EINVAL;
-	memset(out, 0, n * sizeof(*out));
 	b = malloc((n + 1) * sizeof(*b));
 	s.acc = calloc(n, sizeof(*s.acc));
 	if (!b || !s.acc) {
@@ -479,6 +487,8 @@ int store_series(struct store *st, const char *video, size_t vlen,
 		rc = series_read(&s);
 	}
 	shard_txn_abort(sh, txn);
+	if (rc == -ENOENT) /* never recorded: every step empty */
+		rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if ((rc = acc_out(&s.acc[i], &out[i])))
 			log_warn("series of %.*s/%.*s: the sum of its step at "
@@ -486,9 +496,11 @@ int store_series(struct store *st, const char *video, size_t vlen,
 				 (int)vlen, video, (int)tlen, type,
 				 (unsigned long long)start + i * step);
 out:
+	if (rc)
+		memset(out, 0, n * sizeof(*out));
 	free(b);
 	free(s.acc);
-	return rc == -ENOENT ? 0 : store_errno(rc, "reading a series");
+	return store_errno(rc, "reading a series");
 }
 
 int store_total(struct store *st, const char *video, size_t vlen,

@@ -81,11 +81,15 @@ setup() {
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 100000 ]
 	[ "${lines[0]}" = "$t 0" ]
-	[ "${lines[99999]}" = "$((t + 99999)) 0" ]
-	# The event is three days old: its minute answers, in the step
-	# that holds the minute's start.
+	# The event is two days old: its minute answers, in the step that
+	# holds the minute's start (the last step only when the event is
+	# on the minute).
 	m=$(((t + 99999) / 60 * 60))
 	[ "${lines[$((m - t))]}" = "$m 1" ]
+	want=$((m == t + 99999 ? 1 : 0))
+	[ "${lines[99999]}" = "$((t + 99999)) $want" ]
+	run grep -c ' 1$' <<<"$output"
+	[ "$output" = 1 ]
 	run $FSOP read "$V/series/$t-$((t + 100001))/1"
 	[ "$output" = ENOENT ]
 	run $FSOP read "$V/events/views/series/$t-$((t + 100001))/1/count"
@@ -95,6 +99,13 @@ setup() {
 	# An open end is judged when read.
 	run $FSOP read "$V/series/$(($(now) - 200000))-/1"
 	[ "$output" = ENOENT ]
+	# The last second of 32 bits; the first.
+	content_is "$V/series/4294967195-4294967295/50" \
+		"4294967195 0"$'\n'"4294967245 0"$'\n'
+	content_is "$V/series/0-2/1" "0 0"$'\n'"1 0"$'\n'
+	content_is "$V/series/0-4294967295/4294967295" "0 1"$'\n'
+	content_is "$V/series/0-4294967295/49710d" "0 1"$'\n'"4294944000 0"$'\n'
+	stat "$V/series/0-4294967295/42950"
 }
 
 @test "malformed series names are ENOENT" {

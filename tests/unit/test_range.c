@@ -542,6 +542,11 @@ static void test_wide_sum(void)
 	rc = store_series(st, "v", 1, "t", 1, m - 20, m + 80, 80, now, st2, 1);
 	is_int(rc, -EINVAL, "a series given room for the wrong step count is "
 	       "EINVAL");
+	memset(st2, 0x55, sizeof(st2));
+	rc = store_series(st, "v", 1, "nope", 4, m - 20, m + 80, 80, now, st2, 2);
+	ok(rc == 0 && st2[0].count == 0 && st2[0].sum == 0 &&
+	       st2[1].count == 0 && st2[1].sum == 0,
+	   "a series never recorded reads zeroes");
 
 	/* The least int64 is a sum that fits. */
 	ok(rec1(st, "n", 1, m + 70, now) == 0 &&
