@@ -748,30 +748,54 @@ static int snapshot(struct countfs *c, struct open_file *of)
 	return 0;
 }
 
-/* Replied under the file's lock: a read at offset 0 of the same handle
- * would free the snapshot. */
+/* What a read answers: up to @size bytes of the snapshot from @off,
+ * copied (in @small when they fit), so that the reply is sent after the
+ * file's lock is dropped.  NULL with *@len 0: nothing (EOF), or no
+ * memory (-ENOMEM in *@rc). */
+static char *snap_piece(struct open_file *of, size_t size, off_t off,
+			char *small, size_t cap, size_t *len, int *rc)
+{
+	char *out = small;
+
+	*len = 0;
+	if ((size_t)off >= of->snap_len)
+		return NULL;
+	if (size > of->snap_len - (size_t)off)
+		size = of->snap_len - (size_t)off;
+	if (size > cap && !(out = malloc(size))) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	memcpy(out, of->snap + off, size);
+	*len = size;
+	return out;
+}
+
+/* Replied once the file's lock is dropped: the reader may close the
+ * file as soon as it has its answer, and the release free it. */
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct countfs *c = context(req);
 	struct open_file *of = file_of(fi);
 	uint64_t t0 = stats_now_ns();
+	char small[256], *out = NULL;
+	size_t len = 0;
 	int rc = 0;
 
 	(void)ino;
 	pthread_mutex_lock(&of->lock);
 	if (off == 0 || (!of->snap && of->snap_len == 0))
 		rc = snapshot(c, of);
-	if (rc) {
-		fuse_reply_err(req, -rc);
-	} else if ((size_t)off < of->snap_len) {
-		if (size > of->snap_len - (size_t)off)
-			size = of->snap_len - (size_t)off;
-		fuse_reply_buf(req, of->snap + off, size);
-	} else {
-		fuse_reply_buf(req, NULL, 0);
-	}
+	if (rc == 0)
+		out = snap_piece(of, size, off, small, sizeof(small), &len, &rc);
 	pthread_mutex_unlock(&of->lock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, out, len);
+	if (out != small)
+		free(out);
 	atomic_fetch_add_explicit(&c->stats.reads, 1, memory_order_relaxed);
 	stats_observe(&c->stats.read_latency, stats_now_ns() - t0);
 }

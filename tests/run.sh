@@ -40,11 +40,12 @@ if grep -nE '^\s*\[\[? .*\]\]? && \[\[? ' tests/*.bats tests/*/*.bats; then
 	exit 1
 fi
 
-echo "== unit tests (store, line and path parsers)"
+echo "== unit tests (store, line and path parsers, inode table)"
 ./store/test_store
 ./store/test_range
 ./store/test_keys
 ./fs/test_line
+./fs/test_inode
 
 # Two suites run once, against the ASan build below: the upgrade (0.5.0's
 # directory read ~20,000 ways, before and after) and range (two minutes
