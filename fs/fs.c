@@ -107,6 +107,14 @@ struct open_file {
 	size_t names_len, names_cap;
 	off_t list_pos;
 	size_t list_at;
+
+	/* A series' count as this handle last read it (a total: poll and
+	 * the live files compare with it); under lock. */
+	int64_t seen;
+	bool has_seen;
+	bool answered;	  /* follow, when/N: a read was answered */
+	size_t live_sent; /* follow: bytes of snap given so far */
+	struct live_watch pw; /* its poller, linked while one waits */
 };
 
 static struct countfs *context(fuse_req_t req)
@@ -267,6 +275,7 @@ static void file_free(struct countfs *c, struct open_file *of)
 	if (of->next)
 		of->next->prev = of->prev;
 	pthread_mutex_unlock(&c->files_lock);
+	live_unpoll(&c->live, &of->pw);
 	pthread_mutex_destroy(&of->lock);
 	free(of->path);
 	free(of->tail);
@@ -453,9 +462,10 @@ static int list_dir(struct countfs *c, struct open_file *d, void *buf,
 {
 	static const char *const root[] = {"videos", "ingest", "stats",
 					   "global"};
-	static const char *const video[] = {"views", "range", "events"};
-	static const char *const type[] = {"count", "sum", "min",
-					   "max",   "avg", "range"};
+	static const char *const video[] = {"views", "range", "events",
+					    "follow", "when"};
+	static const char *const type[] = {"count", "sum",   "min", "max",
+					   "avg",   "range", "follow", "when"};
 	struct lister l = {buf, filler};
 	const struct node n = d->node;
 
@@ -475,8 +485,8 @@ static int list_dir(struct countfs *c, struct open_file *d, void *buf,
 		if (n.global)
 			return repl_list_videos(c->repl, list_name, &l);
 		return 0; /* handled above */
-	case NODE_VIDEO:
-		FILL(buf, filler, video);
+	case NODE_VIDEO: /* follow and when are local only */
+		fill(buf, filler, video, n.global ? 3 : 5);
 		return 0;
 	case NODE_EVENTS:
 		if (n.global)
@@ -485,7 +495,7 @@ static int list_dir(struct countfs *c, struct open_file *d, void *buf,
 		return store_list_types(c->store, n.video, n.video_len,
 					list_name, &l);
 	case NODE_TYPE:
-		FILL(buf, filler, type);
+		fill(buf, filler, type, n.global ? 6 : 8);
 		return 0;
 	case NODE_WINDOW:
 		fill(buf, filler, agg_fn_names, AGG_FNS);
@@ -738,6 +748,8 @@ static int snapshot(struct countfs *c, struct open_file *of)
 	} else {
 		rc = store_total(c->store, n->video, n->video_len, n->type,
 				 n->type_len, &a);
+		of->seen = a.count;
+		of->has_seen = rc == 0;
 	}
 	if (rc)
 		return rc;
@@ -771,6 +783,154 @@ static char *snap_piece(struct open_file *of, size_t size, off_t off,
 	return out;
 }
 
+/* Send what snap_piece() gave, or the error @rc; free its copy. */
+static void reply_piece(fuse_req_t req, int rc, char *out, const char *small,
+			size_t len)
+{
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, out, len);
+	if (out != small)
+		free(out);
+}
+
+/* ---- live reads: follow, when/N ----------------------------------- */
+
+/* A read parked until its series' count satisfies it (live.c). */
+struct parked {
+	struct live_watch w; /* first: the registry's link */
+	struct live *live;
+	fuse_req_t req;
+	struct open_file *of;
+	size_t size;
+};
+
+/*
+ * Answer a parked read that this thread unlinked: the count, or EOF
+ * (@count < 0).  The file's state is updated under its lock, which the
+ * parking read held until its interrupt function was set; the reply goes
+ * after, since the reader may then close the file.
+ */
+static void parked_answer(struct live_watch *w, int64_t count)
+{
+	struct parked *p = (struct parked *)w;
+	struct open_file *of = p->of;
+	char num[32];
+	size_t len = 0;
+
+	pthread_mutex_lock(&of->lock);
+	if (count >= 0) {
+		int n = snprintf(num, sizeof(num), "%" PRId64 "\n", count);
+		char *text = strndup(num, (size_t)n);
+		if (text) {
+			free(of->snap);
+			of->snap = text;
+			of->snap_len = (size_t)n;
+			of->seen = count;
+			of->has_seen = true;
+			of->answered = true;
+			len = (size_t)n < p->size ? (size_t)n : p->size;
+			of->live_sent = len;
+		}
+	}
+	pthread_mutex_unlock(&of->lock);
+	fuse_req_interrupt_func(p->req, NULL, NULL);
+	fuse_reply_buf(p->req, count >= 0 ? num : NULL, len);
+	free(p);
+}
+
+/* Ctrl-C, timeout(1): a read still parked ends with EINTR at once.
+ * Called with libfuse's lock of the request held. */
+static void parked_interrupted(fuse_req_t req, void *data)
+{
+	struct parked *p = data;
+
+	if (live_remove(p->live, &p->w)) {
+		fuse_reply_err(req, EINTR);
+		free(p);
+	}
+}
+
+/* Park @req until the count satisfies it; with the file's lock held, so
+ * that an answer waits for the interrupt function to be set. */
+static void park(struct countfs *c, fuse_req_t req, struct open_file *of,
+		 size_t size)
+{
+	const struct node *n = &of->node;
+	struct parked *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p->w.when = n->kind == NODE_WHEN;
+	p->w.at_least = n->at_least;
+	p->w.count = of->seen;
+	p->w.fire = parked_answer;
+	p->live = &c->live;
+	p->req = req;
+	p->of = of;
+	p->size = size;
+	rc = live_add(&c->live, &p->w, n->video, n->video_len, n->type,
+		      n->type_len);
+	if (rc) { /* live reads have ended: EOF */
+		free(p);
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	/* From here on p may be answered (and freed) at any time. */
+	fuse_req_interrupt_func(req, parked_interrupted, p);
+}
+
+/*
+ * follow: the first read of a handle answers the count at once; each
+ * later one waits for a count other than the last it answered (the rest
+ * of an answer cut short by a small read comes first).  when/N: a read at
+ * offset 0 answers the count once it is >= N; the rest is a file.
+ */
+static void live_read(struct countfs *c, fuse_req_t req, struct open_file *of,
+		      size_t size, off_t off)
+{
+	bool follow = of->node.kind == NODE_FOLLOW;
+	char small[64], *out = NULL;
+	size_t len = 0, from = (size_t)off;
+	int rc = 0;
+
+	pthread_mutex_lock(&of->lock);
+	if (follow && of->answered && of->live_sent < of->snap_len) {
+		from = of->live_sent;
+	} else if (follow && of->answered) {
+		park(c, req, of, size);
+		pthread_mutex_unlock(&of->lock);
+		return;
+	} else if (!follow && of->answered && off > 0) {
+		/* the rest of the answer, then EOF */
+	} else {
+		if ((rc = snapshot(c, of)) == 0 && !follow &&
+		    of->seen < of->node.at_least) {
+			park(c, req, of, size);
+			pthread_mutex_unlock(&of->lock);
+			return;
+		}
+		of->answered = rc == 0;
+		from = 0;
+	}
+	if (rc == 0)
+		out = snap_piece(of, size, (off_t)from, small, sizeof(small),
+				 &len, &rc);
+	if (follow)
+		of->live_sent = from + len;
+	pthread_mutex_unlock(&of->lock);
+	reply_piece(req, rc, out, small, len);
+}
+
+void fs_end_live(struct countfs *c)
+{
+	live_stop(&c->live);
+}
+
 /* Replied once the file's lock is dropped: the reader may close the
  * file as soon as it has its answer, and the release free it. */
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -784,18 +944,17 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int rc = 0;
 
 	(void)ino;
+	if (node_is_live(&of->node)) {
+		live_read(c, req, of, size, off);
+		return;
+	}
 	pthread_mutex_lock(&of->lock);
 	if (off == 0 || (!of->snap && of->snap_len == 0))
 		rc = snapshot(c, of);
 	if (rc == 0)
 		out = snap_piece(of, size, off, small, sizeof(small), &len, &rc);
 	pthread_mutex_unlock(&of->lock);
-	if (rc)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_buf(req, out, len);
-	if (out != small)
-		free(out);
+	reply_piece(req, rc, out, small, len);
 	atomic_fetch_add_explicit(&c->stats.reads, 1, memory_order_relaxed);
 	stats_observe(&c->stats.read_latency, stats_now_ns() - t0);
 }
@@ -1026,6 +1185,8 @@ static int record_lines(struct countfs *c, struct open_file *of, const char *s,
 	}
 	if (rc == 0 && b.n)
 		rc = store_record(c->store, b.ev, b.n, now, NULL);
+	if (rc == 0 && b.n)
+		live_changed(&c->live, b.ev, b.n);
 	if (rc && rc != -EINVAL) {
 		refuse_batch(c, of, rc);
 	} else if (rc == 0) {
@@ -1456,17 +1617,62 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-/* Always ready, as the kernel answers for a filesystem without poll; but
- * here the handle a poller asks for (epoll, as Go's runtime does on every
- * file it opens, node_exporter's included) is freed: libfuse 3.14 leaks it
- * when the filesystem has no poll.  Nothing is ever notified. */
+/* Does @n read a series' total, so that poll can say when it moved? */
+static bool node_has_count(const struct node *n)
+{
+	return !n->global &&
+	       ((n->kind == NODE_AGG && !n->windowed) || node_is_live(n));
+}
+
+/*
+ * A counter file is readable (POLLIN) when its series' count is not the
+ * one its handle last read (or it never read); follow also when an
+ * answer was cut short, when/N when the count is >= N or it answered.
+ * Else the poll handle waits in the registry for the count to move.
+ * Every other file is always ready, as the kernel answers for a
+ * filesystem without poll; its handle is freed (libfuse 3.14 leaks the
+ * handles of a filesystem without poll: Go's runtime epolls every file).
+ */
 static void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		    struct fuse_pollhandle *ph)
 {
-	(void)ino, (void)fi;
-	if (ph)
-		fuse_pollhandle_destroy(ph);
-	fuse_reply_poll(req, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+	struct countfs *c = context(req);
+	struct open_file *of = file_of(fi);
+	const struct node *n = &of->node;
+	unsigned ready = POLLOUT | POLLWRNORM;
+	bool when = n->kind == NODE_WHEN, in;
+	struct store_agg a;
+	int64_t seen;
+	int rc;
+
+	(void)ino;
+	if (!node_has_count(n)) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, ready | POLLIN | POLLRDNORM);
+		return;
+	}
+	rc = store_total(c->store, n->video, n->video_len, n->type,
+			 n->type_len, &a);
+	pthread_mutex_lock(&of->lock);
+	seen = of->seen;
+	if (rc || !of->has_seen)
+		in = true;
+	else if (when)
+		in = of->answered || a.count >= n->at_least;
+	else
+		in = a.count != seen ||
+		     (n->kind == NODE_FOLLOW && of->live_sent < of->snap_len);
+	pthread_mutex_unlock(&of->lock);
+	if (in) {
+		ready |= POLLIN | POLLRDNORM;
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+	} else if (ph) {
+		live_poll(&c->live, &of->pw, ph, when, seen, n->at_least,
+			  n->video, n->video_len, n->type, n->type_len);
+	}
+	fuse_reply_poll(req, ready);
 }
 
 /* ---- life cycle ---------------------------------------------------- */
@@ -1500,6 +1706,10 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 			 c->repl_cfg.host, c->repl_cfg.shards,
 			 c->repl_cfg.option_file);
 	}
+	if ((rc = live_start(&c->live, c->store, c->mountpoint)))
+		log_warn("cannot start live reads (follow, when, poll): %s; "
+			 "they answer EOF",
+			 strerror(-rc));
 	log_info("countfs %s serving %s, data in %s, %u shards, sync=%s",
 		 COUNTFS_VERSION, c->mountpoint, c->store_cfg.dir,
 		 c->store_cfg.shards,
@@ -1513,6 +1723,7 @@ static void fs_destroy(void *private_data)
 	size_t open = 0, unfinished = 0;
 
 	notify_service("STOPPING=1");
+	live_stop(&c->live); /* done after the loop, unless init failed */
 	/* Files still open when a signal ends the session get no release. */
 	while (c->files) {
 		open++;

@@ -11,6 +11,7 @@
 #include "../replicate/replicate.h"
 #include "../store/store.h"
 #include "inode.h"
+#include "live.h"
 #include "stats.h"
 
 #include <pthread.h>
@@ -39,6 +40,7 @@ struct countfs {
 	unsigned umask;
 	struct fuse_session *se;
 	struct inode_table inodes; /* what the kernel holds; own lock */
+	struct live live;	   /* parked reads and pollers; own lock */
 	struct fs_stats stats; /* atomics: no lock */
 
 	pthread_mutex_t files_lock; /* guards files; after an open_file's lock */
@@ -48,5 +50,12 @@ struct countfs {
 };
 
 extern const struct fuse_lowlevel_ops countfs_ops;
+
+/* The session loop is over: answer every parked read with EOF while the
+ * kernel still listens (before fuse_session_unmount). */
+void fs_end_live(struct countfs *c);
+
+/* Is @dir a countfs mount (main.c)?  Its source in @source. */
+bool countfs_mounted(const char *dir, char *source, size_t len);
 
 #endif

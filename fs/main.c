@@ -555,7 +555,7 @@ static int check_options(struct countfs *c, struct options *o)
  * directory, in @source.  Mount points in mountinfo escape ' ', '\t',
  * '\n' and '\\' as \ooo.
  */
-static bool countfs_mounted(const char *dir, char *source, size_t len)
+bool countfs_mounted(const char *dir, char *source, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL, mnt[PATH_MAX], type[64], src[PATH_MAX];
@@ -739,6 +739,7 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *opts,
 		rc = fuse_session_loop_mt(se, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
+	fs_end_live(c);
 	rc = clean_exit(rc) && !c->failed ? 0 : 1;
 	fuse_remove_signal_handlers(se);
 out_unmount:
@@ -913,6 +914,7 @@ int main(int argc, char *argv[])
 	store_config_defaults(&c.store_cfg);
 	pthread_mutex_init(&c.files_lock, NULL);
 	mono_cond_init(&c.tails_cond);
+	live_init(&c.live);
 	if (inode_table_init(&c.inodes))
 		return 1;
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1)

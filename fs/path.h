@@ -13,9 +13,13 @@
  *   /videos/V/events/T/range                 RANGES
  *   /videos/V/events/T/range/S-E             WINDOW
  *   /videos/V/events/T/range/S-E/{count,...} AGG (window)
+ *   /videos/V/follow, .../events/T/follow    FOLLOW (the count, live)
+ *   /videos/V/when, .../events/T/when        WHENS
+ *   /videos/V/when/N, .../events/T/when/N    WHEN (the count once >= N)
  *   /ingest, /stats                          INGEST, STATS
  *   /global                                  GLOBAL
  *   /global/videos/...                       as /videos/..., with global
+ *                                            (no follow, no when)
  *
  * Parsing is pure: names point into the path; "S-" is open-ended (the
  * window then ends at the time of the read).
@@ -38,6 +42,9 @@ enum node_kind {
 	NODE_INGEST,
 	NODE_STATS,
 	NODE_GLOBAL,
+	NODE_FOLLOW,
+	NODE_WHENS,
+	NODE_WHEN,
 };
 
 enum agg_fn { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG, AGG_FNS };
@@ -53,6 +60,7 @@ struct node {
 	const char *video, *type;
 	uint8_t video_len, type_len;
 	uint32_t start, end;
+	int64_t at_least; /* WHEN: N */
 };
 
 /* Parse @path; 0, or -ENOENT for anything that names nothing. */
@@ -61,5 +69,8 @@ int path_parse(const char *path, struct node *out);
 /* Is @n a directory?  A file that takes appended events? */
 bool node_is_dir(const struct node *n);
 bool node_is_writable(const struct node *n);
+
+/* Does a read of @n wait for its count (follow, when/N)? */
+bool node_is_live(const struct node *n);
 
 #endif

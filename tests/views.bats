@@ -84,7 +84,7 @@ setup() {
 	run ls "$MNT"
 	[ "$output" = $'ingest\nstats\nvideos' ]
 	run ls "$MNT/videos/first"
-	[ "$output" = $'events\nrange\nviews' ]
+	[ "$output" = $'events\nfollow\nrange\nviews\nwhen' ]
 }
 
 @test "read-your-writes: every write is visible to the next read" {
