@@ -75,7 +75,7 @@ COUNTFS_BIN=$PWD/countfs-asan bats $(files)
 # unit test exit non-zero and the daemon's log fail its test (check_log).
 # Without ASLR, as TSan's fixed shadow layout can clash with a kernel's
 # randomised mappings ("unexpected memory mapping").
-tsan_files="tests/concurrency.bats tests/durability.bats tests/ingest.bats"
+tsan_files="tests/concurrency.bats tests/durability.bats tests/ingest.bats tests/live.bats"
 tsan=${TSAN:-1}
 if [ -n "${TESTS:-}" ]; then
 	tsan_files=$(files)
