@@ -191,11 +191,15 @@ still_blocked() {
 	check_log
 }
 
-@test "2,000 blocked follow readers cost no thread: the mount keeps answering" {
+@test "2,000 blocked follow readers cost no thread and no CPU: the mount keeps answering" {
 	mount_countfs
-	python3 - "$MNT" 2000 20 <<'EOF'
+	python3 - "$MNT" 2000 20 "$COUNTFS_PID" <<'EOF'
 import os, sys, threading, time
 mnt, n, videos = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def cpu_ticks():  # the daemon's utime + stime
+    with open(f"/proc/{sys.argv[4]}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 threading.stack_size(256 * 1024)
 fds = [os.open(f"{mnt}/videos/hot{i % videos}/follow", os.O_RDONLY)
        for i in range(n)]
@@ -208,6 +212,10 @@ threads = [threading.Thread(target=follow, args=(i,)) for i in range(n)]
 for t in threads:
     t.start()
 time.sleep(1)
+ticks = cpu_ticks()
+time.sleep(2)
+idle = cpu_ticks() - ticks
+assert idle <= 10, f"the daemon used {idle} ticks in 2 s with readers parked"
 assert all(g is None for g in got), "a reader returned before a change"
 # Others append and read other videos while 2,000 reads are parked.
 t0 = time.time()
@@ -227,7 +235,7 @@ for t in threads:
 late = sum(t.is_alive() for t in threads)
 assert late == 0, f"{late} readers not woken"
 assert all(g == b"1\n" for g in got), set(got)
-print(f"2000 woken; 300 appends and reads in {took:.2f}s")
+print(f"2000 woken; idle: {idle} ticks in 2 s; 300 appends and reads in {took:.2f}s")
 EOF
 	content_is "$MNT/videos/other0/views" $'10\n'
 }
