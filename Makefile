@@ -16,7 +16,8 @@ STORE = store/shard.c store/commit.c store/threads.c store/journal.c store/jscan
 	store/query.c store/retain.c store/pending.c store/identity.c store/backup.c \
 	store/format.c store/keys.c store/upgrade.c store/top.c
 REPL = replicate/conn.c replicate/push.c replicate/global.c
-FS = fs/fs.c fs/line.c fs/path.c fs/series.c fs/stats.c fs/top.c
+FS = fs/fs.c fs/inode.c fs/live.c fs/line.c fs/path.c fs/series.c fs/stats.c \
+	fs/top.c
 DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
 
 B = build
@@ -79,6 +80,10 @@ store/test_keys: tests/unit/test_keys.c $(call objs,asan,$(COMMON) $(STORE))
 fs/test_line: tests/unit/test_line.c $(call objs,asan,fs/line.c fs/path.c)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
+# The inode table against a model, and from several threads.
+fs/test_inode: tests/unit/test_inode.c $(call objs,asan,fs/inode.c fs/line.c fs/path.c)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+
 # Install what is missing (only as root, only on Debian-like systems):
 # what the build needs for `make run`, and the test tools for the rest.
 deps:
@@ -92,7 +97,7 @@ run: deps-build countfs countfs-top
 	@echo "countfs: mounted at ./mnt, data in ./data; Ctrl-C unmounts"
 	./countfs mnt -f -o data=data
 
-test: deps countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range store/test_keys store/test_top fs/test_line bench/load \
+test: deps countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range store/test_keys store/test_top fs/test_line fs/test_inode bench/load \
 	tsan
 	@sh tests/run.sh
 
@@ -182,7 +187,7 @@ uninstall:
 	rm -rf $(DOCDIR)
 
 clean:
-	rm -rf $(B) countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range store/test_keys store/test_top fs/test_line bench/nullfs bench/load \
+	rm -rf $(B) countfs countfs-top countfs-backup countfs-asan store/test_store store/test_range store/test_keys store/test_top fs/test_line fs/test_inode bench/nullfs bench/load \
 		countfs-tsan store/test_store-tsan
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

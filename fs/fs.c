@@ -2,6 +2,13 @@
  * fs.c - the FUSE operations: paths to nodes, writes to events, reads to
  * numbers.
  *
+ * They are libfuse's low-level operations: a request names an inode
+ * (inode.c: the path the kernel looked up, parsed once) and is answered
+ * with a fuse_reply_*() call.  Names, attributes and absent names are
+ * cached by the kernel for a second (ENTRY_TIMEOUT, ATTR_TIMEOUT,
+ * NEGATIVE_TIMEOUT), so a stat sees a series' mtime at most a second
+ * late, as it did with libfuse's high-level API; contents never are.
+ *
  * Every file is opened with direct_io: reads are never served from the
  * page cache, and the file's size (0, as in /proc) does not cut them.
  * A read at offset 0 computes the content afresh and keeps it with the
@@ -32,6 +39,7 @@
 #include "../common/log.h"
 #include "../common/mono.h"
 #include "../common/notify.h"
+#include "inode.h"
 #include "line.h"
 #include "path.h"
 #include "series.h"
@@ -54,6 +62,14 @@
 #define TAIL_WAIT_MS 50
 /* An unfinished line may hold LINE_MAX_BYTES and the '\r' of a CRLF. */
 #define TAIL_MAX (LINE_MAX_BYTES + 1)
+/* What the kernel may cache, in seconds: the values libfuse's high-level
+ * API was given, so that nothing a user sees changed with the move. */
+#define ENTRY_TIMEOUT 1.0
+#define ATTR_TIMEOUT 1.0
+#define NEGATIVE_TIMEOUT 1.0
+/* A directory entry's inode number when it is not known, as libfuse's
+ * high-level API gives it (d_ino of a readdir). */
+#define DIRENT_UNKNOWN_INO 0xffffffffu
 
 struct open_file {
 	struct node node; /* video and type point into names below */
@@ -83,11 +99,41 @@ struct open_file {
 	unsigned walk_shard;
 	char walk_after[STORE_VIDEO_MAX + 1];
 	off_t walk_off;
+
+	/* Any other directory, listed whole at offset 0 (NUL-separated
+	 * names) and served by position; list_pos/list_at: where the last
+	 * readdir ended, so that the next resumes there. */
+	bool listed;
+	char *names;
+	size_t names_len, names_cap;
+	off_t list_pos;
+	size_t list_at;
+
+	/* A series' count as this handle last read it (a total: poll and
+	 * the live files compare with it); under lock. */
+	int64_t seen;
+	bool has_seen;
+	bool answered;	  /* follow, when/N: a read was answered */
+	size_t live_sent; /* follow: bytes of snap given so far */
+	struct live_watch pw; /* its poller, linked while one waits */
 };
 
-static struct countfs *context(void)
+static struct countfs *context(fuse_req_t req)
 {
-	return fuse_get_context()->private_data;
+	return fuse_req_userdata(req);
+}
+
+/* Inode numbers are the inodes' addresses; the root's is 1. */
+static struct inode *inode_of(fuse_req_t req, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return context(req)->inodes.root;
+	return (struct inode *)(uintptr_t)ino;
+}
+
+static fuse_ino_t ino_of(struct countfs *c, const struct inode *in)
+{
+	return in == c->inodes.root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)in;
 }
 
 static struct open_file *file_of(struct fuse_file_info *fi)
@@ -136,20 +182,14 @@ static time_t node_mtime(struct countfs *c, const struct node *n)
 	return c->started;
 }
 
-static int fs_getattr(const char *path, struct stat *sb,
-		      struct fuse_file_info *fi)
+/* The attributes of @in; -o uid=, gid= and umask= apply to all. */
+static void inode_stat(struct countfs *c, const struct inode *in,
+		       struct stat *sb)
 {
-	struct countfs *c = context();
-	struct node n;
+	const struct node n = in->node;
 
-	/* With nullpath_ok an open file's calls (fstat, ftruncate,
-	 * lseek(SEEK_END)) come without a path: the handle has the node. */
-	if (!path && fi)
-		n = file_of(fi)->node;
-	else if (!path || path_parse(path, &n) || (n.global && !c->repl) ||
-		 !path_steps_ok(&n, wall_seconds()))
-		return -ENOENT;
 	memset(sb, 0, sizeof(*sb));
+	sb->st_ino = ino_of(c, in);
 	sb->st_uid = c->uid;
 	sb->st_gid = c->gid;
 	sb->st_atime = sb->st_mtime = sb->st_ctime = node_mtime(c, &n);
@@ -160,7 +200,70 @@ static int fs_getattr(const char *path, struct stat *sb,
 		sb->st_mode = S_IFREG | (node_is_writable(&n) ? 0644 : 0444);
 		sb->st_nlink = 1;
 	}
-	return 0;
+	if (c->set_mode)
+		sb->st_mode = (sb->st_mode & S_IFMT) | (0777 & ~c->umask);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct stat sb;
+
+	(void)fi;
+	inode_stat(context(req), inode_of(req, ino), &sb);
+	fuse_reply_attr(req, &sb, ATTR_TIMEOUT);
+}
+
+/*
+ * The kernel holds one more reference to the inode it gets: a name that
+ * names nothing is cached as absent for NEGATIVE_TIMEOUT, as is /global
+ * without replication; a reply the kernel did not take (the lookup was
+ * interrupted) gives the reference back.
+ */
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct countfs *c = context(req);
+	struct fuse_entry_param e = {0};
+	struct inode *in;
+	int rc = inode_lookup(&c->inodes, inode_of(req, parent), name, &in);
+
+	/* Names /global without replication, or an open-ended series that
+	 * has grown past its most steps: absent. */
+	if (rc == 0 && ((in->node.global && !c->repl) ||
+			!path_steps_ok(&in->node, wall_seconds()))) {
+		inode_forget(&c->inodes, in, 1);
+		rc = -ENOENT;
+	}
+	if (rc == -ENOENT) {
+		e.entry_timeout = NEGATIVE_TIMEOUT;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.ino = ino_of(c, in);
+	e.attr_timeout = ATTR_TIMEOUT;
+	e.entry_timeout = ENTRY_TIMEOUT;
+	inode_stat(c, in, &e.attr);
+	if (fuse_reply_entry(req, &e) == -ENOENT)
+		inode_forget(&c->inodes, in, 1);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	inode_forget(&context(req)->inodes, inode_of(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		inode_forget(&context(req)->inodes,
+			     inode_of(req, forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
 }
 
 /* ---- open and close ---------------------------------------------- */
@@ -177,15 +280,17 @@ static void file_free(struct countfs *c, struct open_file *of)
 	if (of->next)
 		of->next->prev = of->prev;
 	pthread_mutex_unlock(&c->files_lock);
+	live_unpoll(&c->live, &of->pw);
 	pthread_mutex_destroy(&of->lock);
 	free(of->path);
 	free(of->tail);
 	free(of->snap);
+	free(of->names);
 	free(of);
 }
 
 /* A handle that owns a copy of its node, so that handlers need no path. */
-static int file_new(const char *path, const struct node *n,
+static int file_new(struct countfs *c, const char *path, const struct node *n,
 		    struct fuse_file_info *fi)
 {
 	struct open_file *of = calloc(1, sizeof(*of));
@@ -202,7 +307,6 @@ static int file_new(const char *path, const struct node *n,
 	of->node.type = of->type;
 	fi->fh = (uintptr_t)of;
 
-	struct countfs *c = context();
 	pthread_mutex_lock(&c->files_lock);
 	of->next = c->files;
 	if (of->next)
@@ -212,46 +316,74 @@ static int file_new(const char *path, const struct node *n,
 	return 0;
 }
 
-static int fs_open(const char *path, struct fuse_file_info *fi)
+static void release_file(struct countfs *c, struct open_file *of);
+
+/*
+ * Every file is opened with direct_io (see the top); a read-only one
+ * without flush (no_rofd_flush of the high-level API): a close() of it
+ * leaves no line to wait for.  An open the kernel did not take (it was
+ * interrupted) is released at once.
+ */
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct node n;
+	struct countfs *c = context(req);
+	const struct inode *in = inode_of(req, ino);
+	const struct node n = in->node;
 	int rc;
 
-	if (path_parse(path, &n) || (n.global && !context()->repl) ||
-	    !path_steps_ok(&n, wall_seconds()))
-		return -ENOENT;
-	if (node_is_dir(&n))
-		return -EISDIR;
-	if ((fi->flags & O_ACCMODE) != O_RDONLY && !node_is_writable(&n))
-		return n.global ? -EROFS : -EACCES;
-	if ((rc = file_new(path, &n, fi)))
-		return rc;
+	if (!path_steps_ok(&n, wall_seconds()))
+		rc = -ENOENT;
+	else if (node_is_dir(&n))
+		rc = -EISDIR;
+	else if ((fi->flags & O_ACCMODE) != O_RDONLY && !node_is_writable(&n))
+		rc = n.global ? -EROFS : -EACCES;
+	else
+		rc = file_new(c, in->path, &n, fi);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	fi->direct_io = 1;
-	return 0;
+	if ((fi->flags & O_ACCMODE) == O_RDONLY)
+		fi->noflush = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		release_file(c, file_of(fi));
 }
 
-static int fs_opendir(const char *path, struct fuse_file_info *fi)
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
 {
-	struct node n;
+	struct countfs *c = context(req);
+	const struct inode *in = inode_of(req, ino);
+	int rc = node_is_dir(&in->node) ? file_new(c, in->path, &in->node, fi)
+					: -ENOTDIR;
 
-	if (path_parse(path, &n) || (n.global && !context()->repl) ||
-	    !path_steps_ok(&n, wall_seconds()))
-		return -ENOENT;
-	if (!node_is_dir(&n))
-		return -ENOTDIR;
-	return file_new(path, &n, fi);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else if (fuse_reply_open(req, fi) == -ENOENT)
+		file_free(c, file_of(fi));
 }
 
-static int fs_releasedir(const char *path, struct fuse_file_info *fi)
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
 {
-	(void)path;
-	file_free(context(), file_of(fi));
-	return 0;
+	(void)ino;
+	file_free(context(req), file_of(fi));
+	fuse_reply_err(req, 0);
 }
+
+/*
+ * The content walkers below fill a directory as libfuse's high-level
+ * API let them: a name with offset 0 lists the whole directory into the
+ * handle, served by position (fill_dir, serve_list); a name with its own
+ * offset goes into the reply, and 1 says the reply is full.
+ */
+typedef int (*fill_dir_t)(void *buf, const char *name, const struct stat *st,
+			  off_t off, int flags);
 
 struct lister {
 	void *buf;
-	fuse_fill_dir_t filler;
+	fill_dir_t filler;
 };
 
 static int list_name(void *arg, const char *name, size_t len)
@@ -266,7 +398,7 @@ static int list_name(void *arg, const char *name, size_t len)
 	return l->filler(l->buf, s, NULL, 0, 0);
 }
 
-static void fill(void *buf, fuse_fill_dir_t filler, const char *const *names,
+static void fill(void *buf, fill_dir_t filler, const char *const *names,
 		 size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -279,7 +411,7 @@ static void fill(void *buf, fuse_fill_dir_t filler, const char *const *names,
 struct video_lister {
 	struct open_file *d;
 	void *buf;
-	fuse_fill_dir_t filler; /* NULL: only move on, up to @until */
+	fill_dir_t filler; /* NULL: only move on, up to @until */
 	off_t until;
 };
 
@@ -308,7 +440,7 @@ static int list_video(void *arg, const char *name, size_t len)
  * Memory stays at one kernel buffer whatever the size of the directory.
  */
 static int read_videos(struct countfs *c, struct open_file *d, void *buf,
-		       fuse_fill_dir_t filler, off_t off)
+		       fill_dir_t filler, off_t off)
 {
 	struct video_lister vl = {d, buf, filler, 0};
 	int rc;
@@ -332,24 +464,22 @@ static int read_videos(struct countfs *c, struct open_file *d, void *buf,
 				 list_video, &vl);
 }
 
-static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
-		      off_t off, struct fuse_file_info *fi,
-		      enum fuse_readdir_flags flags)
+static int list_dir(struct countfs *c, struct open_file *d, void *buf,
+		    fill_dir_t filler, off_t off)
 {
 	static const char *const root[] = {"videos", "ingest", "stats", "top",
 					   "global"};
-	static const char *const video[] = {"views", "range", "series",
-					    "events"};
-	static const char *const type[] = {"count", "sum",   "min",   "max",
-					   "avg",   "range", "series"};
-	struct countfs *c = context();
+	static const char *const video[] = {"views",  "range", "series",
+					    "events", "follow", "when"};
+	static const char *const type[] = {"count",  "sum",    "min",
+					   "max",    "avg",    "range",
+					   "series", "follow", "when"};
 	struct lister l = {buf, filler};
-	const struct node n = file_of(fi)->node;
+	const struct node n = d->node;
 
 	if (n.kind == NODE_VIDEOS && !n.global)
-		return read_videos(c, file_of(fi), buf, filler, off);
+		return read_videos(c, d, buf, filler, off);
 
-	(void)path, (void)off, (void)flags;
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
 	switch (n.kind) {
@@ -364,8 +494,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		if (n.global)
 			return repl_list_videos(c->repl, list_name, &l);
 		return 0; /* handled above */
-	case NODE_VIDEO:
-		FILL(buf, filler, video);
+	case NODE_VIDEO: /* follow and when are local only */
+		fill(buf, filler, video, n.global ? 4 : 6);
 		return 0;
 	case NODE_EVENTS:
 		if (n.global)
@@ -374,7 +504,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		return store_list_types(c->store, n.video, n.video_len,
 					list_name, &l);
 	case NODE_TYPE:
-		FILL(buf, filler, type);
+		fill(buf, filler, type, n.global ? 7 : 9);
 		return 0;
 	case NODE_WINDOW:
 	case NODE_STEP:
@@ -384,6 +514,122 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		  * type can be named */
 		return 0;
 	}
+}
+
+/* One readdir's reply, and the handle it lists into. */
+struct dir_reply {
+	fuse_req_t req;
+	struct open_file *d;
+	char *buf; /* the reply, @size bytes */
+	size_t size, len;
+	int error;
+};
+
+static int list_add(struct open_file *d, const char *name)
+{
+	size_t n = strlen(name) + 1;
+
+	if (d->names_len + n > d->names_cap) {
+		size_t cap = d->names_cap ? d->names_cap * 2 : 256;
+		while (cap < d->names_len + n)
+			cap *= 2;
+		char *p = realloc(d->names, cap);
+		if (!p)
+			return -ENOMEM;
+		d->names = p;
+		d->names_cap = cap;
+	}
+	memcpy(d->names + d->names_len, name, n);
+	d->names_len += n;
+	return 0;
+}
+
+static int fill_dir(void *arg, const char *name, const struct stat *st,
+		    off_t off, int flags)
+{
+	struct dir_reply *r = arg;
+	struct stat sb = {.st_ino = DIRENT_UNKNOWN_INO};
+	size_t n;
+
+	(void)st, (void)flags;
+	if (off == 0) {
+		r->d->listed = true;
+		if ((r->error = list_add(r->d, name)))
+			return 1;
+		return 0;
+	}
+	n = fuse_add_direntry(r->req, r->buf + r->len, r->size - r->len, name,
+			      &sb, off);
+	if (n > r->size - r->len)
+		return 1;
+	r->len += n;
+	return 0;
+}
+
+/* The listed names from position @off on, as many as the reply holds;
+ * each entry's offset is its position + 1. */
+static void serve_list(struct dir_reply *r, off_t off)
+{
+	struct open_file *d = r->d;
+	struct stat sb = {.st_ino = DIRENT_UNKNOWN_INO};
+	off_t pos = 0;
+	size_t at = 0;
+
+	if (d->list_pos > 0 && off >= d->list_pos) {
+		pos = d->list_pos;
+		at = d->list_at;
+	}
+	for (; pos < off && at < d->names_len; pos++)
+		at += strlen(d->names + at) + 1;
+	while (at < d->names_len) {
+		const char *name = d->names + at;
+		size_t n = fuse_add_direntry(r->req, r->buf + r->len,
+					     r->size - r->len, name, &sb,
+					     pos + 1);
+		if (n > r->size - r->len)
+			break;
+		r->len += n;
+		at += strlen(name) + 1;
+		pos++;
+	}
+	d->list_pos = pos;
+	d->list_at = at;
+}
+
+/* Offset 0 (a first read, a rewinddir) lists the directory afresh. */
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct dir_reply r = {req, file_of(fi), malloc(size), size, 0, 0};
+	struct open_file *d = r.d;
+	int rc = 0;
+
+	(void)ino;
+	if (!r.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	if (off == 0)
+		d->listed = false;
+	if (!d->listed) {
+		d->names_len = 0;
+		d->list_pos = 0;
+		d->list_at = 0;
+		rc = list_dir(context(req), d, &r, fill_dir, off);
+		if (rc == 0)
+			rc = r.error;
+		if (rc)
+			d->listed = false;
+	}
+	if (rc == 0 && d->listed)
+		serve_list(&r, off);
+	pthread_mutex_unlock(&d->lock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, r.buf, r.len);
+	free(r.buf);
 }
 
 /* ---- reading ----------------------------------------------------- */
@@ -475,6 +721,8 @@ static int snapshot(struct countfs *c, struct open_file *of)
 	} else {
 		rc = store_total(c->store, n->video, n->video_len, n->type,
 				 n->type_len, &a);
+		of->seen = a.count;
+		of->has_seen = rc == 0;
 	}
 	if (rc)
 		return rc;
@@ -485,30 +733,203 @@ static int snapshot(struct countfs *c, struct open_file *of)
 	return 0;
 }
 
-static int fs_read(const char *path, char *buf, size_t size, off_t off,
-		   struct fuse_file_info *fi)
+/* What a read answers: up to @size bytes of the snapshot from @off,
+ * copied (in @small when they fit), so that the reply is sent after the
+ * file's lock is dropped.  NULL with *@len 0: nothing (EOF), or no
+ * memory (-ENOMEM in *@rc). */
+static char *snap_piece(struct open_file *of, size_t size, off_t off,
+			char *small, size_t cap, size_t *len, int *rc)
 {
-	struct countfs *c = context();
-	struct open_file *of = file_of(fi);
-	uint64_t t0 = stats_now_ns();
-	int rc = 0;
+	char *out = small;
 
-	(void)path;
+	*len = 0;
+	if ((size_t)off >= of->snap_len)
+		return NULL;
+	if (size > of->snap_len - (size_t)off)
+		size = of->snap_len - (size_t)off;
+	if (size > cap && !(out = malloc(size))) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	memcpy(out, of->snap + off, size);
+	*len = size;
+	return out;
+}
+
+/* Send what snap_piece() gave, or the error @rc; free its copy. */
+static void reply_piece(fuse_req_t req, int rc, char *out, const char *small,
+			size_t len)
+{
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, out, len);
+	if (out != small)
+		free(out);
+}
+
+/* ---- live reads: follow, when/N ----------------------------------- */
+
+/* A read parked until its series' count satisfies it (live.c). */
+struct parked {
+	struct live_watch w; /* first: the registry's link */
+	struct live *live;
+	fuse_req_t req;
+	struct open_file *of;
+	size_t size;
+};
+
+/*
+ * Answer a parked read that this thread unlinked: the count, or EOF
+ * (@count < 0).  The file's state is updated under its lock, which the
+ * parking read held until its interrupt function was set; the reply goes
+ * after, since the reader may then close the file.
+ */
+static void parked_answer(struct live_watch *w, int64_t count)
+{
+	struct parked *p = (struct parked *)w;
+	struct open_file *of = p->of;
+	char num[32];
+	size_t len = 0;
+
 	pthread_mutex_lock(&of->lock);
-	if (off == 0 || (!of->snap && of->snap_len == 0))
-		rc = snapshot(c, of);
-	if (rc == 0) {
-		if ((size_t)off < of->snap_len) {
-			if (size > of->snap_len - (size_t)off)
-				size = of->snap_len - (size_t)off;
-			memcpy(buf, of->snap + off, size);
-			rc = (int)size;
+	if (count >= 0) {
+		int n = snprintf(num, sizeof(num), "%" PRId64 "\n", count);
+		char *text = strndup(num, (size_t)n);
+		if (text) {
+			free(of->snap);
+			of->snap = text;
+			of->snap_len = (size_t)n;
+			of->seen = count;
+			of->has_seen = true;
+			of->answered = true;
+			len = (size_t)n < p->size ? (size_t)n : p->size;
+			of->live_sent = len;
 		}
 	}
 	pthread_mutex_unlock(&of->lock);
+	fuse_req_interrupt_func(p->req, NULL, NULL);
+	fuse_reply_buf(p->req, count >= 0 ? num : NULL, len);
+	free(p);
+}
+
+/* Ctrl-C, timeout(1): a read still parked ends with EINTR at once.
+ * Called with libfuse's lock of the request held. */
+static void parked_interrupted(fuse_req_t req, void *data)
+{
+	struct parked *p = data;
+
+	if (live_remove(p->live, &p->w)) {
+		fuse_reply_err(req, EINTR);
+		free(p);
+	}
+}
+
+/* Park @req until the count satisfies it; with the file's lock held, so
+ * that an answer waits for the interrupt function to be set. */
+static void park(struct countfs *c, fuse_req_t req, struct open_file *of,
+		 size_t size)
+{
+	const struct node *n = &of->node;
+	struct parked *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p->w.when = n->kind == NODE_WHEN;
+	p->w.at_least = n->at_least;
+	p->w.count = of->seen;
+	p->w.fire = parked_answer;
+	p->live = &c->live;
+	p->req = req;
+	p->of = of;
+	p->size = size;
+	rc = live_add(&c->live, &p->w, n->video, n->video_len, n->type,
+		      n->type_len);
+	if (rc) { /* live reads have ended: EOF */
+		free(p);
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	/* From here on p may be answered (and freed) at any time. */
+	fuse_req_interrupt_func(req, parked_interrupted, p);
+}
+
+/*
+ * follow: the first read of a handle answers the count at once; each
+ * later one waits for a count other than the last it answered (the rest
+ * of an answer cut short by a small read comes first).  when/N: a read at
+ * offset 0 answers the count once it is >= N; the rest is a file.
+ */
+static void live_read(struct countfs *c, fuse_req_t req, struct open_file *of,
+		      size_t size, off_t off)
+{
+	bool follow = of->node.kind == NODE_FOLLOW;
+	char small[64], *out = NULL;
+	size_t len = 0, from = (size_t)off;
+	int rc = 0;
+
+	pthread_mutex_lock(&of->lock);
+	if (follow && of->answered && of->live_sent < of->snap_len) {
+		from = of->live_sent;
+	} else if (follow && of->answered) {
+		park(c, req, of, size);
+		pthread_mutex_unlock(&of->lock);
+		return;
+	} else if (!follow && of->answered && off > 0) {
+		/* the rest of the answer, then EOF */
+	} else {
+		if ((rc = snapshot(c, of)) == 0 && !follow &&
+		    of->seen < of->node.at_least) {
+			park(c, req, of, size);
+			pthread_mutex_unlock(&of->lock);
+			return;
+		}
+		of->answered = rc == 0;
+		from = 0;
+	}
+	if (rc == 0)
+		out = snap_piece(of, size, (off_t)from, small, sizeof(small),
+				 &len, &rc);
+	if (follow)
+		of->live_sent = from + len;
+	pthread_mutex_unlock(&of->lock);
+	reply_piece(req, rc, out, small, len);
+}
+
+void fs_end_live(struct countfs *c)
+{
+	live_stop(&c->live);
+}
+
+/* Replied once the file's lock is dropped: the reader may close the
+ * file as soon as it has its answer, and the release free it. */
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct countfs *c = context(req);
+	struct open_file *of = file_of(fi);
+	uint64_t t0 = stats_now_ns();
+	char small[256], *out = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	(void)ino;
+	if (node_is_live(&of->node)) {
+		live_read(c, req, of, size, off);
+		return;
+	}
+	pthread_mutex_lock(&of->lock);
+	if (off == 0 || (!of->snap && of->snap_len == 0))
+		rc = snapshot(c, of);
+	if (rc == 0)
+		out = snap_piece(of, size, off, small, sizeof(small), &len, &rc);
+	pthread_mutex_unlock(&of->lock);
+	reply_piece(req, rc, out, small, len);
 	atomic_fetch_add_explicit(&c->stats.reads, 1, memory_order_relaxed);
 	stats_observe(&c->stats.read_latency, stats_now_ns() - t0);
-	return rc;
 }
 
 /* ---- writing ----------------------------------------------------- */
@@ -742,6 +1163,8 @@ static int record_lines(struct countfs *c, struct open_file *of, const char *s,
 	}
 	if (rc == 0 && b.n)
 		rc = store_record(c->store, b.ev, b.n, now, NULL);
+	if (rc == 0 && b.n)
+		live_changed(&c->live, b.ev, b.n);
 	if (rc && rc != -EINVAL) {
 		refuse_batch(c, of, rc);
 	} else if (rc == 0) {
@@ -835,7 +1258,7 @@ static int refuse_tail(struct countfs *c, struct open_file *of, const char *t,
 }
 
 static int write_locked(struct countfs *c, struct open_file *of,
-			const char *buf, size_t size)
+			const char *buf, size_t size, pid_t tid)
 {
 	bool skip = skips_bad_lines(c, of), discarding = of->discard;
 	const char *data = buf;
@@ -848,7 +1271,7 @@ static int write_locked(struct countfs *c, struct open_file *of,
 	tail_unflushed(c, of);
 	atomic_store(&of->tail_shared, false);
 	of->tail_killed = false;
-	of->tail_tid = fuse_get_context()->pid;
+	of->tail_tid = tid;
 	of->tail_pid = 0;
 	if (of->discard) {
 		/* The rest of a line refused as too long: dropped. */
@@ -894,27 +1317,28 @@ out:
 	return rc;
 }
 
-static int fs_write(const char *path, const char *buf, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct countfs *c = context();
+	struct countfs *c = context(req);
 	struct open_file *of = file_of(fi);
 	uint64_t t0 = stats_now_ns();
 	int rc;
 
-	(void)path, (void)off;
+	(void)ino, (void)off;
 	if (size > INT_MAX)
 		size = INT_MAX;
 	pthread_mutex_lock(&of->lock);
-	rc = write_locked(c, of, buf, size);
+	rc = write_locked(c, of, buf, size, fuse_req_ctx(req)->pid);
 	pthread_mutex_unlock(&of->lock);
 	if (rc == 0) {
 		atomic_fetch_add_explicit(&c->stats.writes, 1,
 					  memory_order_relaxed);
-		rc = (int)size;
+		fuse_reply_write(req, size);
+	} else {
+		fuse_reply_err(req, -rc);
 	}
 	stats_observe(&c->stats.write_latency, stats_now_ns() - t0);
-	return rc;
 }
 
 /*
@@ -982,13 +1406,8 @@ static bool same_process(pid_t a, pid_t b)
  * a half line; a daemon that cannot see the writer (another pid
  * namespace: pid 0) records it.
  */
-static int fs_flush(const char *path, struct fuse_file_info *fi)
+static void flush_file(struct countfs *c, struct open_file *of, pid_t tid)
 {
-	struct countfs *c = context();
-	struct open_file *of = file_of(fi);
-	pid_t tid = fuse_get_context()->pid;
-
-	(void)path;
 	pthread_mutex_lock(&of->lock);
 	if (of->tail_len && !of->tail_killed && killed_by(tid) &&
 	    same_process(tid, of->tail_tid))
@@ -1015,7 +1434,13 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 		pthread_mutex_unlock(&c->files_lock);
 	}
 	pthread_mutex_unlock(&of->lock);
-	return 0;
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	flush_file(context(req), file_of(fi), fuse_req_ctx(req)->pid);
+	fuse_reply_err(req, 0);
 }
 
 /* The last close: record the unfinished line, as if it ended in '\n'
@@ -1039,140 +1464,204 @@ static void finish_tail(struct countfs *c, struct open_file *of)
 	pthread_mutex_unlock(&c->files_lock);
 }
 
-static int fs_release(const char *path, struct fuse_file_info *fi)
+static void release_file(struct countfs *c, struct open_file *of)
 {
-	struct open_file *of = file_of(fi);
+	finish_tail(c, of);
+	file_free(c, of);
+}
 
-	(void)path;
-	finish_tail(context(), of);
-	file_free(context(), of);
-	return 0;
+/* A release that says it flushes (fi->flush) is a last close the kernel
+ * sent no flush for. */
+static void fs_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct countfs *c = context(req);
+
+	(void)ino;
+	if (fi->flush)
+		flush_file(c, file_of(fi), fuse_req_ctx(req)->pid);
+	release_file(c, file_of(fi));
+	fuse_reply_err(req, 0);
 }
 
 /* ---- the rest of POSIX -------------------------------------------- */
 
 /* echo > views truncates first: to 0 there is nothing to do, but say
  * yes; any other size would promise content a counter cannot have. */
-static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+static int node_truncate(const struct node *n, off_t size)
 {
-	struct node n;
-
-	if (fi)
-		n = file_of(fi)->node;
-	else if (!path || path_parse(path, &n))
-		return -ENOENT;
-	if (node_is_dir(&n))
+	if (node_is_dir(n))
 		return -EISDIR;
-	if (n.global)
+	if (n->global)
 		return -EROFS;
-	if (!node_is_writable(&n))
+	if (!node_is_writable(n))
 		return -EACCES;
 	return size == 0 ? 0 : -EINVAL;
 }
 
-static int fs_utimens(const char *path, const struct timespec tv[2],
-		      struct fuse_file_info *fi)
+/*
+ * As libfuse's high-level API did it: modes and owners are refused
+ * (EACCES), then a truncate, then the times, which are taken and
+ * ignored (touch works); the reply is the attributes after.
+ */
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int valid, struct fuse_file_info *fi)
 {
-	struct node n;
+	struct countfs *c = context(req);
+	const struct inode *in = inode_of(req, ino);
+	struct stat sb;
+	int rc = 0;
 
-	(void)tv, (void)fi;
-	return path && path_parse(path, &n) ? -ENOENT : 0;
-}
-
-static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-	(void)path, (void)mode, (void)fi;
-	return -EACCES;
-}
-
-static int fs_mkdir(const char *path, mode_t mode)
-{
-	struct node n;
-
-	(void)mode;
-	return path_parse(path, &n) ? -EACCES : -EEXIST;
-}
-
-static int fs_refuse(const char *path)
-{
-	(void)path;
-	return -EACCES;
-}
-
-static int fs_rename(const char *from, const char *to, unsigned flags)
-{
-	(void)from, (void)to, (void)flags;
-	return -EACCES;
+	(void)fi;
+	if (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		rc = -EACCES;
+	else if (valid & FUSE_SET_ATTR_SIZE)
+		rc = node_truncate(&in->node, attr->st_size);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	inode_stat(c, in, &sb);
+	fuse_reply_attr(req, &sb, ATTR_TIMEOUT);
 }
 
 /* The tree is fixed: no new names of any kind, no modes or owners. */
-static int fs_symlink(const char *target, const char *path)
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
 {
-	(void)target, (void)path;
-	return -EACCES;
+	(void)parent, (void)name, (void)mode, (void)fi;
+	fuse_reply_err(req, EACCES);
 }
 
-static int fs_link(const char *from, const char *to)
+/* A name the tree has (which lookup may hide: /global without MySQL)
+ * exists; any other cannot be made. */
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
 {
-	(void)from, (void)to;
-	return -EACCES;
+	struct countfs *c = context(req);
+	struct inode *in;
+
+	(void)mode;
+	if (inode_lookup(&c->inodes, inode_of(req, parent), name, &in)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	inode_forget(&c->inodes, in, 1);
+	fuse_reply_err(req, EEXIST);
 }
 
-static int fs_mknod(const char *path, mode_t mode, dev_t dev)
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)path, (void)mode, (void)dev;
-	return -EACCES;
+	(void)parent, (void)name;
+	fuse_reply_err(req, EACCES);
 }
 
-static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
 {
-	(void)path, (void)mode, (void)fi;
-	return -EACCES;
+	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
+	fuse_reply_err(req, EACCES);
 }
 
-static int fs_chown(const char *path, uid_t uid, gid_t gid,
-		    struct fuse_file_info *fi)
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
 {
-	(void)path, (void)uid, (void)gid, (void)fi;
-	return -EACCES;
+	(void)link, (void)parent, (void)name;
+	fuse_reply_err(req, EACCES);
 }
 
-static int fs_statfs(const char *path, struct statvfs *sv)
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
 {
-	(void)path;
-	memset(sv, 0, sizeof(*sv));
-	sv->f_bsize = sv->f_frsize = 4096;
-	sv->f_namemax = 255;
-	return 0;
+	(void)ino, (void)newparent, (void)newname;
+	fuse_reply_err(req, EACCES);
 }
 
-/* Always ready, as the kernel answers for a filesystem without poll; but
- * here the handle a poller asks for (epoll, as Go's runtime does on every
- * file it opens, node_exporter's included) is freed: libfuse 3.14 leaks it
- * when the filesystem has no poll.  Nothing is ever notified. */
-static int fs_poll(const char *path, struct fuse_file_info *fi,
-		   struct fuse_pollhandle *ph, unsigned *reventsp)
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
 {
-	(void)path, (void)fi;
-	if (ph)
-		fuse_pollhandle_destroy(ph);
-	*reventsp = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
-	return 0;
+	(void)parent, (void)name, (void)mode, (void)rdev;
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	(void)ino;
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = sv.f_frsize = 4096;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* Does @n read a series' total, so that poll can say when it moved? */
+static bool node_has_count(const struct node *n)
+{
+	return !n->global &&
+	       ((n->kind == NODE_AGG && !n->windowed) || node_is_live(n));
+}
+
+/*
+ * A counter file is readable (POLLIN) when its series' count is not the
+ * one its handle last read (or it never read); follow also when an
+ * answer was cut short, when/N when the count is >= N or it answered.
+ * Else the poll handle waits in the registry for the count to move.
+ * Every other file is always ready, as the kernel answers for a
+ * filesystem without poll; its handle is freed (libfuse 3.14 leaks the
+ * handles of a filesystem without poll: Go's runtime epolls every file).
+ */
+static void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct countfs *c = context(req);
+	struct open_file *of = file_of(fi);
+	const struct node *n = &of->node;
+	unsigned ready = POLLOUT | POLLWRNORM;
+	bool when = n->kind == NODE_WHEN, in;
+	struct store_agg a;
+	int64_t seen;
+	int rc;
+
+	(void)ino;
+	if (!node_has_count(n)) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, ready | POLLIN | POLLRDNORM);
+		return;
+	}
+	rc = store_total(c->store, n->video, n->video_len, n->type,
+			 n->type_len, &a);
+	pthread_mutex_lock(&of->lock);
+	seen = of->seen;
+	if (rc || !of->has_seen)
+		in = true;
+	else if (when)
+		in = of->answered || a.count >= n->at_least;
+	else
+		in = a.count != seen ||
+		     (n->kind == NODE_FOLLOW && of->live_sent < of->snap_len);
+	pthread_mutex_unlock(&of->lock);
+	if (in) {
+		ready |= POLLIN | POLLRDNORM;
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+	} else if (ph) {
+		live_poll(&c->live, &of->pw, ph, when, seen, n->at_least,
+			  n->video, n->video_len, n->type, n->type_len);
+	}
+	fuse_reply_poll(req, ready);
 }
 
 /* ---- life cycle ---------------------------------------------------- */
 
-static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	struct countfs *c = context();
+	struct countfs *c = userdata;
 	int rc;
 
 	(void)conn;
-	cfg->entry_timeout = 1;
-	cfg->attr_timeout = 1;
-	cfg->negative_timeout = 1;
-	cfg->nullpath_ok = 1;
-	cfg->direct_io = 1;
 	if (!c->foreground)
 		log_use_syslog();
 	rc = store_open(&c->store_cfg, &c->store);
@@ -1180,8 +1669,8 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		log_error("cannot open the store in %s: %s; unmounting",
 			  c->store_cfg.dir, strerror(-rc));
 		c->failed = true;
-		fuse_exit(fuse_get_context()->fuse);
-		return c;
+		fuse_session_exit(c->se);
+		return;
 	}
 	if (c->repl_cfg.option_file) {
 		rc = repl_open(&c->repl_cfg, c->store, &c->repl);
@@ -1189,19 +1678,22 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 			log_error("cannot start replication: %s; unmounting",
 				  strerror(-rc));
 			c->failed = true;
-			fuse_exit(fuse_get_context()->fuse);
-			return c;
+			fuse_session_exit(c->se);
+			return;
 		}
 		log_info("replicating as host %s to %u MySQL shards (%s)",
 			 c->repl_cfg.host, c->repl_cfg.shards,
 			 c->repl_cfg.option_file);
 	}
+	if ((rc = live_start(&c->live, c->store, c->mountpoint)))
+		log_warn("cannot start live reads (follow, when, poll): %s; "
+			 "they answer EOF",
+			 strerror(-rc));
 	log_info("countfs %s serving %s, data in %s, %u shards, sync=%s",
 		 COUNTFS_VERSION, c->mountpoint, c->store_cfg.dir,
 		 c->store_cfg.shards,
 		 c->store_cfg.sync == STORE_SYNC_ALWAYS ? "always" : "second");
 	notify_service("READY=1\nSTATUS=serving");
-	return c;
 }
 
 static void fs_destroy(void *private_data)
@@ -1210,6 +1702,7 @@ static void fs_destroy(void *private_data)
 	size_t open = 0, unfinished = 0;
 
 	notify_service("STOPPING=1");
+	live_stop(&c->live); /* done after the loop, unless init failed */
 	/* Files still open when a signal ends the session get no release. */
 	while (c->files) {
 		open++;
@@ -1228,10 +1721,14 @@ static void fs_destroy(void *private_data)
 	log_info("unmounted; store closed");
 }
 
-const struct fuse_operations countfs_ops = {
+const struct fuse_lowlevel_ops countfs_ops = {
     .init = fs_init,
     .destroy = fs_destroy,
+    .lookup = fs_lookup,
+    .forget = fs_forget,
+    .forget_multi = fs_forget_multi,
     .getattr = fs_getattr,
+    .setattr = fs_setattr,
     .opendir = fs_opendir,
     .readdir = fs_readdir,
     .releasedir = fs_releasedir,
@@ -1240,18 +1737,14 @@ const struct fuse_operations countfs_ops = {
     .write = fs_write,
     .flush = fs_flush,
     .release = fs_release,
-    .truncate = fs_truncate,
-    .utimens = fs_utimens,
     .create = fs_create,
     .mkdir = fs_mkdir,
-    .unlink = fs_refuse,
-    .rmdir = fs_refuse,
+    .unlink = fs_unlink,
+    .rmdir = fs_unlink,
     .rename = fs_rename,
     .symlink = fs_symlink,
     .link = fs_link,
     .mknod = fs_mknod,
-    .chmod = fs_chmod,
-    .chown = fs_chown,
     .statfs = fs_statfs,
     .poll = fs_poll,
 };

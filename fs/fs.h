@@ -1,15 +1,17 @@
 /*
  * fs.h - the FUSE face of countfs: the context every handler reaches as
- * private_data, and the operations table.
+ * the session's user data, and the low-level operations table.
  */
 #ifndef COUNTFS_FS_H
 #define COUNTFS_FS_H
 
 #define FUSE_USE_VERSION 314
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 
 #include "../replicate/replicate.h"
 #include "../store/store.h"
+#include "inode.h"
+#include "live.h"
 #include "stats.h"
 
 #include <pthread.h>
@@ -33,8 +35,13 @@ struct countfs {
 	unsigned top_n;	  /* -o top=N: lines of a /top file */
 	bool failed; /* init could not open the store */
 	time_t started;
-	uid_t uid;
-	gid_t gid;
+	uid_t uid;	 /* every file's owner (-o uid=, else the mounter) */
+	gid_t gid;	 /* and group (-o gid=) */
+	bool set_mode;	 /* -o umask=: every mode is 0777 & ~umask */
+	unsigned umask;
+	struct fuse_session *se;
+	struct inode_table inodes; /* what the kernel holds; own lock */
+	struct live live;	   /* parked reads and pollers; own lock */
 	struct fs_stats stats; /* atomics: no lock */
 
 	pthread_mutex_t files_lock; /* guards files; after an open_file's lock */
@@ -43,7 +50,14 @@ struct countfs {
 	atomic_uint flushed_tails;  /* files whose tail waits for release */
 };
 
-extern const struct fuse_operations countfs_ops;
+extern const struct fuse_lowlevel_ops countfs_ops;
+
+/* The session loop is over: answer every parked read with EOF while the
+ * kernel still listens (before fuse_session_unmount). */
+void fs_end_live(struct countfs *c);
+
+/* Is @dir a countfs mount (main.c)?  Its source in @source. */
+bool countfs_mounted(const char *dir, char *source, size_t len);
 
 struct node;
 

@@ -37,6 +37,9 @@ struct options {
 	char *recover; /* recover=KEEP */
 	char *arg[3]; /* SOURCE and MOUNTPOINT, in the order given */
 	int nargs, show_help, show_version, foreground, recover_flag;
+	int set_uid, set_gid, set_mode; /* uid=, gid=, umask= given */
+	int uid, gid;
+	unsigned umask;
 };
 
 #define OPTION(t, p)                                                           \
@@ -69,6 +72,26 @@ static const struct fuse_opt option_spec[] = {
     OPTION("help", show_help),
     OPTION("-V", show_version),
     OPTION("--version", show_version),
+    /* The owner, group and modes libfuse's high-level API set. */
+    OPTION("uid=", set_uid),
+    {"uid=%d", offsetof(struct options, uid), 0},
+    OPTION("gid=", set_gid),
+    {"gid=%d", offsetof(struct options, gid), 0},
+    OPTION("umask=", set_mode),
+    {"umask=%o", offsetof(struct options, umask), 0},
+    /* The rest of its options had no effect here (every file is
+     * direct_io, the timeouts were fixed): taken and ignored, so that a
+     * mount line that gave them still mounts. */
+    FUSE_OPT_KEY("kernel_cache", KEY_IGNORE),
+    FUSE_OPT_KEY("auto_cache", KEY_IGNORE),
+    FUSE_OPT_KEY("noauto_cache", KEY_IGNORE),
+    FUSE_OPT_KEY("no_rofd_flush", KEY_IGNORE),
+    FUSE_OPT_KEY("entry_timeout=", KEY_IGNORE),
+    FUSE_OPT_KEY("attr_timeout=", KEY_IGNORE),
+    FUSE_OPT_KEY("ac_attr_timeout=", KEY_IGNORE),
+    FUSE_OPT_KEY("negative_timeout=", KEY_IGNORE),
+    FUSE_OPT_KEY("noforget", KEY_IGNORE),
+    FUSE_OPT_KEY("remember=", KEY_IGNORE),
     FUSE_OPT_KEY("-f", KEY_FOREGROUND),
     FUSE_OPT_KEY("-d", KEY_FOREGROUND),
     FUSE_OPT_KEY("debug", KEY_FOREGROUND),
@@ -542,7 +565,7 @@ static int check_options(struct countfs *c, struct options *o)
  * directory, in @source.  Mount points in mountinfo escape ' ', '\t',
  * '\n' and '\\' as \ooo.
  */
-static bool countfs_mounted(const char *dir, char *source, size_t len)
+bool countfs_mounted(const char *dir, char *source, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL, mnt[PATH_MAX], type[64], src[PATH_MAX];
@@ -704,7 +727,7 @@ static bool clean_exit(int rc)
  * Done by hand rather than with fuse_main() to pick the thread pool and
  * to exit 0 after a clean unmount by signal.
  */
-static int serve(struct fuse *fuse, struct fuse_cmdline_opts *opts,
+static int serve(struct fuse_session *se, struct fuse_cmdline_opts *opts,
 		 struct countfs *c)
 {
 	struct fuse_loop_config *loop;
@@ -712,10 +735,10 @@ static int serve(struct fuse *fuse, struct fuse_cmdline_opts *opts,
 
 	if (fuse_daemonize(opts->foreground))
 		goto out_unmount;
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)))
+	if (fuse_set_signal_handlers(se))
 		goto out_unmount;
 	if (opts->singlethread) {
-		rc = fuse_loop(fuse);
+		rc = fuse_session_loop(se);
 	} else {
 		loop = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(loop, opts->clone_fd);
@@ -723,13 +746,14 @@ static int serve(struct fuse *fuse, struct fuse_cmdline_opts *opts,
 		if (opts->max_idle_threads != UINT_MAX)
 			fuse_loop_cfg_set_idle_threads(loop,
 						       opts->max_idle_threads);
-		rc = fuse_loop_mt(fuse, loop);
+		rc = fuse_session_loop_mt(se, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
+	fs_end_live(c);
 	rc = clean_exit(rc) && !c->failed ? 0 : 1;
-	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	fuse_remove_signal_handlers(se);
 out_unmount:
-	fuse_unmount(fuse);
+	fuse_session_unmount(se);
 	return rc;
 }
 
@@ -818,7 +842,7 @@ static int mount_options(struct fuse_args *args, const char *dir)
 	free(fsname);
 	if (rc == 0)
 		rc = fuse_opt_add_arg(args, "-odefault_permissions,"
-					    "subtype=countfs,no_rofd_flush");
+					    "subtype=countfs");
 	return rc;
 }
 
@@ -830,7 +854,7 @@ static int mount_options(struct fuse_args *args, const char *dir)
 static int start(struct fuse_args *args, struct countfs *c, struct options *o)
 {
 	struct fuse_cmdline_opts opts = {0};
-	struct fuse *fuse = NULL;
+	struct fuse_session *se = NULL;
 	int rc = 1;
 
 	if (check_options(c, o) ||
@@ -841,22 +865,26 @@ static int start(struct fuse_args *args, struct countfs *c, struct options *o)
 		goto out;
 	c->foreground = opts.foreground;
 	c->mountpoint = opts.mountpoint;
-	fuse = fuse_new(args, &countfs_ops, sizeof(countfs_ops), c);
-	if (!fuse) {
+	se = fuse_session_new(args, &countfs_ops, sizeof(countfs_ops), c);
+	if (!se) {
 		fprintf(stderr, "countfs: see countfs --help for the options\n");
 		goto out;
 	}
+	c->se = se;
 	c->started = time(NULL);
-	c->uid = getuid();
-	c->gid = getgid();
+	c->uid = o->set_uid ? (uid_t)o->uid : getuid();
+	c->gid = o->set_gid ? (gid_t)o->gid : getgid();
+	c->set_mode = o->set_mode;
+	c->umask = o->umask;
 	bool absent, fresh = dir_is_new(c->store_cfg.dir, &absent);
 	if (preflight(c) == 0) {
-		if (fuse_mount(fuse, opts.mountpoint) == 0)
-			rc = serve(fuse, &opts, c);
+		if (fuse_session_mount(se, opts.mountpoint) == 0)
+			rc = serve(se, &opts, c);
 		else if (fresh)
 			unmake_data(c, absent);
 	}
-	fuse_destroy(fuse);
+	/* Runs destroy (store and replication closed) if init ran. */
+	fuse_session_destroy(se);
 out:
 	free(opts.mountpoint);
 	return rc;
@@ -896,6 +924,9 @@ int main(int argc, char *argv[])
 	store_config_defaults(&c.store_cfg);
 	pthread_mutex_init(&c.files_lock, NULL);
 	mono_cond_init(&c.tails_cond);
+	live_init(&c.live);
+	if (inode_table_init(&c.inodes))
+		return 1;
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1)
 		return 1;
 	if (o.show_version) {
@@ -910,5 +941,6 @@ int main(int argc, char *argv[])
 	}
 	fuse_opt_free_args(&args);
 	free_options(&o);
+	inode_table_free(&c.inodes);
 	return rc;
 }

@@ -33,22 +33,65 @@ static bool is(const char *s, size_t n, const char *word)
 	return strlen(word) == n && memcmp(s, word, n) == 0;
 }
 
-static int parse_u32(const char *s, size_t n, uint32_t *out)
+/* A decimal number up to @max; one name per number: no leading zeros
+ * ("0100" is not "100"). */
+static int parse_num(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 
-	/* One name per number: no leading zeros ("0100" is not "100"). */
-	if (n == 0 || n > 10 || (n > 1 && s[0] == '0'))
+	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
 		return -ENOENT;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
+		unsigned d = (unsigned)(s[i] - '0');
+		if (s[i] < '0' || s[i] > '9' || v > (max - d) / 10)
 			return -ENOENT;
-		v = v * 10 + (unsigned)(s[i] - '0');
+		v = v * 10 + d;
 	}
-	if (v > UINT32_MAX)
+	*out = v;
+	return 0;
+}
+
+static int parse_u32(const char *s, size_t n, uint32_t *out)
+{
+	uint64_t v;
+
+	if (parse_num(s, n, UINT32_MAX, &v))
 		return -ENOENT;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+/* when/N: N from 0 to 2^63 - 1. */
+static int parse_at_least(const char *s, size_t n, int64_t *out)
+{
+	uint64_t v;
+
+	if (parse_num(s, n, INT64_MAX, &v))
+		return -ENOENT;
+	*out = (int64_t)v;
+	return 0;
+}
+
+/*
+ * "follow" or "when[/N]" in a video's or a type's directory: the count
+ * of its series, live.  Local only: /global has none (ENOENT).  1: @s is
+ * neither; 0 or -ENOENT: it is one, parsed to the end.
+ */
+static int parse_live(struct cursor *c, const char *s, size_t n,
+		      struct node *out)
+{
+	if (!is(s, n, "follow") && !is(s, n, "when"))
+		return 1;
+	if (out->global)
+		return -ENOENT;
+	out->fn = AGG_COUNT;
+	out->kind = s[0] == 'f' ? NODE_FOLLOW : NODE_WHENS;
+	if (out->kind == NODE_WHENS && (n = component(c, &s)) != 0) {
+		if (parse_at_least(s, n, &out->at_least))
+			return -ENOENT;
+		out->kind = NODE_WHEN;
+	}
+	return component(c, &s) == 0 ? 0 : -ENOENT;
 }
 
 /* "S-E" with S < E, or "S-". */
@@ -118,12 +161,14 @@ static int parse_type(struct cursor *c, struct node *out)
 {
 	const char *s;
 	size_t n = component(c, &s);
+	int rc;
 
 	if (n == 0)
 		return 0;
+	if ((rc = parse_live(c, s, n, out)) <= 0)
+		return rc;
 	if (is(s, n, "series")) {
-		int rc = parse_series(c, out);
-		if (rc || out->kind != NODE_STEP)
+		if ((rc = parse_series(c, out)) || out->kind != NODE_STEP)
 			return rc;
 		if ((n = component(c, &s)) == 0)
 			return 0;
@@ -147,12 +192,15 @@ static int parse_video(struct cursor *c, struct node *out)
 {
 	const char *s;
 	size_t n = component(c, &s);
+	int rc;
 
 	if (n == 0)
 		return 0;
 	out->type = "views";
 	out->type_len = 5;
 	out->fn = AGG_COUNT;
+	if ((rc = parse_live(c, s, n, out)) <= 0)
+		return rc;
 	if (is(s, n, "views")) {
 		out->kind = NODE_AGG;
 	} else if (is(s, n, "range")) {
@@ -255,7 +303,13 @@ bool path_steps_ok(const struct node *n, uint32_t now)
 bool node_is_dir(const struct node *n)
 {
 	return n->kind != NODE_AGG && n->kind != NODE_INGEST &&
-	       n->kind != NODE_STATS && n->kind != NODE_TOP_WINDOW;
+	       n->kind != NODE_STATS && n->kind != NODE_TOP_WINDOW &&
+	       !node_is_live(n);
+}
+
+bool node_is_live(const struct node *n)
+{
+	return n->kind == NODE_FOLLOW || n->kind == NODE_WHEN;
 }
 
 bool node_is_writable(const struct node *n)

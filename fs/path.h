@@ -18,12 +18,16 @@
  *   /videos/V/events/T/series[/S-E]          SERIES
  *   /videos/V/events/T/series/S-E/STEP       STEP
  *   /videos/V/events/T/series/S-E/STEP/{count,...} AGG (series)
+ *   /videos/V/follow, .../events/T/follow    FOLLOW (the count, live)
+ *   /videos/V/when, .../events/T/when        WHENS
+ *   /videos/V/when/N, .../events/T/when/N    WHEN (the count once >= N)
  *   /ingest, /stats                          INGEST, STATS
  *   /top                                     TOP
  *   /top/T                                   TOP_TYPE
  *   /top/T/S-E                               TOP_WINDOW (type T, window)
  *   /global                                  GLOBAL
  *   /global/videos/..., /global/top/...      as without, with global
+ *                                            (no follow, no when)
  *
  * Parsing is pure: names point into the path; "S-" is open-ended (the
  * window then ends at the time of the read).  A series' STEP is seconds
@@ -54,6 +58,9 @@ enum node_kind {
 	NODE_TOP,
 	NODE_TOP_TYPE,
 	NODE_TOP_WINDOW,
+	NODE_FOLLOW,
+	NODE_WHENS,
+	NODE_WHEN,
 };
 
 #define SERIES_STEPS_MAX 100000
@@ -72,6 +79,7 @@ struct node {
 	const char *video, *type;
 	uint8_t video_len, type_len;
 	uint32_t start, end, step;
+	int64_t at_least; /* WHEN: N */
 };
 
 /* Parse @path; 0, or -ENOENT for anything that names nothing. */
@@ -87,5 +95,8 @@ uint32_t node_end(const struct node *n, uint32_t now);
 /* Is @n a directory?  A file that takes appended events? */
 bool node_is_dir(const struct node *n);
 bool node_is_writable(const struct node *n);
+
+/* Does a read of @n wait for its count (follow, when/N)? */
+bool node_is_live(const struct node *n);
 
 #endif

@@ -194,3 +194,15 @@ PY
 	echo '#once' >>"$MNT/videos/d/views"
 	content_is "$MNT/videos/d/views" $'1\n'
 }
+
+@test "libfuse's high-level options that never changed anything still mount; a bad uid= is refused" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	run -1 timeout 20 "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -f -o "data=$BATS_TEST_TMPDIR/d,uid=abc"
+	[[ "$output" = *"uid=abc"* ]]
+	run -32 mountpoint -q "$BATS_TEST_TMPDIR/m"
+	mount_countfs kernel_cache,auto_cache,noauto_cache,no_rofd_flush,entry_timeout=9,attr_timeout=9,ac_attr_timeout=9,negative_timeout=9,noforget,remember=5,uid=4242,gid=4343,umask=0027
+	echo >>"$MNT/videos/k/views"
+	content_is "$MNT/videos/k/views" $'1\n'
+	run stat -c '%u %g %A' "$MNT/videos/k/views" "$MNT/videos"
+	[ "$output" = $'4242 4343 -rwxr-x---\n4242 4343 drwxr-x---' ]
+}

@@ -40,12 +40,13 @@ if grep -nE '^\s*\[\[? .*\]\]? && \[\[? ' tests/*.bats tests/*/*.bats; then
 	exit 1
 fi
 
-echo "== unit tests (store, line and path parsers)"
+echo "== unit tests (store, line and path parsers, inode table)"
 ./store/test_store
 ./store/test_range
 ./store/test_keys
 ./store/test_top
 ./fs/test_line
+./fs/test_inode
 
 # Two suites run once, against the ASan build below: the upgrade (0.5.0's
 # directory read ~20,000 ways, before and after) and range (two minutes
@@ -75,7 +76,7 @@ COUNTFS_BIN=$PWD/countfs-asan bats $(files)
 # unit test exit non-zero and the daemon's log fail its test (check_log).
 # Without ASLR, as TSan's fixed shadow layout can clash with a kernel's
 # randomised mappings ("unexpected memory mapping").
-tsan_files="tests/concurrency.bats tests/durability.bats tests/ingest.bats"
+tsan_files="tests/concurrency.bats tests/durability.bats tests/ingest.bats tests/live.bats"
 tsan=${TSAN:-1}
 if [ -n "${TESTS:-}" ]; then
 	tsan_files=$(files)

@@ -84,7 +84,12 @@ setup() {
 	run ls "$MNT"
 	[ "$output" = $'ingest\nstats\ntop\nvideos' ]
 	run ls "$MNT/videos/first"
-	[ "$output" = $'events\nrange\nseries\nviews' ]
+	[ "$output" = $'events
+follow
+range
+series
+views
+when' ]
 }
 
 @test "read-your-writes: every write is visible to the next read" {

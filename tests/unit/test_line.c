@@ -434,6 +434,43 @@ static void test_series_paths(void)
 	   "100,001st step makes it ENOENT");
 }
 
+static void test_live_paths(void)
+{
+	struct node n;
+
+	ok(path_parse("/videos/abc/follow", &n) == 0 &&
+	       n.kind == NODE_FOLLOW && n.type_len == 5 &&
+	       memcmp(n.type, "views", 5) == 0 && n.fn == AGG_COUNT &&
+	       node_is_live(&n) && !node_is_dir(&n) && !node_is_writable(&n),
+	   "a video's follow: its views, live, a read-only file");
+	ok(path_parse("/videos/abc/events/likes/follow", &n) == 0 &&
+	       n.kind == NODE_FOLLOW && n.type_len == 5 &&
+	       memcmp(n.type, "likes", 5) == 0,
+	   "a type's follow");
+	ok(path_parse("/videos/abc/when", &n) == 0 && n.kind == NODE_WHENS &&
+	       node_is_dir(&n) && !node_is_live(&n),
+	   "when is a directory");
+	ok(path_parse("/videos/abc/when/0", &n) == 0 && n.kind == NODE_WHEN &&
+	       n.at_least == 0 && node_is_live(&n) && !node_is_dir(&n),
+	   "when/0");
+	ok(path_parse("/videos/abc/events/likes/when/9223372036854775807",
+		      &n) == 0 &&
+	       n.kind == NODE_WHEN && n.at_least == INT64_MAX,
+	   "when/2^63-1 (a type's)");
+	static const char *const bad[] = {
+	    "/videos/abc/when/9223372036854775808", "/videos/abc/when/01",
+	    "/videos/abc/when/-1", "/videos/abc/when/1x", "/videos/abc/when/1/2",
+	    "/videos/abc/follow/x", "/global/videos/abc/follow",
+	    "/global/videos/abc/when", "/global/videos/abc/events/t/when/3",
+	    "/videos/abc/range/1-2/follow", "/videos/abc/events/t/range/1-2/when",
+	    "/videos/abc/when/99999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		is_int(path_parse(bad[i], &n), -ENOENT, "%s is ENOENT", bad[i]);
+	ok(path_parse("/videos/abc/events/follow/follow", &n) == 0 &&
+	       n.kind == NODE_FOLLOW && n.type_len == 6,
+	   "a type named follow has its own follow");
+}
+
 int main(void)
 {
 	test_lines();
@@ -444,5 +481,6 @@ int main(void)
 	test_paths();
 	test_durations();
 	test_series_paths();
+	test_live_paths();
 	return tap_done();
 }
