@@ -102,9 +102,11 @@ still_blocked() {
 @test "follow and when: names, modes, refusals; none under /global" {
 	mount_countfs
 	run ls "$MNT/videos/n"
-	[ "$output" = $'events\nfollow\nrange\nviews\nwhen' ]
+	[ "$status" -eq 0 ]
+	[ "$output" = $'events\nfollow\nrange\nseries\nviews\nwhen' ]
 	run ls "$MNT/videos/n/events/likes"
-	[ "$output" = $'avg\ncount\nfollow\nmax\nmin\nrange\nsum\nwhen' ]
+	[ "$status" -eq 0 ]
+	[ "$output" = $'avg\ncount\nfollow\nmax\nmin\nrange\nseries\nsum\nwhen' ]
 	run stat -c %A "$MNT/videos/n/follow" "$MNT/videos/n/when" \
 		"$MNT/videos/n/when/5" "$MNT/videos/n/events/likes/when/9"
 	[ "$output" = $'-r--r--r--\ndrwxr-xr-x\n-r--r--r--\n-r--r--r--' ]

@@ -140,10 +140,12 @@ setup() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "" ]
 	run ls "$V"
-	[ "$output" = $'events\nrange\nseries\nviews' ]
+	[ "$status" -eq 0 ]
+	[ "$output" = $'events\nfollow\nrange\nseries\nviews\nwhen' ]
 	echo 1 >>"$V/events/lat/count"
 	run ls "$V/events/lat"
-	[ "$output" = $'avg\ncount\nmax\nmin\nrange\nseries\nsum' ]
+	[ "$status" -eq 0 ]
+	[ "$output" = $'avg\ncount\nfollow\nmax\nmin\nrange\nseries\nsum\nwhen' ]
 	[ -d "$V/series/1-5" ]
 	[ -f "$V/series/1-5/1" ]
 	[ -d "$V/events/lat/series/1-5/1" ]
