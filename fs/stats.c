@@ -253,7 +253,9 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 	counter(&b, "buckets_expired_total", "Buckets removed by retention.",
 		ss.expired);
 	gauge(&b, "journal_events",
-	      "Events acknowledged and not yet applied to LMDB.", ss.journal);
+	      "Lines acknowledged and not yet applied to LMDB (a line of *n "
+	      "is one).",
+	      ss.journal);
 	gauge(&b, "lmdb_used_bytes", "Bytes of LMDB pages in use, all shards.",
 	      ss.bytes_used);
 	gauge(&b, "lmdb_free_bytes",
