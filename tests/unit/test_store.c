@@ -1378,9 +1378,25 @@ static void test_precount_edges(void)
 	a = total_of(st, "d");
 	ok(a.count == 1000 && a.sum == 4000, "count 1000, sum 4000");
 
+	/* Over two shards (all or nothing): the repeats count their n. */
+	char other[8] = "d";
+	for (int i = 0; store_shard_of(st, other, strlen(other)) ==
+			store_shard_of(st, "d", 1);
+	     i++)
+		snprintf(other, sizeof(other), "o%d", i);
+	struct store_event pair[2] = {evn("d", 4, 30, now + 3),
+				      evn(other, 2, 40, now + 3)};
+	pair[0].id = pair[1].id = "req-1";
+	pair[0].id_len = pair[1].id_len = 5;
+	is_int(store_record(st, pair, 2, now + 3, &dd), 0,
+	       "a write over two shards, a seen id and a new one");
+	is_int(dd, 30, "deduplicated: the 30 of the seen one");
+	a = total_of(st, other);
+	ok(a.count == 40 && a.sum == 80, "the other counts 40");
+
 	struct store_stats ss;
 	store_get_stats(st, &ss);
-	is_int(ss.deduplicated, 1007, "/stats counts the events deduplicated");
+	is_int(ss.deduplicated, 1037, "/stats counts the events deduplicated");
 	store_close(st);
 	rmrf(dir);
 	free(dir);
