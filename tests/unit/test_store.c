@@ -1379,7 +1379,7 @@ static void test_precount_edges(void)
 	ok(a.count == 1000 && a.sum == 4000, "count 1000, sum 4000");
 
 	/* Over two shards (all or nothing): the repeats count their n. */
-	char other[8] = "d";
+	char other[16] = "d";
 	for (int i = 0; store_shard_of(st, other, strlen(other)) ==
 			store_shard_of(st, "d", 1);
 	     i++)
