@@ -1195,7 +1195,7 @@ static bool tail_viable(const struct open_file *of, const char *t, size_t len)
 {
 	/* "x a 0": a video begun with dots only (".", "..") needs more. */
 	/* "1": "*" begun (and "*0": leading zeros are allowed). */
-	static const char *const endings[] = {"",	"0",	 "1",	 "a",
+	static const char *const endings[] = {"",   "0",    "1",    "a",
 					      " a", " a 0", "x a 0"};
 	char buf[TAIL_MAX + 8];
 	const char *why;

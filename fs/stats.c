@@ -23,9 +23,8 @@ static const char *const refusal_names[REFUSED_KINDS] = {
     "killed"};
 
 static const char *const drop_names[DROP_KINDS] = {
-    "bad_video", "bad_type",	    "bad_value",  "bad_timestamp",
-    "bad_id",	 "bad_multiplier", "bad_fields", "too_long",
-    "timestamp"};
+    "bad_video",      "bad_type",   "bad_value", "bad_timestamp", "bad_id",
+    "bad_multiplier", "bad_fields", "too_long",  "timestamp"};
 
 uint64_t stats_now_ns(void)
 {
@@ -259,7 +258,9 @@ int stats_render(const struct fs_stats *s, struct store *st, struct repl *r,
 		"Trending).",
 		ss.top_unsure);
 	gauge(&b, "journal_events",
-	      "Events acknowledged and not yet applied to LMDB.", ss.journal);
+	      "Lines acknowledged and not yet applied to LMDB (a line of *n "
+	      "is one).",
+	      ss.journal);
 	gauge(&b, "lmdb_used_bytes", "Bytes of LMDB pages in use, all shards.",
 	      ss.bytes_used);
 	gauge(&b, "lmdb_free_bytes",

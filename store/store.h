@@ -95,7 +95,7 @@ struct store_agg {
 };
 
 struct store_stats {
-	uint64_t events;       /* events counted */
+	uint64_t events;       /* events counted (an entry's n each) */
 	uint64_t deduplicated; /* events acknowledged but not counted */
 	uint64_t commits;      /* LMDB write transactions committed */
 	uint64_t fsyncs;       /* forced syncs of a shard */
@@ -105,7 +105,8 @@ struct store_stats {
 	uint64_t bytes_free;   /* pages free for reuse in the files, bytes */
 	uint64_t map_bytes;    /* sum of the shards' map sizes */
 	uint64_t pending;      /* rows waiting for replication */
-	uint64_t journal;      /* events acknowledged, not yet in LMDB */
+	uint64_t journal;      /* entries acknowledged, not yet in LMDB (one
+				  per store_event, whatever its n) */
 	uint64_t top_reads;    /* store_top() calls answered */
 	uint64_t top_unsure;   /* of those, answers that could miss a video */
 };

@@ -194,3 +194,21 @@ EOF
 	content_is "$E/sum" $'-12884762588\n'
 	content_is "$E/min" $'-3\n'
 }
+
+@test "kill -9 after acknowledged *n writes under sync=always: every one counts" {
+	unmount_countfs
+	mount_countfs sync=always
+	python3 - "$V/views" "$MNT/ingest" <<'EOF2'
+import os, sys
+v = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+g = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND)
+for i in range(1, 101):
+    os.write(v, b"*%d\n" % i)
+    os.write(g, b"w%d views *4294967296\nw%d views 5 *3 #r%d\n" % (i % 3, i % 3, i))
+EOF2
+	crash_countfs
+	mount_countfs
+	content_is "$V/views" $'5050\n'
+	content_is "$MNT/videos/w0/views" $'141733920867\n'
+	content_is "$MNT/videos/w1/events/views/sum" $'146028888574\n'
+}
