@@ -120,3 +120,49 @@ setup() {
 	"$ROOT/examples/plot" "$MNT" p 3600 60 "$BATS_TEST_TMPDIR/h.txt"
 	run -1 grep -q "$(date -u -d "@$now" '+%d %b')" "$BATS_TEST_TMPDIR/h.txt"
 }
+
+# Wait up to 5 s for file $1 to hold $2 lines.
+lines_in() {
+	local deadline=$((SECONDS + 5))
+	until [ "$(wc -l <"$1")" -ge "$2" ]; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.05
+	done
+}
+
+@test "examples/milestone.sh waits for when/N, then says so; a timeout exits 1" {
+	printf '\n\n' >>"$MNT/videos/m/views"
+	sh "$ROOT/examples/milestone.sh" "$MNT" m 5 10 >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	pid=$!
+	sleep 0.5
+	# Not reached: still waiting, nothing printed.
+	kill -0 "$pid"
+	[ ! -s "$BATS_TEST_TMPDIR/out" ]
+	printf '*3\n' >>"$MNT/videos/m/views"
+	wait_pid "$pid" 5
+	[ "$WAIT_STATUS" = 0 ]
+	run -0 cat "$BATS_TEST_TMPDIR/out"
+	[[ "$output" =~ ^m\ reached\ 5\ views:\ 5\ at\ [0-9]{2}:[0-9]{2}:[0-9]{2}$ ]]
+	run -1 sh "$ROOT/examples/milestone.sh" "$MNT" m 6 1
+	[ "$output" = "m: not 6 views within 1 seconds (now 5)" ]
+	run -2 sh "$ROOT/examples/milestone.sh" "$MNT" m six
+	[ "$output" = "milestone.sh: N must be a number" ]
+}
+
+@test "examples/live.sh prints the count, then each change with its delta" {
+	timeout 10 sh "$ROOT/examples/live.sh" "$MNT" l >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	pid=$!
+	lines_in "$BATS_TEST_TMPDIR/out" 1
+	printf '*2\n' >>"$MNT/videos/l/views"
+	lines_in "$BATS_TEST_TMPDIR/out" 2
+	echo 'l likes *7' >>"$MNT/ingest"
+	printf '*40\n' >>"$MNT/videos/l/views"
+	lines_in "$BATS_TEST_TMPDIR/out" 3
+	kill "$pid"
+	wait_pid "$pid" 5
+	run -0 sed 's/^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]  //' "$BATS_TEST_TMPDIR/out"
+	[ "$output" = $'l  0 views\nl  2 views  (+2)\nl  42 views  (+40)' ]
+	# A type's count: events/likes/follow, until timeout(1) ends it.
+	run -124 timeout 1 sh "$ROOT/examples/live.sh" "$MNT" l likes
+	[[ "$output" =~ ^[0-9:]{8}\ \ l\ \ 7\ likes$ ]]
+}
