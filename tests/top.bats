@@ -174,3 +174,23 @@ no_line_wrapped() {
 	run -2 "$ROOT/countfs-top" --no-such-option
 	[[ "$output" = *"usage: countfs-top "* ]]
 }
+
+@test "countfs-top -b: the panel lists the last minute's top videos, -t picks the type" {
+	mount_countfs
+	printf 'va views *5\nvb views *3\nvc views\nvc likes *9\n' >>"$MNT/ingest"
+	run -0 "$ROOT/countfs-top" -b -n 1 -d 0.1 "$MNT"
+	echo "$output"
+	panel=$(sed -n '/^top views, last minute$/,/^$/p' <<<"$output")
+	[ "$panel" = "top views, last minute
+           5  va
+           3  vb
+           1  vc" ]
+	run -0 "$ROOT/countfs-top" -b -n 1 -d 0.1 -t likes "$MNT"
+	panel=$(sed -n '/^top likes, last minute$/,/^$/p' <<<"$output")
+	[ "$panel" = "top likes, last minute
+           9  vc" ]
+	run -0 "$ROOT/countfs-top" -b -n 1 -d 0.1 -t shares "$MNT"
+	grep -qx '  (no events)' <<<"$output"
+	run -2 "$ROOT/countfs-top" -t 'Bad' "$MNT"
+	[ "$output" = "countfs-top: -t Bad: give an event type, 1-32 of [a-z0-9_]" ]
+}

@@ -6,9 +6,9 @@
  * per type, refusals, write latency, storage, and per MySQL shard the
  * replication lag, pending rows and errors, each with a sparkline of the
  * last minute.  Below the types, a panel of the top videos of the last
- * minute, read from MOUNTPOINT/top/TYPE/<now-60>-<now>.  Any mount of any
- * version with a /stats file will do: one without /top says so in the
- * panel.
+ * minute, read from MOUNTPOINT/top/TYPE/<now-59>- (up to the second of
+ * the read).  Any mount of any version with a /stats file will do: one
+ * without /top says so in the panel.
  *
  * usage: countfs-top [-d SECONDS] [-n FRAMES] [-t TYPE] [-b] MOUNTPOINT
  *
@@ -482,8 +482,9 @@ struct top_panel {
 	char video[TOP_ROWS][132];
 };
 
-/* Read MNT/top/TYPE/<now-60>-<now>: its first TOP_ROWS lines, each
- * "<count> <video>".  A line of another shape ends the list. */
+/* Read MNT/top/TYPE/<now-59>-, the last 60 seconds with this one: its
+ * first TOP_ROWS lines, each "<count> <video>".  A line of another shape
+ * ends the list. */
 static void top_read(const char *mnt, struct top_panel *tp)
 {
 	char path[4096], line[256];
@@ -491,8 +492,8 @@ static void top_read(const char *mnt, struct top_panel *tp)
 
 	tp->n = 0;
 	tp->err = 0;
-	snprintf(path, sizeof(path), "%s/top/%s/%lld-%lld", mnt, tp->type,
-		 (long long)now - TOP_WINDOW, (long long)now);
+	snprintf(path, sizeof(path), "%s/top/%s/%lld-", mnt, tp->type,
+		 (long long)now - (TOP_WINDOW - 1));
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		tp->err = errno;
