@@ -33,9 +33,9 @@
  *   load follow MNT READERS VIDEOS HOLD CHANGES [PID]
  *                                       READERS threads block in reads of
  *                                       videos/fJ/follow (J = i % VIDEOS);
- *                                       once parked, prints "parked" on
- *                                       stderr and holds HOLD seconds (the
- *                                       daemon PID's CPU is measured then),
+ *                                       once parked, measures the daemon
+ *                                       PID's CPU for 2 s, prints "parked"
+ *                                       on stderr and holds HOLD seconds,
  *                                       then CHANGES times appends one view
  *                                       to each followed video and times
  *                                       every reader's wake-up
@@ -830,10 +830,12 @@ static int cmd_follow(int argc, char **argv)
 		die("follow: a reader could not open or read its file");
 	sleep(1); /* every second read reaches the daemon and parks */
 	long rss1 = pid ? proc_rss_anon(pid) : -1;
-	fprintf(stderr, "parked\n");
+	/* Nothing changes for 2 s: the daemon's CPU then. */
 	double cpu0 = pid ? proc_cpu(pid) : -1, t0 = now_s();
+	sleep(2);
+	double cpu1 = pid ? proc_cpu(pid) : -1, idle = now_s() - t0;
+	fprintf(stderr, "parked\n");
 	usleep((useconds_t)(hold * 1e6));
-	double cpu1 = pid ? proc_cpu(pid) : -1, held = now_s() - t0;
 
 	snprintf(ingest, sizeof(ingest), "%s/ingest", mnt);
 	int fd = open(ingest, O_WRONLY | O_APPEND);
@@ -856,7 +858,7 @@ static int cmd_follow(int argc, char **argv)
 	printf("readers=%d idle_cpu_pct=%.2f rss_per_reader=%ld "
 	       "wake_p50_ms=%.1f wake_p99_ms=%.1f wake_max_ms=%.1f late=%d "
 	       "missed=%d\n",
-	       readers, cpu0 >= 0 ? 100 * (cpu1 - cpu0) / held : -1,
+	       readers, cpu0 >= 0 ? 100 * (cpu1 - cpu0) / idle : -1,
 	       rss0 >= 0 ? (rss1 - rss0) * 1024 / readers : -1,
 	       lat_pct(&follow_lat, 0.5) / 1000,
 	       lat_pct(&follow_lat, 0.99) / 1000,

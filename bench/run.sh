@@ -16,6 +16,8 @@ else TAIL_EVENTS=2000000 TAIL_VIDEOS=1000000; fi
 # /top: TOP_VIDEOS videos recorded, TOP_EVENTS Zipf events fed per run.
 if [ "$QUICK" = 1 ]; then TOP_VIDEOS=20000 TOP_EVENTS=200000
 else TOP_VIDEOS=1000000 TOP_EVENTS=4000000; fi
+# Live counts: FOLLOWERS readers blocked in reads of follow files.
+if [ "$QUICK" = 1 ]; then FOLLOWERS=${FOLLOWERS:-500}; else FOLLOWERS=${FOLLOWERS:-10000}; fi
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 OUT=$ROOT/bench/results.md
@@ -281,6 +283,37 @@ used=$(grep '^countfs_lmdb_used_bytes' "$T/many/stats" | awk '{print $2}')
 row "$DISTINCT distinct videos recorded" "countfs" "RSS anon MiB" "$((rss / 1024))" "64 MiB" "$(ratio $((rss / 1024)) 64)" "<= 1"
 row "$DISTINCT distinct videos recorded" "countfs" "LMDB bytes/video" "$((used / DISTINCT))" "" "" ""
 row "$DISTINCT distinct videos recorded" "countfs" "bytes/bucket" "$((used / DISTINCT / 5))" "" "" ""
+
+echo "== live counts: $FOLLOWERS blocked follow readers"
+# One writer appends to its own video, alone and then beside FOLLOWERS
+# readers parked on the follow files of 1,000 other videos (by turns).
+# While they are parked and nothing changes, the daemon's CPU; its memory
+# per parked reader; then five times a view of each followed video, and
+# the time until every reader woke.
+mount_fs cfl "$ROOT/countfs" -o "data=$T/data_live"
+lpid=$MOUNT_PID
+fvideos=1000
+[ "$FOLLOWERS" -ge "$fvideos" ] || fvideos=$FOLLOWERS
+alone() { $LOAD append "$SECS" 1 "$T/cfl/videos/w/views"; }
+beside() {
+	$LOAD follow "$T/cfl" "$FOLLOWERS" "$fvideos" "$((SECS + 1))" 5 "$lpid" \
+		>"$T/follow.out" 2>"$T/follow.err" &
+	local f=$!
+	for _ in $(seq 1800); do grep -q parked "$T/follow.err" && break; sleep 0.1; done
+	$LOAD append "$SECS" 1 "$T/cfl/videos/w/views"
+	wait "$f"
+	cat "$T/follow.out" >>"$T/follow.all"
+}
+read -r fa fb < <(paired rate alone beside)
+row "appends beside $FOLLOWERS blocked follow readers" "countfs, no reader" "appends/s" "$fa"
+row "appends beside $FOLLOWERS blocked follow readers" "countfs" "appends/s" "$fb" "no reader blocked" "$(ratio "$fb" "$fa")" ">= 0.9"
+fmed() { value "$1" <"$T/follow.all" | med; }
+fsum() { value "$1" <"$T/follow.all" | awk '{ s += $1 } END { print s + 0 }'; }
+row "$FOLLOWERS blocked follow readers" "countfs" "idle CPU %" "$(fmed idle_cpu_pct)" "" "" "~ 0"
+row "$FOLLOWERS blocked follow readers" "countfs" "RSS bytes/reader" "$(fmed rss_per_reader)" "" "" ""
+row "$FOLLOWERS blocked follow readers" "countfs" "wake p99 ms" "$(fmed wake_p99_ms)" "100 ms" "$(ratio "$(fmed wake_p99_ms)" 100)" "<= 1"
+row "$FOLLOWERS blocked follow readers" "countfs" "wake max ms" "$(fmed wake_max_ms)" "100 ms" "$(ratio "$(fmed wake_max_ms)" 100)" "<= 1"
+row "$FOLLOWERS blocked follow readers" "countfs" "readers late, missed" "$(fsum late), $(fsum missed)" "" "" "0, 0"
 
 {
 	echo "# countfs benchmark results"
