@@ -16,7 +16,7 @@ STORE = store/shard.c store/commit.c store/threads.c store/journal.c store/jscan
 	store/query.c store/retain.c store/pending.c store/identity.c store/backup.c \
 	store/format.c store/keys.c store/upgrade.c store/top.c
 REPL = replicate/conn.c replicate/push.c replicate/global.c
-FS = fs/fs.c fs/line.c fs/path.c fs/stats.c fs/top.c
+FS = fs/fs.c fs/line.c fs/path.c fs/series.c fs/stats.c fs/top.c
 DAEMON_SRC = $(COMMON) $(STORE) $(REPL) $(FS) fs/main.c
 
 B = build

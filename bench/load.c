@@ -6,6 +6,8 @@
  *
  *   load append SECS WRITERS FILE...    writer i appends "\n" to FILE[i % n]
  *   load read SECS FILE                 pread(fd, 0) in a loop: rate, p50, p99
+ *   load readall SECS FILE              the same, each time to the end of
+ *                                       the file (a series): also bytes=
  *   load ingest SECS MNT VIDEOS S       64 KiB /ingest writes, Zipf(S) videos
  *   load steady SECS RATE MNT VIDEOS [EVERY]
  *                                       RATE events/s over VIDEOS videos
@@ -28,13 +30,24 @@
  *   load upsert SECS CONNS SOCKET       naive MariaDB upsert per event
  *   load sqlrange SECS SOCKET LEN...    SELECT SUM over LEN seconds of minutes
  *   load sqlload SOCKET START MINUTES   a year of minute rows for one video
+ *   load follow MNT READERS VIDEOS HOLD CHANGES [PID]
+ *                                       READERS threads block in reads of
+ *                                       videos/fJ/follow (J = i % VIDEOS);
+ *                                       once parked, prints "parked" on
+ *                                       stderr and holds HOLD seconds (the
+ *                                       daemon PID's CPU is measured then),
+ *                                       then CHANGES times appends one view
+ *                                       to each followed video and times
+ *                                       every reader's wake-up
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <mysql.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,27 +147,48 @@ static int cmd_append(int argc, char **argv)
 
 /* ---- reads ------------------------------------------------------ */
 
-static int cmd_read(int argc, char **argv)
+/* pread at 0 in a loop for SECS; with @all, on to the end of the file
+ * each time, as cat reads it (a series). */
+static int read_loop(char **argv, bool all)
 {
 	double secs = atof(argv[0]);
 	static struct lat l;
-	char buf[64];
+	static char buf[65536];
+	size_t cap = all ? sizeof(buf) : 64;
 	int fd = open(argv[1], O_RDONLY);
+	off_t off = 0;
+	ssize_t r;
 
-	(void)argc;
 	if (fd < 0)
 		die(argv[1]);
 	double t0 = now_s(), end = t0 + secs, t = t0;
 	while (t < end) {
-		if (pread(fd, buf, sizeof(buf), 0) < 0)
-			die("pread");
+		off = 0;
+		do {
+			if ((r = pread(fd, buf, cap, off)) < 0)
+				die("pread");
+			off += r;
+		} while (all && r > 0);
 		double t1 = now_s();
 		lat_add(&l, t1 - t);
 		t = t1;
 	}
-	printf("rate=%.0f p50=%.1f p99=%.1f\n", (double)l.total / (t - t0),
-	       lat_pct(&l, 0.5), lat_pct(&l, 0.99));
+	printf("rate=%.0f p50=%.1f p99=%.1f bytes=%lld\n",
+	       (double)l.total / (t - t0), lat_pct(&l, 0.5), lat_pct(&l, 0.99),
+	       (long long)off);
 	return 0;
+}
+
+static int cmd_read(int argc, char **argv)
+{
+	(void)argc;
+	return read_loop(argv, false);
+}
+
+static int cmd_readall(int argc, char **argv)
+{
+	(void)argc;
+	return read_loop(argv, true);
 }
 
 /* ---- /ingest ------------------------------------------------------ */
@@ -674,6 +708,163 @@ static int cmd_sqlrange(int argc, char **argv)
 	return 0;
 }
 
+/* ---- blocked follow readers ------------------------------------ */
+
+struct follower {
+	const char *path;
+	pthread_t t;
+};
+
+static atomic_int follow_ready, follow_woken, follow_failed;
+static _Atomic double follow_changed; /* when the last change was sent */
+static pthread_mutex_t follow_lat_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lat follow_lat; /* capped at LAT_MAX us: see the max */
+static double follow_max;
+static int follow_late; /* wake-ups after 100 ms */
+
+static void *follow_loop(void *arg)
+{
+	struct follower *f = arg;
+	char buf[64];
+	int fd = open(f->path, O_RDONLY);
+
+	/* The first read answers at once with the count. */
+	if (fd < 0 || read(fd, buf, sizeof(buf)) <= 0) {
+		atomic_fetch_add(&follow_failed, 1);
+		atomic_fetch_add(&follow_ready, 1);
+		return NULL;
+	}
+	atomic_fetch_add(&follow_ready, 1);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0) /* EOF at unmount, or an error: done */
+			break;
+		double lat = now_s() - atomic_load(&follow_changed);
+		pthread_mutex_lock(&follow_lat_lock);
+		lat_add(&follow_lat, lat);
+		if (lat > follow_max)
+			follow_max = lat;
+		follow_late += lat > 0.1;
+		pthread_mutex_unlock(&follow_lat_lock);
+		atomic_fetch_add(&follow_woken, 1);
+	}
+	close(fd);
+	return NULL;
+}
+
+/* CPU seconds (user + system) of process @pid; -1 when unknown. */
+static double proc_cpu(long pid)
+{
+	char path[64], buf[1024];
+	unsigned long ut, st;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* the name may hold spaces */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			        "%lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Resident anonymous KiB of @pid (RssAnon); -1 when unknown. */
+static long proc_rss_anon(long pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static bool wait_count(atomic_int *c, int want, double secs)
+{
+	double end = now_s() + secs;
+
+	while (atomic_load(c) < want) {
+		if (now_s() > end)
+			return false;
+		usleep(1000);
+	}
+	return true;
+}
+
+static int cmd_follow(int argc, char **argv)
+{
+	const char *mnt = argv[0];
+	int readers = atoi(argv[1]), videos = atoi(argv[2]);
+	double hold = atof(argv[3]);
+	int changes = atoi(argv[4]);
+	long pid = argc > 5 ? atol(argv[5]) : 0;
+	struct follower *f = calloc((size_t)readers, sizeof(*f));
+	char path[4096], ingest[4096];
+	pthread_attr_t attr;
+
+	if (!f || readers < 1 || videos < 1 || videos > readers)
+		die("follow: READERS >= VIDEOS >= 1");
+	long rss0 = pid ? proc_rss_anon(pid) : -1;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	for (int i = 0; i < readers; i++) {
+		snprintf(path, sizeof(path), "%s/videos/f%d/follow", mnt,
+			 i % videos);
+		f[i].path = strdup(path);
+		if (pthread_create(&f[i].t, &attr, follow_loop, &f[i]))
+			die("pthread_create");
+	}
+	if (!wait_count(&follow_ready, readers, 120))
+		die("follow: readers did not open in 120 s");
+	if (atomic_load(&follow_failed))
+		die("follow: a reader could not open or read its file");
+	sleep(1); /* every second read reaches the daemon and parks */
+	long rss1 = pid ? proc_rss_anon(pid) : -1;
+	fprintf(stderr, "parked\n");
+	double cpu0 = pid ? proc_cpu(pid) : -1, t0 = now_s();
+	usleep((useconds_t)(hold * 1e6));
+	double cpu1 = pid ? proc_cpu(pid) : -1, held = now_s() - t0;
+
+	snprintf(ingest, sizeof(ingest), "%s/ingest", mnt);
+	int fd = open(ingest, O_WRONLY | O_APPEND);
+	if (fd < 0)
+		die(ingest);
+	size_t cap = (size_t)videos * 24, len = 0;
+	char *lines = malloc(cap);
+	for (int j = 0; j < videos; j++)
+		len += (size_t)snprintf(lines + len, cap - len, "f%d views\n", j);
+	int missed = 0;
+	for (int c = 1; c <= changes; c++) {
+		atomic_store(&follow_changed, now_s());
+		if (write(fd, lines, len) != (ssize_t)len)
+			die("write /ingest");
+		if (!wait_count(&follow_woken, readers * c, 5))
+			missed += readers * c - atomic_load(&follow_woken);
+		usleep(200 * 1000); /* the next change is not merged */
+	}
+	close(fd);
+	printf("readers=%d idle_cpu_pct=%.2f rss_per_reader=%ld "
+	       "wake_p50_ms=%.1f wake_p99_ms=%.1f wake_max_ms=%.1f late=%d "
+	       "missed=%d\n",
+	       readers, cpu0 >= 0 ? 100 * (cpu1 - cpu0) / held : -1,
+	       rss0 >= 0 ? (rss1 - rss0) * 1024 / readers : -1,
+	       lat_pct(&follow_lat, 0.5) / 1000,
+	       lat_pct(&follow_lat, 0.99) / 1000,
+	       follow_max * 1000, follow_late, missed);
+	fflush(stdout);
+	_exit(0); /* the readers are still blocked: exit ends them */
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -682,11 +873,12 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {
 	    {"append", 3, cmd_append},	 {"read", 2, cmd_read},
+	    {"readall", 2, cmd_readall},
 	    {"ingest", 4, cmd_ingest},	 {"steady", 4, cmd_steady},
 	    {"distinct", 2, cmd_distinct}, {"upsert", 3, cmd_upsert},
 	    {"sqlload", 3, cmd_sqlload}, {"sqlrange", 4, cmd_sqlrange},
 	    {"feed", 4, cmd_feed},	 {"readrand", 5, cmd_readrand},
-	    {"waitread", 2, cmd_waitread},
+	    {"waitread", 2, cmd_waitread}, {"follow", 5, cmd_follow},
 	};
 	srand48(42);
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)

@@ -190,6 +190,25 @@ for len in 3600 86400 2592000 31536000; do
 	row "range read over $((len / 86400))d $((len % 86400 / 3600))h" "countfs" "p99 us" "$yp" "MariaDB (speed-up)" "$(ratio "$mp" "$yp")" ">= 10"
 done
 
+echo "== a series: 30 days by hour, one read"
+# The same 30 days as one range read and as 720 lines of a series, each
+# file read whole (as cat reads it), by turns.
+hend=$((end / 3600 * 3600))
+hstart=$((hend - 30 * 86400))
+sf=$T/cfy/videos/r/series/$hstart-$hend/1h
+rf=$T/cfy/videos/r/range/$hstart-$hend
+lines=$(wc -l <"$sf")
+[ "$lines" = 720 ] || echo "warning: the series reads $lines lines, expected 720" >&2
+total=$(awk '{ s += $2 } END { print s }' "$sf")
+[ "$total" = "$(cat "$rf")" ] || echo "warning: the series adds up to $total, its range reads $(cat "$rf")" >&2
+read -r r50 s50 < <(paired p50 "$LOAD readall $SECS $rf" "$LOAD readall $SECS $sf")
+read -r r99 s99 < <(paired p99 "$LOAD readall $SECS $rf" "$LOAD readall $SECS $sf")
+w="series over 30d by 1h (720 lines)"
+row "$w" "countfs, one 30d range read" "p50 us" "$r50"
+row "$w" "countfs" "p50 us" "$s50" "one 30d range read" "$(ratio "$s50" "$r50")" "<= 2"
+row "$w" "countfs, one 30d range read" "p99 us" "$r99"
+row "$w" "countfs" "p99 us" "$s99" "one 30d range read" "$(ratio "$s99" "$r99")" "<= 2"
+
 echo "== /top: $TOP_VIDEOS videos recorded, 30 days of history"
 # The top lists' cost on ingest: the same Zipf feed, until applied, with
 # the lists and without them (COUNTFS_BENCH_NO_TOPS=1, for this only).
@@ -200,8 +219,8 @@ row "/ingest Zipf(1.1), 100k videos, until applied" "countfs without top lists" 
 row "/ingest Zipf(1.1), 100k videos, until applied" "countfs" "events/s" "$tw" "without top lists" "$(ratio "$tw" "$tn")" ">= 0.9"
 # Every video once, then 30 days of Zipf history by the hour (@ts).
 $LOAD feed "$T/topw" "$TOP_VIDEOS" "$TOP_VIDEOS" even >/dev/null
-end=$(date +%s)
-python3 - "$T/topw/ingest" "$end" "$TOP_VIDEOS" <<'PY'
+tend=$(date +%s)
+python3 - "$T/topw/ingest" "$tend" "$TOP_VIDEOS" <<'PY'
 import os, random, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
 end, videos = int(sys.argv[2]), int(sys.argv[3])
@@ -217,7 +236,7 @@ if buf:
     os.write(fd, "".join(buf).encode())
 PY
 for len in 3600 2592000; do
-	f="$T/topw/top/views/$((end - len))-$end"
+	f="$T/topw/top/views/$((tend - len))-$tend"
 	[ "$(wc -l <"$f")" = 100 ] || echo "warning: $f has not 100 lines" >&2
 	tp=$(median p99 "$LOAD" read "$SECS" "$f")
 	target=5000

@@ -34,6 +34,7 @@
 #include "../common/notify.h"
 #include "line.h"
 #include "path.h"
+#include "series.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -145,7 +146,8 @@ static int fs_getattr(const char *path, struct stat *sb,
 	 * lseek(SEEK_END)) come without a path: the handle has the node. */
 	if (!path && fi)
 		n = file_of(fi)->node;
-	else if (!path || path_parse(path, &n) || (n.global && !c->repl))
+	else if (!path || path_parse(path, &n) || (n.global && !c->repl) ||
+		 !path_steps_ok(&n, wall_seconds()))
 		return -ENOENT;
 	memset(sb, 0, sizeof(*sb));
 	sb->st_uid = c->uid;
@@ -215,7 +217,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	struct node n;
 	int rc;
 
-	if (path_parse(path, &n) || (n.global && !context()->repl))
+	if (path_parse(path, &n) || (n.global && !context()->repl) ||
+	    !path_steps_ok(&n, wall_seconds()))
 		return -ENOENT;
 	if (node_is_dir(&n))
 		return -EISDIR;
@@ -231,7 +234,8 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 {
 	struct node n;
 
-	if (path_parse(path, &n) || (n.global && !context()->repl))
+	if (path_parse(path, &n) || (n.global && !context()->repl) ||
+	    !path_steps_ok(&n, wall_seconds()))
 		return -ENOENT;
 	if (!node_is_dir(&n))
 		return -ENOTDIR;
@@ -334,9 +338,10 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 {
 	static const char *const root[] = {"videos", "ingest", "stats", "top",
 					   "global"};
-	static const char *const video[] = {"views", "range", "events"};
-	static const char *const type[] = {"count", "sum", "min",
-					   "max",   "avg", "range"};
+	static const char *const video[] = {"views", "range", "series",
+					    "events"};
+	static const char *const type[] = {"count", "sum",   "min",   "max",
+					   "avg",   "range", "series"};
 	struct countfs *c = context();
 	struct lister l = {buf, filler};
 	const struct node n = file_of(fi)->node;
@@ -372,56 +377,16 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		FILL(buf, filler, type);
 		return 0;
 	case NODE_WINDOW:
+	case NODE_STEP:
 		fill(buf, filler, agg_fn_names, AGG_FNS);
 		return 0;
-	default: /* a range or top directory: any window or type can be named */
+	default: /* range/, series/, series/S-E, /top, /top/T: any window,
+		  * step or type can be named */
 		return 0;
 	}
 }
 
 /* ---- reading ----------------------------------------------------- */
-
-/* avg = sum / count rounded to 3 decimals, trailing zeros dropped. */
-static int format_avg(char *buf, size_t cap, const struct store_agg *a)
-{
-	__int128 scaled = (__int128)a->sum * 1000, q;
-	bool neg = scaled < 0;
-
-	if (neg)
-		scaled = -scaled;
-	q = (scaled + a->count / 2) / a->count;
-	unsigned long long whole = (unsigned long long)(q / 1000);
-	unsigned frac = (unsigned)(q % 1000);
-	const char *sign = neg && q ? "-" : "";
-
-	if (frac == 0)
-		return snprintf(buf, cap, "%s%llu\n", sign, whole);
-	int digits = 3;
-	while (frac % 10 == 0) {
-		frac /= 10;
-		digits--;
-	}
-	return snprintf(buf, cap, "%s%llu.%0*u\n", sign, whole, digits, frac);
-}
-
-static int format_agg(char *buf, size_t cap, enum agg_fn fn,
-		      const struct store_agg *a)
-{
-	switch (fn) {
-	case AGG_COUNT:
-		return snprintf(buf, cap, "%" PRId64 "\n", a->count);
-	case AGG_SUM:
-		return snprintf(buf, cap, "%" PRId64 "\n", a->sum);
-	case AGG_MIN:
-		return a->count ? snprintf(buf, cap, "%" PRId64 "\n", a->min)
-				: 0;
-	case AGG_MAX:
-		return a->count ? snprintf(buf, cap, "%" PRId64 "\n", a->max)
-				: 0;
-	default:
-		return a->count ? format_avg(buf, cap, a) : 0;
-	}
-}
 
 /* Might the unfinished line of @w hold events of @n's series?  With
  * files_lock held. */
@@ -493,6 +458,8 @@ static int snapshot(struct countfs *c, struct open_file *of)
 		return top_render(c, n, &of->snap, &of->snap_len);
 	if (!n->global)
 		wait_for_tails(c, of);
+	if (n->series)
+		return series_content(c, n, &of->snap, &of->snap_len);
 	if (n->global && n->windowed) {
 		uint32_t end = n->open_end ? wall_seconds() + 1 : n->end;
 		rc = repl_range(c->repl, n->video, n->video_len, n->type,
@@ -594,6 +561,8 @@ static enum drop drop_of(enum line_fault f)
 		return DROP_BAD_TIMESTAMP;
 	case LINE_BAD_ID:
 		return DROP_BAD_ID;
+	case LINE_BAD_MULT:
+		return DROP_BAD_MULT;
 	case LINE_TOO_LONG:
 		return DROP_TOO_LONG;
 	default:
@@ -640,21 +609,24 @@ static int parse_one(struct countfs *c, struct open_file *of, const char *s,
 	    .id = ln.id,
 	    .id_len = ln.id_len,
 	    .value = ln.value,
+	    .n = ln.n,
 	    .ts = ln.has_ts ? (uint32_t)ln.ts : now,
 	};
 	return 0;
 }
 
-/* Per-type counters, one update per run of events of the same type. */
+/* Per-type counters, one update per run of events of the same type; a
+ * line of *n counts n events. */
 static void count_types(struct fs_stats *s, const struct store_event *ev,
 			size_t n)
 {
 	for (size_t i = 0, j; i < n; i = j) {
+		uint64_t events = ev[i].n;
 		for (j = i + 1; j < n && ev[j].type_len == ev[i].type_len &&
 				memcmp(ev[j].type, ev[i].type, ev[i].type_len) == 0;
 		     j++)
-			;
-		stats_count_type(s, ev[i].type, ev[i].type_len, j - i);
+			events += ev[j].n;
+		stats_count_type(s, ev[i].type, ev[i].type_len, events);
 	}
 }
 
@@ -799,7 +771,8 @@ static bool tail_fits(const char *data, size_t len)
 static bool tail_viable(const struct open_file *of, const char *t, size_t len)
 {
 	/* "x a 0": a video begun with dots only (".", "..") needs more. */
-	static const char *const endings[] = {"",    "0",  "a",
+	/* "1": "*" begun (and "*0": leading zeros are allowed). */
+	static const char *const endings[] = {"",	"0",	 "1",	 "a",
 					      " a", " a 0", "x a 0"};
 	char buf[TAIL_MAX + 8];
 	const char *why;

@@ -4,6 +4,7 @@
 #include "line.h"
 
 #include <errno.h>
+#include <string.h>
 
 static bool is_space(char c) { return c == ' ' || c == '\t'; }
 
@@ -59,6 +60,19 @@ static int parse_digits(const char *s, size_t len, uint64_t limit,
 	return 0;
 }
 
+int line_duration(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	static const char units[] = "smhd";
+	static const uint64_t mult[] = {1, 60, 3600, 86400};
+	const char *u = len ? memchr(units, s[len - 1], 4) : NULL;
+	uint64_t v, m = u ? mult[u - units] : 1;
+
+	if (parse_digits(s, u ? len - 1 : len, max / m, &v))
+		return -EINVAL;
+	*out = v * m;
+	return 0;
+}
+
 static int parse_value(const char *s, size_t len, int64_t *out)
 {
 	bool neg = len > 0 && s[0] == '-';
@@ -91,53 +105,94 @@ static size_t next_field(const char **s, const char *end, const char **field)
 	return (size_t)(p - *field);
 }
 
-/* [value] [@ts] [#id] from *s to end. */
+/* *n: digits (leading zeros allowed, as in the value and @ts), 1..2^32. */
+static int parse_n(const char *f, size_t len, struct line *out,
+		   const char **why)
+{
+	int rc = parse_digits(f + 1, len - 1, LINE_N_MAX, &out->n);
+
+	if (rc == 0 && out->n > 0)
+		return 0;
+	out->fault = LINE_BAD_MULT;
+	*why = rc == -ERANGE ? "*n past 2^32 (4294967296)"
+	       : rc	     ? "*n is not *digits"
+			     : "*n must be at least 1";
+	return -EINVAL;
+}
+
+/* @ts: digits, at most 2^32 - 1. */
+static int parse_ts(const char *f, size_t len, struct line *out,
+		    const char **why)
+{
+	uint64_t ts;
+	int rc = parse_digits(f + 1, len - 1, UINT32_MAX, &ts);
+
+	if (rc) {
+		out->fault = LINE_BAD_TS;
+		*why = rc == -ERANGE ? "timestamp too large"
+				     : "timestamp is not @digits";
+		return -EINVAL;
+	}
+	out->has_ts = true;
+	out->ts = (int64_t)ts;
+	return 0;
+}
+
+/* #id: 1-64 bytes of [A-Za-z0-9_.:-]. */
+static int parse_id(const char *f, size_t len, struct line *out,
+		    const char **why)
+{
+	if (len - 1 < 1 || len - 1 > 64) {
+		out->fault = LINE_BAD_ID;
+		*why = "event id must be 1-64 bytes";
+		return -EINVAL;
+	}
+	for (size_t i = 1; i < len; i++) {
+		if (!id_char(f[i])) {
+			out->fault = LINE_BAD_ID;
+			*why = "event id may hold only [A-Za-z0-9_.:-]";
+			return -EINVAL;
+		}
+	}
+	out->id = f + 1;
+	out->id_len = (uint8_t)(len - 1);
+	return 0;
+}
+
+/* The fields of the tail, in the order they must come. */
+enum field { F_VALUE, F_N, F_TS, F_ID, F_DONE };
+
+static enum field field_of(char c)
+{
+	return c == '*' ? F_N : c == '@' ? F_TS : c == '#' ? F_ID : F_VALUE;
+}
+
+/* [value] [*n] [@ts] [#id] from *s to end. */
 static int parse_tail(const char *s, const char *end, struct line *out,
 		      const char **why)
 {
 	const char *f;
-	size_t n;
-	int stage = 0; /* 0: value next, 1: @ts next, 2: #id next, 3: done */
+	size_t len;
+	enum field next = F_VALUE; /* the first field that may still come */
 
 	out->value = 1;
+	out->n = 1;
 	out->has_ts = false;
 	out->id = NULL;
 	out->id_len = 0;
-	while ((n = next_field(&s, end, &f)) > 0) {
-		uint64_t ts;
+	while ((len = next_field(&s, end, &f)) > 0) {
+		enum field k = field_of(f[0]);
 		int rc;
 
-		if (f[0] == '@' && stage <= 1) {
-			rc = parse_digits(f + 1, n - 1, UINT32_MAX, &ts);
-			if (rc) {
-				out->fault = LINE_BAD_TS;
-				*why = rc == -ERANGE ? "timestamp too large"
-						     : "timestamp is not @"
-						       "digits";
-				return -EINVAL;
-			}
-			out->has_ts = true;
-			out->ts = (int64_t)ts;
-			stage = 2;
-		} else if (f[0] == '#' && stage <= 2) {
-			if (n - 1 < 1 || n - 1 > 64) {
-				out->fault = LINE_BAD_ID;
-				*why = "event id must be 1-64 bytes";
-				return -EINVAL;
-			}
-			for (size_t i = 1; i < n; i++) {
-				if (!id_char(f[i])) {
-					out->fault = LINE_BAD_ID;
-					*why = "event id may hold only "
-					       "[A-Za-z0-9_.:-]";
-					return -EINVAL;
-				}
-			}
-			out->id = f + 1;
-			out->id_len = (uint8_t)(n - 1);
-			stage = 3;
-		} else if (stage == 0 && f[0] != '@' && f[0] != '#') {
-			rc = parse_value(f, n, &out->value);
+		if (k < next) {
+			out->fault = LINE_BAD_FIELDS;
+			*why = "expected [value] [*n] [@ts] [#id], in that "
+			       "order";
+			return -EINVAL;
+		}
+		switch (k) {
+		case F_VALUE:
+			rc = parse_value(f, len, &out->value);
 			if (rc) {
 				out->fault = LINE_BAD_VALUE;
 				*why = rc == -ERANGE
@@ -145,12 +200,20 @@ static int parse_tail(const char *s, const char *end, struct line *out,
 					   : "value is not an integer";
 				return -EINVAL;
 			}
-			stage = 1;
-		} else {
-			out->fault = LINE_BAD_FIELDS;
-			*why = "expected [value] [@ts] [#id], in that order";
-			return -EINVAL;
+			break;
+		case F_N:
+			rc = parse_n(f, len, out, why);
+			break;
+		case F_TS:
+			rc = parse_ts(f, len, out, why);
+			break;
+		default:
+			rc = parse_id(f, len, out, why);
+			break;
 		}
+		if (rc)
+			return rc;
+		next = k + 1;
 	}
 	return 0;
 }

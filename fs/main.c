@@ -10,6 +10,7 @@
  * for real in init.
  */
 #include "fs.h"
+#include "line.h"
 
 #include "../common/log.h"
 #include "../common/mono.h"
@@ -192,14 +193,13 @@ static int bad(const char *what, const char *value, const char *allowed)
 
 static int parse_duration(const char *s, bool forever_ok, uint32_t *out)
 {
-	static const uint64_t mult[] = {1, 60, 3600, 86400};
 	uint64_t v;
 
 	if (forever_ok && strcmp(s, "forever") == 0) {
 		*out = 0;
 		return 0;
 	}
-	if (parse_scaled(s, "smhd", mult, UINT32_MAX, &v) || v == 0)
+	if (line_duration(s, strlen(s), UINT32_MAX, &v) || v == 0)
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;

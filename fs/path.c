@@ -68,6 +68,39 @@ static int parse_window(const char *s, size_t n, struct node *out)
 	return 0;
 }
 
+/* The number of steps of @n's series at @now. */
+static uint64_t steps(const struct node *n, uint32_t now)
+{
+	uint64_t end = node_end(n, now);
+
+	return end <= n->start ? 0 : (end - n->start + n->step - 1) / n->step;
+}
+
+/* ".../series[/S-E[/STEP]]", the "series" taken: the kind each names. */
+static int parse_series(struct cursor *c, struct node *out)
+{
+	const char *s;
+	size_t n;
+	uint64_t step;
+
+	out->kind = NODE_SERIES;
+	if ((n = component(c, &s)) == 0)
+		return 0;
+	if (parse_window(s, n, out))
+		return -ENOENT;
+	if ((n = component(c, &s)) == 0)
+		return 0;
+	/* One name per step: "05m" and "0" are not steps. */
+	if (s[0] == '0' || line_duration(s, n, UINT32_MAX, &step))
+		return -ENOENT;
+	out->series = true;
+	out->step = (uint32_t)step;
+	out->kind = NODE_STEP;
+	if (!out->open_end && steps(out, 0) > SERIES_STEPS_MAX)
+		return -ENOENT;
+	return 0;
+}
+
 static int parse_fn(const char *s, size_t n, struct node *out)
 {
 	for (int i = 0; i < AGG_FNS; i++) {
@@ -88,7 +121,13 @@ static int parse_type(struct cursor *c, struct node *out)
 
 	if (n == 0)
 		return 0;
-	if (is(s, n, "range")) {
+	if (is(s, n, "series")) {
+		int rc = parse_series(c, out);
+		if (rc || out->kind != NODE_STEP)
+			return rc;
+		if ((n = component(c, &s)) == 0)
+			return 0;
+	} else if (is(s, n, "range")) {
 		out->kind = NODE_RANGES;
 		if ((n = component(c, &s)) == 0)
 			return 0;
@@ -123,6 +162,11 @@ static int parse_video(struct cursor *c, struct node *out)
 		if (parse_window(s, n, out))
 			return -ENOENT;
 		out->kind = NODE_AGG;
+	} else if (is(s, n, "series")) {
+		if (parse_series(c, out))
+			return -ENOENT;
+		if (out->kind == NODE_STEP)
+			out->kind = NODE_AGG;
 	} else if (is(s, n, "events")) {
 		out->type = NULL;
 		out->type_len = 0;
@@ -196,6 +240,16 @@ int path_parse(const char *path, struct node *out)
 	out->video = s;
 	out->video_len = (uint8_t)n;
 	return parse_video(&c, out);
+}
+
+uint32_t node_end(const struct node *n, uint32_t now)
+{
+	return n->open_end ? now + 1 : n->end;
+}
+
+bool path_steps_ok(const struct node *n, uint32_t now)
+{
+	return !n->series || !n->open_end || steps(n, now) <= SERIES_STEPS_MAX;
 }
 
 bool node_is_dir(const struct node *n)

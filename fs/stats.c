@@ -23,8 +23,9 @@ static const char *const refusal_names[REFUSED_KINDS] = {
     "killed"};
 
 static const char *const drop_names[DROP_KINDS] = {
-    "bad_video", "bad_type",   "bad_value", "bad_timestamp",
-    "bad_id",	 "bad_fields", "too_long",  "timestamp"};
+    "bad_video", "bad_type",	    "bad_value",  "bad_timestamp",
+    "bad_id",	 "bad_multiplier", "bad_fields", "too_long",
+    "timestamp"};
 
 uint64_t stats_now_ns(void)
 {

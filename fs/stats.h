@@ -31,6 +31,7 @@ enum drop {
 	DROP_BAD_VALUE,
 	DROP_BAD_TIMESTAMP, /* not @digits */
 	DROP_BAD_ID,
+	DROP_BAD_MULT, /* *n not digits, 0 or past 2^32 */
 	DROP_BAD_FIELDS, /* out of order, too many */
 	DROP_TOO_LONG,
 	DROP_TIMESTAMP, /* @ts outside the kept window */

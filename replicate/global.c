@@ -132,17 +132,18 @@ static struct repl_shard *shard_for(struct repl *r, const char *video,
 	return &r->shards[store_hash_shard(video, vlen, r->nshards)];
 }
 
-/* Bind up to 4 input strings/ints, run @sql, fetch one row of 4 values
- * (count, sum, min, max; NULLs are zero) into @out. */
-static int query_agg(struct repl_shard *sh, const char *sql,
-		     MYSQL_BIND *in, struct store_agg *out)
+/*
+ * Run @sql on @sh with @in bound (NULL: no parameters) and @res as the
+ * result columns; @fn(@arg) after each row fetched, until it returns
+ * nonzero.  A borrowed connection and a query slot, as query_agg().
+ */
+static int each_row(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
+		    MYSQL_BIND *res, const char *what, int (*fn)(void *),
+		    void *arg)
 {
-	int64_t v[4] = {0};
-	my_bool null[4] = {0};
-	MYSQL_BIND res[4];
-	MYSQL_STMT *s;
 	bool probe;
-	int err = read_enter(sh, &probe);
+	int f, err = read_enter(sh, &probe);
+	MYSQL_STMT *s;
 	MYSQL *m;
 
 	if (err)
@@ -151,31 +152,78 @@ static int query_agg(struct repl_shard *sh, const char *sql,
 		read_leave(sh, probe, err);
 		return err;
 	}
-	memset(res, 0, sizeof(res));
-	for (int i = 0; i < 4; i++) {
-		res[i].buffer_type = MYSQL_TYPE_LONGLONG;
-		res[i].buffer = &v[i];
-		res[i].is_null = &null[i];
-	}
 	s = mysql_stmt_init(m);
 	if (!s || mysql_stmt_prepare(s, sql, strlen(sql)) ||
-	    mysql_stmt_bind_param(s, in) || mysql_stmt_execute(s) ||
+	    (in && mysql_stmt_bind_param(s, in)) || mysql_stmt_execute(s) ||
 	    mysql_stmt_bind_result(s, res) || mysql_stmt_store_result(s)) {
-		err = s ? conn_error(sh, m, s, "global read") : -ENOMEM;
+		err = s ? conn_error(sh, m, s, what) : -ENOMEM;
 	} else {
-		int f = mysql_stmt_fetch(s);
-		if (f == 1 || f == MYSQL_DATA_TRUNCATED)
-			err = conn_error(sh, m, s, "global read");
+		while ((f = mysql_stmt_fetch(s)) == 0 ||
+		       f == MYSQL_DATA_TRUNCATED)
+			if (fn(arg))
+				break;
+		if (f == 1)
+			err = conn_error(sh, m, s, what);
 	}
 	if (s)
 		mysql_stmt_close(s);
 	pool_put(sh, m, err != 0);
 	read_leave(sh, probe, err);
-	if (err)
-		return err == -EAGAIN ? -EIO : err;
-	*out = (struct store_agg){null[0] ? 0 : v[0], null[1] ? 0 : v[1],
-				  null[2] ? 0 : v[2], null[3] ? 0 : v[3]};
+	return err == -EAGAIN ? -EIO : err;
+}
+
+/* Called with each row fetched: its values, NULLs read as 0. */
+typedef void row_fn(void *arg, const int64_t *v);
+
+#define COLUMNS_MAX 5
+
+/* The integer columns of a query_rows() row, handed to its row_fn. */
+struct int_rows {
+	int64_t v[COLUMNS_MAX];
+	my_bool null[COLUMNS_MAX];
+	unsigned ncol;
+	row_fn *fn;
+	void *arg;
+};
+
+static int int_row(void *arg)
+{
+	struct int_rows *r = arg;
+
+	for (unsigned i = 0; i < r->ncol; i++)
+		r->v[i] = r->null[i] ? 0 : r->v[i];
+	r->fn(r->arg, r->v);
 	return 0;
+}
+
+/* Bind the inputs @in, run @sql, and hand each row of @ncol integer
+ * values (at most COLUMNS_MAX) to @fn. */
+static int query_rows(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
+		      unsigned ncol, row_fn *fn, void *arg)
+{
+	struct int_rows r = {.ncol = ncol, .fn = fn, .arg = arg};
+	MYSQL_BIND res[COLUMNS_MAX];
+
+	memset(res, 0, sizeof(res));
+	for (unsigned i = 0; i < ncol; i++) {
+		res[i].buffer_type = MYSQL_TYPE_LONGLONG;
+		res[i].buffer = &r.v[i];
+		res[i].is_null = &r.null[i];
+	}
+	return each_row(sh, sql, in, res, "global read", int_row, &r);
+}
+
+static void agg_row(void *arg, const int64_t *v)
+{
+	*(struct store_agg *)arg = (struct store_agg){v[0], v[1], v[2], v[3]};
+}
+
+/* Run @sql, which reads one row (count, sum, min, max), into @out. */
+static int query_agg(struct repl_shard *sh, const char *sql,
+		     MYSQL_BIND *in, struct store_agg *out)
+{
+	memset(out, 0, sizeof(*out));
+	return query_rows(sh, sql, in, 4, agg_row, out);
 }
 
 static uint64_t hash_key(const char *key)
@@ -285,44 +333,54 @@ int repl_range(struct repl *r, const char *video, size_t vlen,
 	return rc;
 }
 
-/*
- * Run @sql on @sh with @in bound (NULL: no parameters) and @res as the
- * result columns; @fn(@arg) after each row fetched, until it returns
- * nonzero.  A borrowed connection and a query slot, as query_agg().
- */
-static int each_row(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
-		    MYSQL_BIND *res, const char *what, int (*fn)(void *),
-		    void *arg)
-{
-	bool probe;
-	int f, err = read_enter(sh, &probe);
-	MYSQL_STMT *s;
-	MYSQL *m;
+struct steps {
+	struct store_agg *out;
+	size_t n;
+};
 
-	if (err)
-		return err;
-	if (!(m = pool_get(sh, &err))) {
-		read_leave(sh, probe, err);
-		return err;
-	}
-	s = mysql_stmt_init(m);
-	if (!s || mysql_stmt_prepare(s, sql, strlen(sql)) ||
-	    (in && mysql_stmt_bind_param(s, in)) || mysql_stmt_execute(s) ||
-	    mysql_stmt_bind_result(s, res) || mysql_stmt_store_result(s)) {
-		err = s ? conn_error(sh, m, s, what) : -ENOMEM;
-	} else {
-		while ((f = mysql_stmt_fetch(s)) == 0 ||
-		       f == MYSQL_DATA_TRUNCATED)
-			if (fn(arg))
-				break;
-		if (f == 1)
-			err = conn_error(sh, m, s, what);
-	}
-	if (s)
-		mysql_stmt_close(s);
-	pool_put(sh, m, err != 0);
-	read_leave(sh, probe, err);
-	return err == -EAGAIN ? -EIO : err;
+/* A row (step, count, sum, min, max) of repl_series()'s query. */
+static void step_row(void *arg, const int64_t *v)
+{
+	struct steps *st = arg;
+
+	if (v[0] >= 0 && (uint64_t)v[0] < st->n)
+		st->out[v[0]] = (struct store_agg){v[1], v[2], v[3], v[4]};
+}
+
+static void bind_i64(MYSQL_BIND *b, int64_t *v)
+{
+	*b = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_LONGLONG, .buffer = v};
+}
+
+/* As repl_range() for each step, in one query: a minute belongs to the
+ * step (minute - start) DIV step, and the WHERE is repl_range()'s for
+ * [start, end).  Not cached: a cache slot holds one aggregate. */
+int repl_series(struct repl *r, const char *video, size_t vlen,
+		const char *type, size_t tlen, uint32_t start, uint32_t end,
+		uint32_t step, struct store_agg *out, size_t n)
+{
+	static const char sql[] =
+	    "SELECT (CAST(minute AS SIGNED) - ?) DIV ?, "
+	    "CAST(COALESCE(SUM(count), 0) AS SIGNED), "
+	    "CAST(COALESCE(SUM(sum), 0) AS SIGNED), MIN(min), MAX(max) "
+	    "FROM countfs_minutes WHERE video = ? AND type = ? "
+	    "AND minute >= ? AND minute < ? GROUP BY 1";
+	unsigned long lens[2] = {vlen, tlen};
+	int64_t from = start, width = step;
+	struct steps st = {out, n};
+	MYSQL_BIND in[6];
+
+	if (n == 0 || n != store_series_len(start, end, step))
+		return -EINVAL;
+	memset(out, 0, n * sizeof(*out));
+	bind_i64(&in[0], &from);
+	bind_i64(&in[1], &width);
+	bind_str(&in[2], video, &lens[0]);
+	bind_str(&in[3], type, &lens[1]);
+	bind_u32(&in[4], &start);
+	bind_u32(&in[5], &end);
+	return query_rows(shard_for(r, video, vlen), sql, in, 5, step_row,
+			  &st);
 }
 
 /* One shard's rows (video, count) of a top query, as each_row() fetches

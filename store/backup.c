@@ -247,7 +247,7 @@ static int compose(struct jfile f[2], uint64_t applied, unsigned char **out,
 				memcpy(*out + *len, o[i]->buf + off, h.len);
 				*len += h.len;
 				(*records)++;
-				*events += h.n;
+				*events += jrec_entries(&h);
 				want++;
 			}
 			if (h.seq > want)

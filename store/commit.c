@@ -189,10 +189,15 @@ int shard_write(struct shard *sh, shard_write_fn *fn, void *arg)
 
 /* ---- direct requests: the LMDB group commit ---------------------------- */
 
-/* The events of @r, committed, in the store's counters. */
+/* The events of @r, committed, in the store's counters: an entry of *n
+ * is n events (deduped counts events too). */
 static void note_counted(struct store *st, const struct commit_req *r)
 {
-	atomic_fetch_add(&st->events, r->n - r->deduped);
+	uint64_t events = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		events += r->ev[i].n;
+	atomic_fetch_add(&st->events, events - r->deduped);
 	atomic_fetch_add(&st->deduplicated, r->deduped);
 }
 

@@ -38,7 +38,7 @@ struct commit_req {
 	const struct store_event *ev;
 	size_t n;
 	uint32_t now;
-	size_t deduped;
+	size_t deduped; /* events (an entry's n) not counted: ids seen */
 	int rc;
 	bool one_by_one; /* apply event by event: folded, a sum overflowed */
 	uint64_t ticket; /* its place in the shard's queue */
@@ -115,7 +115,8 @@ struct journal {
  * LMDB group commit and the journal's (commit.c). */
 #define GATHER_NS 150000
 
-/* A sum beyond this marks its shard "big": no more journal batches. */
+/* A sum or count beyond this marks its shard "big": no more journal
+ * batches. */
 #define SUM_BIG (INT64_C(1) << 62)
 
 struct shard {
@@ -134,7 +135,7 @@ struct shard {
 	uint64_t tickets;
 
 	atomic_bool dirty; /* committed since the last fsync */
-	atomic_bool big;   /* a sum passed SUM_BIG (meta "big") */
+	atomic_bool big;   /* a sum or count passed SUM_BIG (meta "big") */
 	unsigned psize;	   /* LMDB page size */
 	bool flush_queued; /* a helper will apply the journal; job_lock */
 	struct journal j;

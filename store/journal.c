@@ -37,14 +37,18 @@
  *     page in use).  When the map cannot grow, or an apply found it full
  *     and none succeeded since (j->full), writes take the direct path and
  *     get ENOSPC there.
- *   - overflow: only events of |value| <= 2^32 and no #id take this path,
- *     and only while every sum of the shard stays within 2^62 (meta "big"
- *     records when one did not), so a batch cannot overflow a sum; a write
- *     with an #id is deduplicated on the direct path, as before.
+ *   - overflow: only entries of |n * value| <= 2^32 (n <= 2^32 always)
+ *     and no #id take this path, and only while every sum and count of
+ *     the shard stays within 2^62 (meta "big" records when one did not):
+ *     each entry adds at most 2^32 to a sum and to a count, and a batch
+ *     holds far fewer than 2^30 entries, so a batch cannot overflow
+ *     either, and n * value is never refused at apply time; a write with
+ *     an #id is deduplicated on the direct path, as before.
  *
- * A record: struct jrec_head, then per event a struct jrec_event and the
- * video and type bytes.  The check covers everything after itself, so a
- * torn tail (power loss) ends the replay of a file.
+ * A record: struct jrec_head, then per entry a struct jrec_event (and its
+ * n when the record has JREC_MULT, jscan.h) and the video and type bytes.
+ * The check covers everything after itself, so a torn tail (power loss)
+ * ends the replay of a file.
  */
 #include "internal.h"
 #include "jscan.h"
@@ -61,15 +65,30 @@
 
 #define JOURNAL_VALUE_MAX (INT64_C(1) << 32)
 
+/* |@v| without overflow (INT64_MIN too). */
+static uint64_t magnitude(int64_t v)
+{
+	return v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+}
+
 bool journal_eligible(const struct store *st, const struct store_event *ev,
 		      size_t n)
 {
 	(void)st;
 	for (size_t i = 0; i < n; i++)
-		if (ev[i].id || ev[i].value > JOURNAL_VALUE_MAX ||
-		    ev[i].value < -JOURNAL_VALUE_MAX)
+		if (ev[i].id ||
+		    magnitude(ev[i].value) > JOURNAL_VALUE_MAX / ev[i].n)
 			return false;
 	return true;
+}
+
+/* Does an entry of @ev stand for more than one event (JREC_MULT)? */
+static bool any_mult(const struct store_event *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].n != 1)
+			return true;
+	return false;
 }
 
 /*
@@ -182,12 +201,17 @@ int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
 	size_t bytes = sizeof(struct jrec_head);
 	int rc;
 
+	bool mult = any_mult(ev, n);
+	uint64_t events = 0;
+
 	*direct = true;
-	if (atomic_load(&sh->big))
+	if (atomic_load(&sh->big) || n >= JREC_MULT)
 		return 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		bytes += sizeof(struct jrec_event) + ev[i].video_len +
-			 ev[i].type_len;
+			 ev[i].type_len + (mult ? sizeof(uint32_t) : 0);
+		events += ev[i].n;
+	}
 	if (bytes > UINT32_MAX)
 		return 0;
 	uint64_t room = events_room(ev, n);
@@ -203,12 +227,18 @@ int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
 		return rc;
 	}
 	unsigned char *rec = j->buf + j->len, *p = rec + sizeof(struct jrec_head);
-	struct jrec_head h = {(uint32_t)bytes, 0, j->seq + 1, now, (uint32_t)n};
+	struct jrec_head h = {(uint32_t)bytes, 0, j->seq + 1, now,
+			      (uint32_t)n | (mult ? JREC_MULT : 0)};
 	for (size_t i = 0; i < n; i++) {
 		struct jrec_event e = {ev[i].value, ev[i].ts, ev[i].video_len,
 				       ev[i].type_len};
 		memcpy(p, &e, sizeof(e));
 		p += sizeof(e);
+		if (mult) {
+			uint32_t more = (uint32_t)(ev[i].n - 1);
+			memcpy(p, &more, sizeof(more));
+			p += sizeof(more);
+		}
 		memcpy(p, ev[i].video, ev[i].video_len);
 		p += ev[i].video_len;
 		memcpy(p, ev[i].type, ev[i].type_len);
@@ -246,7 +276,7 @@ int journal_append(struct shard *sh, const struct store_event *ev, size_t n,
 	 * is acknowledged only once on disk. */
 	if (sh->st->cfg.sync == STORE_SYNC_ALWAYS && (rc = sync_to(sh, mine)))
 		return rc;
-	atomic_fetch_add(&sh->st->events, n);
+	atomic_fetch_add(&sh->st->events, events);
 	if (held >= 2 * JOURNAL_BATCH)
 		journal_settle(sh); /* the appliers fell behind: wait */
 	else if (held >= JOURNAL_BATCH)
@@ -278,18 +308,25 @@ static size_t decode(unsigned char *buf, size_t len, struct commit_req *req,
 		struct jrec_head h;
 		memcpy(&h, buf + off, sizeof(h));
 		const unsigned char *p = buf + off + sizeof(h);
-		req[nreq] = (struct commit_req){.ev = ev + k, .n = h.n,
+		uint32_t entries = jrec_entries(&h);
+		req[nreq] = (struct commit_req){.ev = ev + k, .n = entries,
 						.now = h.now};
-		for (uint32_t i = 0; i < h.n; i++, k++) {
+		for (uint32_t i = 0; i < entries; i++, k++) {
 			struct jrec_event e;
+			uint32_t more = 0;
 			memcpy(&e, p, sizeof(e));
 			p += sizeof(e);
+			if (h.n & JREC_MULT) {
+				memcpy(&more, p, sizeof(more));
+				p += sizeof(more);
+			}
 			ev[k] = (struct store_event){
 			    .video = (const char *)p,
 			    .video_len = e.vlen,
 			    .type = (const char *)p + e.vlen,
 			    .type_len = e.tlen,
 			    .value = e.value,
+			    .n = (uint64_t)more + 1,
 			    .ts = e.ts};
 			p += e.vlen + e.tlen;
 		}
@@ -338,8 +375,8 @@ static int apply_each(struct shard *sh, struct commit_req *req, size_t nreq,
 	for (size_t r = 0, used; r < nreq; r++) {
 		int rc = apply_txn(sh, &req[r], 1, first_seq + r, &used);
 		if (rc == -EOVERFLOW)
-			log_error("shard %u: dropped %zu acknowledged events: a "
-				  "sum would overflow 64 bits",
+			log_error("shard %u: dropped %zu acknowledged entries: "
+				  "a sum would overflow 64 bits",
 				  sh->index, req[r].n);
 		else if (rc)
 			return rc;
@@ -574,7 +611,7 @@ static int take_newer(struct journal *j, const unsigned char *b, size_t len)
 			memcpy(j->buf + j->len, b + off, h.len);
 			j->len += h.len;
 			j->room += jrec_room(b + off);
-			j->events += h.n;
+			j->events += jrec_entries(&h);
 		}
 		off += h.len;
 	}

@@ -44,16 +44,17 @@ static size_t walk_events(const unsigned char *rec, size_t avail, bool *cut)
 
 	memcpy(&h, rec, sizeof(h));
 	*cut = false;
-	for (uint32_t i = 0; i < h.n; i++) {
+	size_t esize = jrec_entry_size(&h);
+	for (uint32_t i = 0; i < jrec_entries(&h); i++) {
 		struct jrec_event e;
-		if (off + sizeof(e) > avail) {
+		if (off + esize > avail) {
 			*cut = true;
 			return off;
 		}
 		memcpy(&e, rec + off, sizeof(e));
 		if (!event_ok(&e))
 			return 0;
-		off += sizeof(e) + e.vlen + e.tlen;
+		off += esize + e.vlen + e.tlen;
 		if (off > avail) {
 			*cut = true;
 			return off;
@@ -141,7 +142,7 @@ void journal_scan(const unsigned char *buf, size_t len, struct jscan *out)
 			out->first_seq = h.seq;
 		out->last_seq = h.seq;
 		out->records++;
-		out->events += h.n;
+		out->events += jrec_entries(&h);
 		off += h.len;
 	}
 	out->good = off;
@@ -183,7 +184,8 @@ uint64_t jrec_room(const unsigned char *rec)
 	uint64_t keys = 0;
 
 	memcpy(&h, rec, sizeof(h));
-	for (uint32_t i = 0; i < h.n; i++) {
+	size_t esize = jrec_entry_size(&h);
+	for (uint32_t i = 0; i < jrec_entries(&h); i++) {
 		struct jrec_event e, pe;
 		memcpy(&e, p, sizeof(e));
 		size_t names = (size_t)e.vlen + e.tlen;
@@ -192,12 +194,11 @@ uint64_t jrec_room(const unsigned char *rec)
 			memcpy(&pe, prev, sizeof(pe));
 			same = pe.ts == e.ts && pe.vlen == e.vlen &&
 			       pe.tlen == e.tlen &&
-			       memcmp(prev + sizeof(pe), p + sizeof(e),
-				      names) == 0;
+			       memcmp(prev + esize, p + esize, names) == 0;
 		}
 		keys += !same;
 		prev = p;
-		p += sizeof(e) + names;
+		p += esize + names;
 	}
 	return keys * JREC_ROOM_PER_KEY;
 }

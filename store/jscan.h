@@ -4,8 +4,12 @@
  * damage.c), the unit tests and the fuzzer (tests/fuzz/fuzz_journal.c)
  * all read journal bytes through journal_scan().
  *
- * A record: struct jrec_head, then per event a struct jrec_event and the
- * video and type bytes.  Records of one file have increasing numbers.
+ * A record: struct jrec_head, then per entry a struct jrec_event, with
+ * JREC_MULT a uint32_t n - 1 (the entry stands for n events: a line's
+ * *n), then the video and type bytes.  A record whose entries are all
+ * single events has no JREC_MULT and is byte for byte what countfs 0.6.0
+ * wrote, so journals of either read alike.  Records of one file have
+ * increasing numbers.
  * The check covers everything after itself (seq onwards), so a flipped
  * bit anywhere but in len is seen in its own record, and a flipped len
  * is seen in the record it makes of the bytes that follow.
@@ -21,14 +25,31 @@ struct jrec_head {
 	uint32_t check;
 	uint64_t seq;
 	uint32_t now;
-	uint32_t n;
+	uint32_t n; /* entries, with JREC_MULT */
 };
+
+/* In jrec_head.n: each jrec_event is followed by a uint32_t n - 1.  A
+ * record's length fits 32 bits and an entry takes 15 bytes at least, so
+ * its entries stay below 2^29: the bit is free in every record written. */
+#define JREC_MULT (UINT32_C(1) << 31)
 
 struct jrec_event {
 	int64_t value;
 	uint32_t ts;
 	uint8_t vlen, tlen;
 } __attribute__((packed));
+
+/* The entries of a record, and the bytes each takes besides its names. */
+static inline uint32_t jrec_entries(const struct jrec_head *h)
+{
+	return h->n & ~JREC_MULT;
+}
+
+static inline size_t jrec_entry_size(const struct jrec_head *h)
+{
+	return sizeof(struct jrec_event) +
+	       (h->n & JREC_MULT ? sizeof(uint32_t) : 0);
+}
 
 #define JREC_CHECKED_FROM offsetof(struct jrec_head, seq)
 
@@ -46,7 +67,7 @@ struct jscan {
 	enum jscan_status status;
 	size_t good;	    /* bytes of whole, checked records from the start */
 	size_t records;	    /* how many */
-	size_t events;	    /* in them */
+	size_t events;	    /* entries in them (a *n entry is one) */
 	uint64_t first_seq; /* of the first and last of them (0: none) */
 	uint64_t last_seq;
 	const char *why;    /* JSCAN_TORN or _CORRUPT: what is at @good */

@@ -30,14 +30,21 @@
 
 #include "../common/log.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* An aggregate being summed: the sum is wide, as only the final sum must
+ * fit in 64 bits. */
+struct acc {
+	int64_t count, min, max;
+	__int128 sum;
+};
 
 struct range_query {
 	struct shard *sh;
 	MDB_txn *txn;
 	const struct head *h;
-	int64_t count, min, max;
-	__int128 sum; /* wide: only the final sum must fit in 64 bits */
+	struct acc acc;
 	int rc;
 };
 
@@ -45,6 +52,28 @@ struct range_query {
 static uint64_t ceil_to(int64_t t, uint64_t size)
 {
 	return t <= 0 ? 0 : ((uint64_t)t + size - 1) / size * size;
+}
+
+/* @t rounded down to a bucket of @level: store_level_size[] as constants,
+ * so that the divisions become multiplications.  A series cuts every
+ * step's window, and divisions by a variable were most of its time. */
+static uint64_t floor_level(int level, uint64_t t)
+{
+	switch (level) {
+	case STORE_SEC:
+		return t;
+	case STORE_MIN:
+		return t / 60 * 60;
+	case STORE_HOUR:
+		return t / 3600 * 3600;
+	default:
+		return t / 86400 * 86400;
+	}
+}
+
+static uint64_t ceil_level(int level, uint64_t t)
+{
+	return floor_level(level, t + store_level_size[level] - 1);
 }
 
 /*
@@ -74,12 +103,12 @@ static uint64_t leaf_ceil(const uint64_t z[STORE_LEVELS], uint64_t t)
 {
 	for (int l = STORE_SEC; l <= STORE_DAY; l++)
 		if (t >= z[l])
-			return ceil_to((int64_t)t, store_level_size[l]);
+			return ceil_level(l, t);
 	return z[STORE_DAY]; /* before the days kept: nothing */
 }
 
 /* Fold one bucket; the count cannot pass the total's, which fits. */
-static int fold(struct range_query *q, const struct store_agg *a)
+static int fold(struct acc *q, const struct store_agg *a)
 {
 	if (a->count == 0)
 		return 0;
@@ -96,6 +125,19 @@ static int fold(struct range_query *q, const struct store_agg *a)
 		   : 0;
 }
 
+/* @q as an aggregate into *@out (zeroes when empty); -EOVERFLOW when its
+ * sum does not fit in 64 bits. */
+static int acc_out(const struct acc *q, struct store_agg *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (q->sum > INT64_MAX || q->sum < INT64_MIN)
+		return -EOVERFLOW;
+	if (q->count)
+		*out = (struct store_agg){q->count, (int64_t)q->sum, q->min,
+					  q->max};
+	return 0;
+}
+
 /* Fold the buckets of @p whose start lies in [from, to). */
 static void scan_pack(struct range_query *q, const struct pack *p, int level,
 		      uint64_t from, uint64_t to)
@@ -103,7 +145,7 @@ static void scan_pack(struct range_query *q, const struct pack *p, int level,
 	for (unsigned i = 0; i < p->n && q->rc == 0; i++) {
 		uint64_t t = pack_time(p, level, i);
 		if (t >= from && t < to)
-			q->rc = fold(q, &p->agg[i]);
+			q->rc = fold(&q->acc, &p->agg[i]);
 	}
 }
 
@@ -157,10 +199,62 @@ int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
 		return 0;
 	}
 	scan(&q, (int)level, t, (uint64_t)t + 1);
-	if (q.rc == 0 && q.count)
-		*out = (struct store_agg){q.count, (int64_t)q.sum, q.min,
-					  q.max};
-	return q.rc;
+	return q.rc ? q.rc : acc_out(&q.acc, out);
+}
+
+/*
+ * A series: one range per step, read as one.  Each step's window [t_i,
+ * t_i+1) is cut as store_range() cuts it (leaf_ceil() of both ends, then
+ * tile()), but the pieces are only noted, per level, and merged where
+ * they touch; then each level's packs are read once, in time order, and
+ * every bucket in a piece folds into the step whose leaf-rounded window
+ * holds its start.  So a month by hours reads each pack of hours once,
+ * not once per step.
+ */
+struct span {
+	uint64_t from, to;
+};
+
+struct plan {
+	struct span *span[STORE_LEVELS];
+	size_t n[STORE_LEVELS], cap[STORE_LEVELS];
+	int rc;
+};
+
+/* Note a piece; pieces of a level come in time order (tile() cuts a
+ * window from left to right at each level, the steps follow each other). */
+static void plan_piece(struct plan *p, int level, uint64_t from, uint64_t to)
+{
+	size_t n = p->n[level];
+
+	if (p->rc)
+		return;
+	if (n && p->span[level][n - 1].to == from) {
+		p->span[level][n - 1].to = to;
+		return;
+	}
+	if (n == p->cap[level]) {
+		size_t cap = n ? 2 * n : 64;
+		struct span *s = realloc(p->span[level], cap * sizeof(*s));
+		if (!s) {
+			p->rc = -ENOMEM;
+			return;
+		}
+		p->span[level] = s;
+		p->cap[level] = cap;
+	}
+	p->span[level][p->n[level]++] = (struct span){from, to};
+}
+
+/* What a cut takes, the @level buckets whose start lies in [from, to):
+ * read at once (a range), or noted in @plan (a series). */
+static void take(struct range_query *q, struct plan *plan, int level,
+		 uint64_t from, uint64_t to)
+{
+	if (plan)
+		plan_piece(plan, level, from, to);
+	else
+		scan(q, level, from, to);
 }
 
 /* The events of [x, y), both leaf boundaries: whole @level buckets in the
@@ -168,8 +262,7 @@ int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
 void range_cut(int level, uint64_t x, uint64_t y, range_piece_fn *fn,
 	       void *arg)
 {
-	uint64_t size = store_level_size[level];
-	uint64_t a = (x + size - 1) / size * size, b = y / size * size;
+	uint64_t a = ceil_level(level, x), b = floor_level(level, y);
 
 	if (x >= y)
 		return;
@@ -184,20 +277,54 @@ void range_cut(int level, uint64_t x, uint64_t y, range_piece_fn *fn,
 	}
 }
 
-static void scan_piece(void *arg, int level, uint64_t a, uint64_t b)
+/* A cut's pieces, each taken (read, or noted in a plan). */
+struct cut {
+	struct range_query *q;
+	struct plan *plan;
+};
+
+static void take_piece(void *arg, int level, uint64_t a, uint64_t b)
 {
-	scan(arg, level, a, b);
+	struct cut *c = arg;
+
+	take(c->q, c->plan, level, a, b);
+}
+
+static void tile(struct range_query *q, struct plan *plan, int level,
+		 uint64_t x, uint64_t y)
+{
+	struct cut c = {q, plan};
+
+	range_cut(level, x, y, take_piece, &c);
+}
+
+/* The coarsest level a window of @len seconds can hold a bucket of: where
+ * tile() may start without changing the cut. */
+static int top_level(uint64_t len)
+{
+	int l = STORE_DAY;
+
+	while (l > STORE_SEC && store_level_size[l] > len)
+		l--;
+	return l;
+}
+
+/* The zones of a read at @now, its snapshot taken: what the snapshot
+ * lacks, a retention pass at this now or earlier deleted, and zones at
+ * the later of the two nows keep clear of it. */
+static void read_zones(struct store *st, uint32_t now, uint64_t z[STORE_LEVELS])
+{
+	uint_fast32_t expired = atomic_load(&st->expire_now);
+
+	zones(&st->cfg, expired > now ? (uint32_t)expired : now, z);
 }
 
 void range_window(struct store *st, uint32_t start, uint32_t end,
 		  uint32_t now, uint64_t *from, uint64_t *to)
 {
 	uint64_t z[STORE_LEVELS];
-	/* Read once the snapshot is taken: what it lacks, a pass at this
-	 * now or earlier deleted, and the zones below keep clear of it. */
-	uint_fast32_t expired = atomic_load(&st->expire_now);
 
-	zones(&st->cfg, expired > now ? (uint32_t)expired : now, z);
+	read_zones(st, now, z);
 	*from = leaf_ceil(z, start);
 	*to = leaf_ceil(z, end);
 }
@@ -207,17 +334,8 @@ int series_range(struct shard *sh, MDB_txn *txn, const struct head *h,
 {
 	struct range_query q = {.sh = sh, .txn = txn, .h = h};
 
-	memset(out, 0, sizeof(*out));
-	if (from < to)
-		range_cut(STORE_DAY, from, to, scan_piece, &q);
-	if (q.rc)
-		return q.rc;
-	if (q.sum > INT64_MAX || q.sum < INT64_MIN)
-		return -EOVERFLOW;
-	if (q.count)
-		*out = (struct store_agg){q.count, (int64_t)q.sum, q.min,
-					  q.max};
-	return 0;
+	tile(&q, NULL, STORE_DAY, from, to);
+	return q.rc ? q.rc : acc_out(&q.acc, out);
 }
 
 int store_range(struct store *st, const char *video, size_t vlen,
@@ -242,6 +360,152 @@ int store_range(struct store *st, const char *video, size_t vlen,
 		log_warn("range of %.*s/%.*s: its sum does not fit in 64 bits",
 			 (int)vlen, video, (int)tlen, type);
 	return rc == -ENOENT ? 0 : store_errno(rc, "reading a range");
+}
+
+struct series_query {
+	struct range_query q; /* its acc unused */
+	const uint64_t *b;    /* step i holds the leaves in [b[i], b[i+1]) */
+	size_t n, hint;
+	struct acc *acc; /* one per step */
+};
+
+/* The step whose window holds leaf time @t, b[0] <= t < b[n]: the last
+ * with b[i] <= t (empty steps have b[i] == b[i+1]).  Buckets come in
+ * time order, so the step of the last one (s->hint) or one of the next
+ * few usually is it. */
+static size_t step_of(struct series_query *s, uint64_t t)
+{
+	size_t lo = 0, hi = s->n - 1, i = s->hint;
+
+	if (s->b[i] <= t) {
+		for (int k = 0; k < 4 && i < hi; k++, i++)
+			if (s->b[i + 1] > t)
+				return s->hint = i;
+		lo = i;
+	}
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo + 1) / 2;
+		if (s->b[mid] <= t)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return s->hint = lo;
+}
+
+/* Fold each bucket of @p that lies in a span, from span @k on, into its
+ * step. */
+static void fold_steps(struct series_query *s, const struct pack *p,
+		       int level, const struct span *sp, size_t m, size_t k)
+{
+	for (unsigned i = 0; i < p->n && s->q.rc == 0; i++) {
+		uint64_t t = pack_time(p, level, i);
+		while (k < m && sp[k].to <= t)
+			k++;
+		if (k == m)
+			return;
+		if (t >= sp[k].from)
+			s->q.rc = fold(&s->acc[step_of(s, t)], &p->agg[i]);
+	}
+}
+
+/* Read each pack of @level that the spans @sp[0..m) touch, once. */
+static void scan_spans(struct series_query *s, int level,
+		       const struct span *sp, size_t m)
+{
+	const struct head *h = s->q.h;
+	uint64_t w = pack_width[level], start;
+	struct pack p;
+	size_t k = 0;
+
+	if (m == 0 || sp[0].from > UINT32_MAX)
+		return;
+	for (start = pack_of(level, (uint32_t)sp[0].from);
+	     s->q.rc == 0 && start <= UINT32_MAX;) {
+		if (read_pack(s->q.sh, s->q.txn, h->id, level, (uint32_t)start,
+			      &p, &s->q.rc))
+			fold_steps(s, &p, level, sp, m, k);
+		if (h->open & 1u << level && h->pack[level].start == start)
+			fold_steps(s, &h->pack[level], level, sp, m, k);
+		while (k < m && sp[k].to <= start + w)
+			k++;
+		if (k == m || sp[k].from > UINT32_MAX)
+			break;
+		start += w;
+		if (sp[k].from > start)
+			start = pack_of(level, (uint32_t)sp[k].from);
+	}
+}
+
+/* Cut the n windows [b[i], b[i+1]) and read their buckets into s->acc. */
+static int series_read(struct series_query *s)
+{
+	struct plan plan = {.rc = 0};
+	int rc;
+
+	for (size_t i = 0; i < s->n && plan.rc == 0; i++)
+		tile(NULL, &plan, top_level(s->b[i + 1] - s->b[i]), s->b[i],
+		     s->b[i + 1]);
+	for (int l = STORE_DAY; l >= STORE_SEC && plan.rc == 0; l--)
+		scan_spans(s, l, plan.span[l], plan.n[l]);
+	rc = plan.rc ? plan.rc : s->q.rc;
+	for (int l = 0; l < STORE_LEVELS; l++)
+		free(plan.span[l]);
+	return rc;
+}
+
+uint64_t store_series_len(uint32_t start, uint32_t end, uint32_t step)
+{
+	if (step == 0 || start >= end)
+		return 0;
+	return ((uint64_t)end - start + step - 1) / step;
+}
+
+int store_series(struct store *st, const char *video, size_t vlen,
+		 const char *type, size_t tlen, uint32_t start, uint32_t end,
+		 uint32_t step, uint32_t now, struct store_agg *out, size_t n)
+{
+	struct shard *sh = &st->shards[store_shard_of(st, video, vlen)];
+	struct series_query s = {.q = {.sh = sh}, .n = n};
+	uint64_t z[STORE_LEVELS], *b;
+	struct head h;
+	MDB_txn *txn;
+	int rc;
+
+	if (n == 0 || n != store_series_len(start, end, step))
+		return -EINVAL;
+	memset(out, 0, n * sizeof(*out));
+	b = malloc((n + 1) * sizeof(*b));
+	s.acc = calloc(n, sizeof(*s.acc));
+	if (!b || !s.acc) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = shard_read_begin(sh, &txn)))
+		goto out;
+	read_zones(st, now, z);
+	for (size_t i = 0; i < n; i++)
+		b[i] = leaf_ceil(z, start + (uint64_t)i * step);
+	b[n] = leaf_ceil(z, end);
+	s.b = b;
+	rc = series_lookup(sh, txn, video, vlen, type, tlen, &h, false);
+	if (rc == 0) {
+		s.q.txn = txn;
+		s.q.h = &h;
+		rc = series_read(&s);
+	}
+	shard_txn_abort(sh, txn);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if ((rc = acc_out(&s.acc[i], &out[i])))
+			log_warn("series of %.*s/%.*s: the sum of its step at "
+				 "%llu does not fit in 64 bits",
+				 (int)vlen, video, (int)tlen, type,
+				 (unsigned long long)start + i * step);
+out:
+	free(b);
+	free(s.acc);
+	return rc == -ENOENT ? 0 : store_errno(rc, "reading a series");
 }
 
 int store_total(struct store *st, const char *video, size_t vlen,

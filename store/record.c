@@ -355,15 +355,15 @@ static int dedup_seen(struct shard *sh, MDB_txn *txn, uint64_t id,
 	return lmdb_errno(mdb_put(txn, sh->dedupx, &xk, &empty, 0));
 }
 
-/* Note, once and for good, that a sum of @sh came near the limits of
- * 64 bits: the journal's batches then stop (see journal.c). */
+/* Note, once and for good, that a sum or a count of @sh came near the
+ * limits of 64 bits: the journal's batches then stop (see journal.c). */
 static int watch_big(struct shard *sh, MDB_txn *txn, const struct store_agg *a)
 {
-	if (a->sum > -SUM_BIG && a->sum < SUM_BIG)
+	if (a->sum > -SUM_BIG && a->sum < SUM_BIG && a->count < SUM_BIG)
 		return 0;
 	if (atomic_exchange(&sh->big, true))
 		return 0;
-	log_info("shard %u: a sum passed 2^62; its writes are applied one "
+	log_info("shard %u: a sum or count passed 2^62; its writes are applied one "
 		 "by one from now on", sh->index);
 	return meta_put(sh, txn, "big", &(uint32_t){1}, sizeof(uint32_t));
 }
@@ -611,6 +611,18 @@ static int merge_series(struct batch *b, struct bseries *s,
 	return rc == -EEXIST ? damaged(b->sh, "names (an id taken twice)") : rc;
 }
 
+/* The aggregate of @e's n events: -EOVERFLOW when n * value leaves 64
+ * bits (n <= 2^32 always fits a count). */
+static int agg_of(const struct store_event *e, struct store_agg *a)
+{
+	int64_t sum;
+
+	if (__builtin_mul_overflow(e->value, (int64_t)e->n, &sum))
+		return -EOVERFLOW;
+	*a = (struct store_agg){(int64_t)e->n, sum, e->value, e->value};
+	return 0;
+}
+
 /* Fold the events of @req into @f, skipping duplicates. */
 static int fold_events(struct batch *b, struct commit_req *req,
 		       struct fold *f)
@@ -637,12 +649,12 @@ static int fold_events(struct batch *b, struct commit_req *req,
 					     &dup)))
 				break;
 			if (dup) {
-				req->deduped++;
+				req->deduped += e->n;
 				continue;
 			}
 		}
-		struct store_agg a = {1, e->value, e->value, e->value};
-		if ((rc = agg_merge(&b->s[s].sum, &a)))
+		struct store_agg a;
+		if ((rc = agg_of(e, &a)) || (rc = agg_merge(&b->s[s].sum, &a)))
 			break;
 		unsigned levels = 0;
 		for (int l = 0; l < STORE_LEVELS; l++)

@@ -303,10 +303,13 @@ out:
 int store_record(struct store *st, const struct store_event *ev, size_t n,
 		 uint32_t now, size_t *deduped)
 {
-	bool journal = journal_eligible(st, ev, n);
 	size_t dd = 0, i;
 	int rc = 0;
 
+	for (i = 0; i < n; i++)
+		if (ev[i].n < 1 || ev[i].n > STORE_N_MAX)
+			return -EINVAL;
+	bool journal = journal_eligible(st, ev, n);
 	if (n > 0) {
 		unsigned first = store_shard_of(st, ev[0].video,
 						ev[0].video_len);

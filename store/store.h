@@ -19,7 +19,8 @@
  * with STORE_SYNC_ALWAYS - and a leader applies ~100 ms of requests to
  * LMDB in one transaction.  Reads apply a shard's journal first, so every
  * acknowledged write is visible to them.  Requests with an event id or a
- * value beyond 2^32 are applied directly instead, by group commit:
+ * value (n * value, for an event of n > 1) beyond 2^32 are applied
+ * directly instead, by group commit:
  * concurrent store_record() calls on one shard are applied by whichever
  * caller becomes the leader, in one LMDB transaction (fsynced before
  * anyone is answered with STORE_SYNC_ALWAYS).  Either way a write reaches
@@ -69,15 +70,22 @@ struct store_config {
 /* Fill @cfg with the documented defaults (dir "data", 4 shards, ...). */
 void store_config_defaults(struct store_config *cfg);
 
-/* One event.  Strings are not NUL-terminated and are borrowed: they must
- * stay valid until store_record() returns.  The caller has validated them
- * (see fs/line.h) and resolved @ts (arrival time when the line had none). */
+/* The most events one struct store_event may stand for (a line's *n). */
+#define STORE_N_MAX (UINT64_C(1) << 32)
+
+/* @n events of one value at once (a line's *n; 1 for a plain event).
+ * Strings are not NUL-terminated and are borrowed: they must stay valid
+ * until store_record() returns.  The caller has validated them (see
+ * fs/line.h), set @n (1..STORE_N_MAX: 0 is refused, never taken for 1)
+ * and resolved @ts (arrival time when the line had none).  With @id the
+ * n events are deduplicated as one: all of them count, or none. */
 struct store_event {
 	const char *video;
 	const char *type;
 	const char *id; /* NULL: no event id, never deduplicated */
 	uint8_t video_len, type_len, id_len;
 	int64_t value;
+	uint64_t n;
 	uint32_t ts;
 };
 
@@ -154,14 +162,17 @@ unsigned store_shard_of(const struct store *st, const char *video, size_t len);
 int store_check_ts(const struct store *st, int64_t ts, uint32_t now);
 
 /*
- * Record @n events, all or nothing per shard: either every event of a
+ * Record the @n entries of @ev, each ev[i].n events (count grows by n,
+ * sum by n * value), all or nothing per shard: either every entry of a
  * shard is in its journal record (or committed transaction), or none is.
- * Events whose id was seen for the same series less than dedup_window
+ * Entries whose id was seen for the same series less than dedup_window
  * seconds before @now are acknowledged and not counted; *@deduped (may be
- * NULL) gets their number.  Returns once the events are durable against a
- * killed process (and fsynced with STORE_SYNC_ALWAYS).  Errors: -EOVERFLOW (a sum would overflow; nothing
- * of that shard recorded), -ENOSPC, -EDQUOT (a shard holds as many series
- * as it can), -EIO, -ENOMEM.
+ * NULL) gets the events they stood for.  Returns once the events are
+ * durable against a killed process (and fsynced with STORE_SYNC_ALWAYS).
+ * Errors: -EINVAL (an entry's n is 0 or past STORE_N_MAX; nothing
+ * recorded), -EOVERFLOW (n * value, a sum or a count would overflow 64
+ * bits; nothing of that shard recorded), -ENOSPC, -EDQUOT (a shard holds
+ * as many series as it can), -EIO, -ENOMEM.
  */
 int store_record(struct store *st, const struct store_event *ev, size_t n,
 		 uint32_t now, size_t *deduped);
@@ -211,6 +222,24 @@ struct store_top_row {
 int store_top(struct store *st, const char *type, size_t tlen,
 	      uint32_t start, uint32_t end, uint32_t now, unsigned n,
 	      struct store_top_row *rows, unsigned *nrows, bool *sure);
+
+/*
+ * A range per step, in one read: @out[i] gets what store_range() reads
+ * for [t, min(t + step, end)) with t = start + i * step, for the @n =
+ * store_series_len() steps, all from one read transaction at @now.  The
+ * steps add up to store_range(start, end): their windows, each end moved
+ * to its leaf boundary, follow each other.  Each level's packs are read
+ * once for all the steps, so a month by hours costs about one range read
+ * plus a pack per day.  -EINVAL when @n is not the step count, -EOVERFLOW
+ * when a step's sum does not fit in 64 bits, -ENOMEM.
+ */
+int store_series(struct store *st, const char *video, size_t vlen,
+		 const char *type, size_t tlen, uint32_t start, uint32_t end,
+		 uint32_t step, uint32_t now, struct store_agg *out, size_t n);
+
+/* Steps of a series: ceil((end - start) / step); 0 when step is 0 or
+ * start >= end. */
+uint64_t store_series_len(uint32_t start, uint32_t end, uint32_t step);
 
 /*
  * When a series last changed: the wall time (arrival, not @ts) of the last

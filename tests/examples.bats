@@ -90,6 +90,10 @@ setup() {
 	[ "$(stat -c %s p.png)" -gt 2000 ]
 	run "$ROOT/examples/plot" "$MNT" 'no/such' 60 60
 	[ "$status" = 1 ]
+	# One series read per plot: at most 100,000 steps.
+	run "$ROOT/examples/plot" "$MNT" p 100001 1 p.png
+	[ "$status" = 1 ]
+	[ "$output" = "plot: at most 100000 steps (SECONDS / STEP)" ]
 }
 
 @test "examples/plot writes to TMPDIR by default, and dates a window over a day" {

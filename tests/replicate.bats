@@ -73,6 +73,25 @@ for i in range(int(sys.argv[2])):
 	content_is "$MNT/global/videos/never/views" $'0\n'
 }
 
+@test "lines of *n reach /global as n events: count and sum exact" {
+	both
+	m=$(( ($(now) - 600) / 60 * 60 ))
+	for i in 1 2 3 4 5; do
+		echo '*1000' >>"$MNT/videos/pc/views"
+	done
+	printf 'pc bytes 1500 *1000 @%d\npc bytes 2147483647 *4294967296 @%d\n' \
+		$((m + 5)) $((m + 70)) >>"$MNT/ingest"
+	echo '-7 *3' >>"$MNT_B/videos/pc/events/bytes/count"
+	eventually 15 global_is videos/pc/views 5000
+	eventually 15 global_is videos/pc/events/bytes/count 4294968299
+	global_is videos/pc/events/bytes/sum 9223372032561308491
+	global_is videos/pc/events/bytes/min -7
+	global_is videos/pc/events/bytes/max 2147483647
+	global_is "videos/pc/events/bytes/range/$m-$((m + 60))/count" 1000
+	global_is "videos/pc/events/bytes/range/$m-$((m + 60))/sum" 1500000
+	global_is "videos/pc/events/bytes/range/$((m + 60))-$((m + 120))/sum" 9223372032559808512
+}
+
 @test "global ranges equal the sum of both hosts' minute-aligned ranges" {
 	both
 	m=$(( ($(now) - 600) / 60 * 60 ))
@@ -88,6 +107,53 @@ for i in range(int(sys.argv[2])):
 	done
 	content_is "$MNT/global/videos/r/range/$m-$((m + 120))" $'3\n'
 	content_is "$MNT/global/videos/r/events/views/range/$m-$((m + 60))/count" $'2\n'
+}
+
+@test "a global series: each line is the global range of its step, minutes where they start" {
+	both
+	m=$(( ($(now) - 600) / 60 * 60 ))
+	printf '@%d\n@%d\n@%d\n' $((m + 1)) $((m + 61)) $((m + 130)) >>"$MNT/videos/r/views"
+	printf '@%d\n@%d\n' $((m + 59)) $((m + 125)) >>"$MNT_B/videos/r/views"
+	printf 'r lat 10 @%d\nr lat -4 @%d\n' $((m + 1)) $((m + 130)) >>"$MNT/ingest"
+	printf 'r lat 7 @%d\n' $((m + 2)) >>"$MNT_B/ingest"
+	eventually 15 global_is videos/r/views 5
+	eventually 15 global_is videos/r/events/lat/count 3
+	G=$MNT/global/videos/r
+	content_is "$G/series/$m-$((m + 180))/60" \
+		"$m 2"$'\n'"$((m + 60)) 1"$'\n'"$((m + 120)) 2"$'\n'
+	# A step ends inside a minute: the minute counts in the step that
+	# holds its start, as in a global range.
+	content_is "$G/series/$m-$((m + 180))/90" "$m 3"$'\n'"$((m + 90)) 2"$'\n'
+	content_is "$G/series/$((m + 30))-$((m + 150))/1m" \
+		"$((m + 30)) 1"$'\n'"$((m + 90)) 2"$'\n'
+	S=$G/events/lat/series/$m-$((m + 180))/60
+	content_is "$S/count" "$m 2"$'\n'"$((m + 60)) 0"$'\n'"$((m + 120)) 1"$'\n'
+	content_is "$S/sum" "$m 17"$'\n'"$((m + 60)) 0"$'\n'"$((m + 120)) -4"$'\n'
+	content_is "$S/min" "$m 7"$'\n'"$((m + 60)) -"$'\n'"$((m + 120)) -4"$'\n'
+	content_is "$S/max" "$m 10"$'\n'"$((m + 60)) -"$'\n'"$((m + 120)) -4"$'\n'
+	content_is "$S/avg" "$m 8.5"$'\n'"$((m + 60)) -"$'\n'"$((m + 120)) -4"$'\n'
+	for w in "$m-$((m + 600))/60" "$((m - 100))-$((m + 200))/7" \
+		"$((m + 1))-$((m + 241))/2m" "$m-$((m + 3))/1h"; do
+		mapfile -t lines <"$G/series/$w"
+		a=${w%%-*} rest=${w#*-} b=${rest%/*} step=${w##*/}
+		case $step in *m) step=$((${step%m} * 60)) ;; *h) step=$((${step%h} * 3600)) ;; esac
+		[ "${#lines[@]}" -eq $(((b - a + step - 1) / step)) ]
+		for ((i = 0; i < ${#lines[@]}; i++)); do
+			t=$((a + i * step))
+			t2=$((t + step < b ? t + step : b))
+			want=$(cat "$G/range/$t-$t2")
+			[ "${lines[$i]}" = "$t $want" ] ||
+				{ echo "$w line $i: ${lines[$i]}, range $t-$t2 reads $want"; false; }
+		done
+	done
+	run $FSOP write "$G/series/$m-$((m + 60))/60" '\n'
+	[ "$output" = EROFS ]
+	run $FSOP read "$G/series/$m-$((m + 6000001))/60"
+	[ "$output" = ENOENT ]
+	run cat "$G/series/$m-/60"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "$m 2" ]
+	[ "${lines[2]}" = "$((m + 120)) 2" ]
 }
 
 @test "each video's rows live on one shard only, and both shards are used" {

@@ -22,6 +22,11 @@ load helpers/common
 load helpers/old_data
 load helpers/data_050
 
+# The journal format before lines of *n: what 0.6.0 writes, its records
+# of one event per entry (store/jscan.h).
+V060_COMMIT=f5801f0
+V060_BIN=$ROOT/build/old-$V060_COMMIT/countfs
+
 setup_file() {
 	local rc=0
 	build_old_bin "$BATS_FILE_TMPDIR" || rc=$?
@@ -31,6 +36,11 @@ setup_file() {
 	fi
 	rc=0
 	build_release_bin "$V050_COMMIT" "$V050_BIN" "$BATS_FILE_TMPDIR" || rc=$?
+	if [ "$rc" = 1 ]; then
+		return 1
+	fi
+	rc=0
+	build_release_bin "$V060_COMMIT" "$V060_BIN" "$BATS_FILE_TMPDIR" || rc=$?
 	if [ "$rc" = 1 ]; then
 		return 1
 	fi
@@ -451,4 +461,23 @@ EOF
 	[ "${#lines[@]}" = 1 ]
 	[[ "$output" = *"$DATA was written by a newer countfs (data format $new); this countfs 0.5.0 reads formats 1 to 2" ]]
 	run -32 mountpoint -q "$MNT" # 32: not a mountpoint
+}
+
+@test "a journal 0.6.0 left at kill -9 is replayed by this countfs, and lines of *n add to it" {
+	if [ ! -x "$V060_BIN" ]; then
+		skip "countfs 0.6.0 cannot be built: commit $V060_COMMIT is not in this clone (git fetch --unshallow)"
+	fi
+	COUNTFS_BIN=$V060_BIN mount_countfs
+	views_then_kill 3000 7
+	journals_hold_records
+	mount_countfs
+	grep -q 'events from the journal' "$LOG"
+	for i in 0 1 2 3; do
+		content_is "$MNT/videos/v$i/views" $'429\n'
+	done
+	for i in 4 5 6; do
+		content_is "$MNT/videos/v$i/views" $'428\n'
+	done
+	echo '*1000' >>"$MNT/videos/v0/views"
+	content_is "$MNT/videos/v0/views" $'1429\n'
 }

@@ -84,7 +84,7 @@ setup() {
 	run ls "$MNT"
 	[ "$output" = $'ingest\nstats\ntop\nvideos' ]
 	run ls "$MNT/videos/first"
-	[ "$output" = $'events\nrange\nviews' ]
+	[ "$output" = $'events\nrange\nseries\nviews' ]
 }
 
 @test "read-your-writes: every write is visible to the next read" {

@@ -1,13 +1,16 @@
 /*
  * countfs-top - a live view of a countfs mount, like top(1).
  *
- * It reads only MOUNTPOINT/stats (Prometheus text), once per interval,
- * and shows rates from the difference of two samples: events/s overall
- * and per type, refusals, write latency, storage, and per MySQL shard the
+ * It reads MOUNTPOINT/stats (Prometheus text) once per interval, and
+ * shows rates from the difference of two samples: events/s overall and
+ * per type, refusals, write latency, storage, and per MySQL shard the
  * replication lag, pending rows and errors, each with a sparkline of the
- * last minute.  Any mount of any version with a /stats file will do.
+ * last minute.  Below the types, a panel of the top videos of the last
+ * minute, read from MOUNTPOINT/top/TYPE/<now-60>-<now>.  Any mount of any
+ * version with a /stats file will do: one without /top says so in the
+ * panel.
  *
- * usage: countfs-top [-d SECONDS] [-n FRAMES] [-b] MOUNTPOINT
+ * usage: countfs-top [-d SECONDS] [-n FRAMES] [-t TYPE] [-b] MOUNTPOINT
  *
  * A frame is written line by line through put()/endline(), which cut each
  * line to the terminal's width and stop at its height, so a small
@@ -31,6 +34,8 @@
 #define MAX_METRICS 1024
 #define HISTORY 60 /* samples kept for a sparkline */
 #define MAX_ROWS 64 /* type rows considered; the screen shows what fits */
+#define TOP_ROWS 10 /* videos in the panel of the last minute's top */
+#define TOP_WINDOW 60
 
 struct metric {
 	char key[200]; /* name{labels} as written */
@@ -468,9 +473,86 @@ static void frame_repl(const struct sample *a, const struct sample *b,
 	}
 }
 
+/* The panel of the top videos: what one read of /top gave. */
+struct top_panel {
+	const char *type;
+	int err; /* 0, or the errno of the read (ENOENT: no /top here) */
+	int n;
+	char count[TOP_ROWS][24];
+	char video[TOP_ROWS][132];
+};
+
+/* Read MNT/top/TYPE/<now-60>-<now>: its first TOP_ROWS lines, each
+ * "<count> <video>".  A line of another shape ends the list. */
+static void top_read(const char *mnt, struct top_panel *tp)
+{
+	char path[4096], line[256];
+	time_t now = time(NULL);
+
+	tp->n = 0;
+	tp->err = 0;
+	snprintf(path, sizeof(path), "%s/top/%s/%lld-%lld", mnt, tp->type,
+		 (long long)now - TOP_WINDOW, (long long)now);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		tp->err = errno;
+		return;
+	}
+	while (tp->n < TOP_ROWS && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%23[0-9] %131[A-Za-z0-9_.-]",
+			   tp->count[tp->n], tp->video[tp->n]) != 2)
+			break;
+		tp->n++;
+	}
+	if (ferror(f))
+		tp->err = errno ? errno : EIO;
+	fclose(f);
+}
+
+/* Lines the panel takes (its blank line and heading included): all it
+ * has in batch mode (@below < 0), else what leaves the types table four
+ * lines of the @below left under the head; none when fewer than three. */
+static int top_lines(const struct top_panel *tp, int below)
+{
+	int want = 2 + (tp->n > 0 ? tp->n : 1);
+
+	if (below < 0)
+		return want;
+	if (want > below - 4)
+		want = below - 4;
+	return want >= 3 ? want : 0;
+}
+
+static void frame_top(const struct top_panel *tp, int lines)
+{
+	endline();
+	put("top %s, last minute", tp->type);
+	endline();
+	if (tp->err == ENOENT) {
+		put("  (this mount has no /top)");
+		endline();
+		return;
+	}
+	if (tp->err) {
+		put("  cannot read /top: %s", strerror(tp->err));
+		endline();
+		return;
+	}
+	if (tp->n == 0) {
+		put("  (no events)");
+		endline();
+		return;
+	}
+	for (int i = 0; i < tp->n && i < lines - 2; i++) {
+		put("%12s  %s", tp->count[i], tp->video[i]);
+		endline();
+	}
+}
+
 /* One frame, fitted to a terminal of @cols x @lines unless @batch. */
 static void frame(const char *mnt, const struct sample *a,
-		  const struct sample *b, bool batch, int cols, int lines)
+		  const struct sample *b, const struct top_panel *tp,
+		  bool batch, int cols, int lines)
 {
 	int sw = cols - 50; /* sparkline width */
 
@@ -487,7 +569,12 @@ static void frame(const char *mnt, const struct sample *a,
 	if (!batch)
 		fputs("\033[H\033[2J", stdout);
 	frame_head(mnt, a, b, sw);
-	frame_types(a, b, sw, batch ? -1 : scr.rows_left - repl_lines(b));
+	/* The types table gets what the panel and replication leave. */
+	int below = batch ? -1 : scr.rows_left - repl_lines(b);
+	int tl = top_lines(tp, below);
+	frame_types(a, b, sw, batch ? -1 : below - tl);
+	if (tl)
+		frame_top(tp, tl);
 	frame_repl(a, b, sw);
 	if (batch)
 		fputs("\n", stdout);
@@ -528,18 +615,29 @@ static bool wait_key(double secs)
 	return stop;
 }
 
+/* An event type as countfs accepts it: 1-32 of [a-z0-9_]. */
+static bool type_ok(const char *t)
+{
+	size_t n = strlen(t);
+
+	return n >= 1 && n <= 32 && strspn(t, "abcdefghijklmnopqrstuvwxyz"
+					       "0123456789_") == n;
+}
+
 /* The summary, on stdout for --help (exit 0), on stderr after a bad
  * argument (exit 2). */
 static int usage(FILE *to, int rc)
 {
 	fprintf(to,
-		"usage: countfs-top [-d SECONDS] [-n FRAMES] [-b] "
+		"usage: countfs-top [-d SECONDS] [-n FRAMES] [-t TYPE] [-b] "
 		"MOUNTPOINT\n"
 		"A live view of a countfs mount, from MOUNTPOINT/stats; "
 		"see countfs-top(1).\n"
 		"  -d SECONDS     time between frames, 0.1 to 3600 "
 		"(default 1)\n"
 		"  -n FRAMES      stop after this many frames\n"
+		"  -t TYPE        the event type of the top panel "
+		"(default views)\n"
 		"  -b             batch: no screen control, whole frames one "
 		"after another\n"
 		"  -h, --help     print this and exit\n"
@@ -554,6 +652,7 @@ int main(int argc, char **argv)
 	double delay = 1;
 	long frames = -1;
 	bool batch = false;
+	struct top_panel tp = {.type = "views"};
 	char path[4096];
 	int opt;
 	static const struct option longopts[] = {
@@ -562,7 +661,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 
-	while ((opt = getopt_long(argc, argv, "d:n:bhV", longopts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, "d:n:t:bhV", longopts, NULL)) !=
 	       -1) {
 		char *end;
 		switch (opt) {
@@ -583,6 +682,15 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			break;
+		case 't':
+			if (!type_ok(optarg)) {
+				fprintf(stderr, "countfs-top: -t %s: give an "
+						"event type, 1-32 of [a-z0-9_]\n",
+					optarg);
+				return 2;
+			}
+			tp.type = optarg;
 			break;
 		case 'b':
 			batch = true;
@@ -631,7 +739,9 @@ int main(int argc, char **argv)
 				path, strerror(-rc));
 			return 1;
 		}
-		frame(argv[optind], &s[cur], &s[!cur], batch, cols, lines);
+		top_read(argv[optind], &tp);
+		frame(argv[optind], &s[cur], &s[!cur], &tp, batch, cols,
+		      lines);
 		cur = !cur;
 	}
 	restore_tty();

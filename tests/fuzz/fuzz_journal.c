@@ -5,7 +5,8 @@
  *
  * The first byte picks the mode: even, the rest is the file as is; odd,
  * each record's check value is set right first, so that the fuzzer can
- * reach the lengths, events and numbers behind the check.  Whatever the
+ * reach the lengths, events (with and without JREC_MULT, n per entry)
+ * and numbers behind the check.  Whatever the
  * bytes: the verdict is consistent (OK exactly when every byte is in a
  * whole record), the whole records rescan as OK, walk as records of
  * growing numbers, any cut inside the last of them is a torn tail, and
@@ -44,12 +45,12 @@ static void walk(const unsigned char *b, const struct jscan *js,
 			abort();
 		if (n && h.seq <= seq)
 			abort();
-		if (jrec_room(b + off) > (uint64_t)h.n * JREC_ROOM_PER_KEY)
+		if (jrec_room(b + off) > (uint64_t)jrec_entries(&h) * JREC_ROOM_PER_KEY)
 			abort();
 		seq = h.seq;
 		*last = off;
 		off += h.len;
-		events += h.n;
+		events += jrec_entries(&h);
 		n++;
 	}
 	if (n != js->records || events != js->events ||

@@ -2,7 +2,7 @@
  * fuzz_line.c - libFuzzer target: the counter-file line parser.
  * Whatever the bytes, line_parse() returns 0 or -EINVAL, and on success
  * its fields obey the format (id within the line, 1-64 bytes of the id
- * alphabet; ts within 32 bits).
+ * alphabet; ts within 32 bits; *n from 1 to 2^32).
  */
 #include "../../fs/line.h"
 
@@ -25,6 +25,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 			      ln.id_len < 1 || ln.id_len > 64))
 			abort();
 		if (ln.has_ts && (ln.ts < 0 || ln.ts > 0xffffffffLL))
+			abort();
+		if (ln.n < 1 || ln.n > LINE_N_MAX)
 			abort();
 		if (memchr(s, 0, size))
 			abort(); /* NUL is never valid */

@@ -92,4 +92,30 @@ static inline struct store_agg model_sum(const struct model *m,
 	return r;
 }
 
+/* Step @i of the series [start, end) by @step: the window
+ * [t, min(t + step, end)) with t = start + i * step. */
+static inline void series_window(uint32_t start, uint32_t end, uint32_t step,
+				 uint64_t i, uint32_t *a, uint32_t *b)
+{
+	uint64_t t = start + i * step, u = t + step;
+
+	*a = (uint32_t)t;
+	*b = u < end ? (uint32_t)u : end;
+}
+
+/* Fold @x into @s, as two adjacent windows make their union. */
+static inline void agg_join(struct store_agg *s, const struct store_agg *x)
+{
+	if (x->count == 0)
+		return;
+	if (s->count == 0) {
+		*s = *x;
+		return;
+	}
+	s->count += x->count;
+	s->sum += x->sum;
+	s->min = x->min < s->min ? x->min : s->min;
+	s->max = x->max > s->max ? x->max : s->max;
+}
+
 #endif

@@ -979,6 +979,7 @@ static size_t draw_batch(struct store *st, struct store_event *ev,
 				ev[n].video = s->video;
 				ev[n].type = s->type;
 				ev[n].ts = t;
+				ev[n].n = 1;
 				ev[n++].value = store_value(style);
 			}
 			s->cursor++;
@@ -1000,6 +1001,7 @@ static size_t draw_batch(struct store *st, struct store_event *ev,
 		ev[n].video = s->video;
 		ev[n].type = s->type;
 		ev[n].ts = t;
+		ev[n].n = 1;
 		ev[n++].value = store_value(style);
 		if (rnd() % 100 == 0)
 			break;

@@ -3,9 +3,13 @@
  */
 #include "../../fs/line.h"
 #include "../../fs/path.h"
+#include "rand.h"
 #include "tap.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int parse(const char *s, struct line *ln)
@@ -109,6 +113,12 @@ static void test_faults(void)
 	    {"a b 1 #a/b", LINE_BAD_ID},
 	    {"a b 1 2", LINE_BAD_FIELDS},
 	    {"a b #i @5", LINE_BAD_FIELDS},
+	    {"a b *0", LINE_BAD_MULT},
+	    {"a b 1 *4294967297", LINE_BAD_MULT},
+	    {"a b *", LINE_BAD_MULT},
+	    {"a b *x", LINE_BAD_MULT},
+	    {"a b 1 @5 *2", LINE_BAD_FIELDS},
+	    {"a b *2 *2", LINE_BAD_FIELDS},
 	};
 	char big[4200];
 	const char *why;
@@ -127,6 +137,115 @@ static void test_faults(void)
 	ok(line_parse("#a/b", 4, &ln, &why) == -EINVAL &&
 	       ln.fault == LINE_BAD_ID,
 	   "a counter file's line has faults too");
+}
+
+/* *n: 1 <= n <= 2^32, digits only, after the value, before @ts. */
+static void test_mult(void)
+{
+	static const char *const refused[] = {
+	    "*0",	 "*-1",	      "*",	 "*1x",	      "*4294967297",
+	    "*+5",	 "* 5",	      "*1.5",	 "*99999999999999999999999",
+	    "*2 3",	 "1 @5 *2",   "1 #i *2", "1 *2 *2",   "*2 *2",
+	    "1 *2 @5 *2", "*2 1",     "*00",	 "1 *0x10",   "1 *1e3",
+	};
+	const char *why;
+	struct line ln;
+
+	ok(parse("", &ln) == 0 && ln.n == 1, "no *n is one event");
+	ok(parse("5 @10", &ln) == 0 && ln.n == 1, "nor with other fields");
+	ok(parse("*1", &ln) == 0 && ln.n == 1 && ln.value == 1, "*1");
+	ok(parse("*1000", &ln) == 0 && ln.n == 1000 && ln.value == 1,
+	   "*n alone: n events of value 1");
+	ok(parse("*4294967296", &ln) == 0 && ln.n == UINT64_C(4294967296),
+	   "*2^32 is the largest");
+	ok(parse("*4294967295", &ln) == 0 && ln.n == UINT32_MAX, "*2^32-1");
+	ok(parse("-3 *7 @10 #id", &ln) == 0 && ln.value == -3 && ln.n == 7 &&
+	       ln.ts == 10 && ln.id_len == 2,
+	   "value, *n, @ts and #id");
+	ok(parse("*7 #id", &ln) == 0 && ln.n == 7 && ln.id_len == 2,
+	   "*n and #id");
+	ok(parse("*007", &ln) == 0 && ln.n == 7,
+	   "leading zeros, as in the value and @ts");
+	ok(parse("*04294967296", &ln) == 0 && ln.n == UINT64_C(4294967296),
+	   "leading zeros before 2^32");
+	ok(parse("\t*3\t", &ln) == 0 && ln.n == 3, "blanks around *n");
+	ok(ingest("abc views 5 *3 @10", &ln) == 0 && ln.n == 3 &&
+	       ln.value == 5,
+	   "/ingest takes *n");
+	ok(ingest("abc views *3", &ln) == 0 && ln.n == 3 && ln.value == 1,
+	   "/ingest takes *n without a value");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		ln.fault = LINE_FAULTS;
+		int rc = parse(refused[i], &ln);
+		ok(rc == -EINVAL &&
+		       (ln.fault == LINE_BAD_MULT || ln.fault == LINE_BAD_FIELDS),
+		   "\"%s\" is refused (%d, fault %d)", refused[i], rc,
+		   (int)ln.fault);
+	}
+	ln.fault = LINE_FAULTS;
+	ok(line_parse("*0", 2, &ln, &why) == -EINVAL &&
+	       ln.fault == LINE_BAD_MULT && strstr(why, "at least 1"),
+	   "*0 says why");
+	ok(line_parse("*4294967297", 11, &ln, &why) == -EINVAL &&
+	       ln.fault == LINE_BAD_MULT && strstr(why, "2^32"),
+	   "*2^32+1 says why");
+}
+
+/*
+ * A property over random lines: "[value] *N [@ts]" with N drawn near the
+ * edges (0, 1, 2^32, 2^32 + 1, ...) or anywhere, written with 0-3
+ * leading zeros, is taken exactly when 1 <= N <= 2^32, and then gives N.
+ * And a *n moved anywhere but its place is refused.
+ */
+static void test_mult_random(void)
+{
+	static const uint64_t edges[] = {0, 1, 2, 9, 10, UINT32_MAX,
+					 UINT64_C(4294967296),
+					 UINT64_C(4294967297), UINT64_MAX};
+	const char *seed = getenv("COUNTFS_SEED");
+	int bad = 0, bad_order = 0;
+	char buf[128];
+	struct line ln;
+
+	rng_state = seed ? strtoull(seed, NULL, 10) : 7;
+	for (int i = 0; i < 20000; i++) {
+		uint64_t n = rnd() % 3 ? edges[rnd() % 9]
+				       : rnd() >> (rnd() % 64);
+		int zeros = (int)(rnd() % 4), len = 0;
+		if (rnd() % 2)
+			len += snprintf(buf + len, sizeof(buf) - (size_t)len,
+					"%" PRId64 " ", (int64_t)rnd());
+		len += snprintf(buf + len, sizeof(buf) - (size_t)len, "*%.*s%"
+				PRIu64, zeros, "000", n);
+		if (rnd() % 2)
+			snprintf(buf + len, sizeof(buf) - (size_t)len, " @%u",
+				 (unsigned)(rnd() % 100000));
+		bool want = n >= 1 && n <= UINT64_C(4294967296);
+		int rc = parse(buf, &ln);
+		if (want ? rc != 0 || ln.n != n
+			 : rc != -EINVAL || ln.fault != LINE_BAD_MULT) {
+			if (!bad++)
+				printf("# \"%s\": %d, n %" PRIu64 "\n", buf,
+				       rc, ln.n);
+		}
+		/* The same *n after @ts or #id, or before a value. */
+		static const char *const after[] = {"@5 ", "#i ", "@5 #i "};
+		int k = (int)(rnd() % 4);
+		if (k < 3)
+			snprintf(buf, sizeof(buf), "%s*%" PRIu64, after[k],
+				 n ? n : 1);
+		else
+			snprintf(buf, sizeof(buf), "*%" PRIu64 " -4",
+				 n ? n : 1);
+		if (parse(buf, &ln) != -EINVAL) {
+			if (!bad_order++)
+				printf("# \"%s\" was taken\n", buf);
+		}
+	}
+	ok(!bad, "20000 random *n: taken exactly within 1..2^32 (%d wrong)",
+	   bad);
+	ok(!bad_order, "*n out of its place is always refused (%d wrong)",
+	   bad_order);
 }
 
 static void test_names(void)
@@ -221,11 +340,109 @@ static void test_paths(void)
 	   "/stats is read-only");
 }
 
+static int dur(const char *s, uint64_t *v)
+{
+	return line_duration(s, strlen(s), UINT32_MAX, v);
+}
+
+static void test_durations(void)
+{
+	uint64_t v = 7;
+
+	ok(dur("90", &v) == 0 && v == 90, "a bare number is seconds");
+	ok(dur("90s", &v) == 0 && v == 90, "s is seconds");
+	ok(dur("5m", &v) == 0 && v == 300, "m is minutes");
+	ok(dur("1h", &v) == 0 && v == 3600, "h is hours");
+	ok(dur("1d", &v) == 0 && v == 86400, "d is days");
+	ok(dur("0", &v) == 0 && v == 0, "0 is a duration (callers refuse it)");
+	ok(dur("4294967295", &v) == 0 && v == UINT32_MAX, "2^32 - 1 seconds");
+	is_int(dur("4294967296", &v), -EINVAL, "2^32 seconds is past the max");
+	ok(dur("49710d", &v) == 0 && v == 49710ull * 86400, "49710 days fit");
+	is_int(dur("49711d", &v), -EINVAL, "49711 days do not");
+	is_int(dur("99999999999999999999999m", &v), -EINVAL,
+	       "digits past 64 bits");
+	is_int(dur("", &v), -EINVAL, "empty");
+	is_int(dur("m", &v), -EINVAL, "a unit alone");
+	is_int(dur("5M", &v), -EINVAL, "an upper-case unit");
+	is_int(dur("5w", &v), -EINVAL, "an unknown unit");
+	is_int(dur("5mm", &v), -EINVAL, "two units");
+	is_int(dur("-5", &v), -EINVAL, "a sign");
+	is_int(dur("1h30m", &v), -EINVAL, "a compound duration");
+}
+
+static void test_series_paths(void)
+{
+	struct node n;
+
+	ok(path_parse("/videos/abc/series", &n) == 0 && n.kind == NODE_SERIES &&
+	       node_is_dir(&n),
+	   "series/ is a directory");
+	ok(path_parse("/videos/abc/series/10-20", &n) == 0 &&
+	       n.kind == NODE_SERIES && n.windowed && node_is_dir(&n),
+	   "series/S-E is a directory");
+	ok(path_parse("/videos/abc/series/10-20/5", &n) == 0 &&
+	       n.kind == NODE_AGG && n.series && n.windowed && n.step == 5 &&
+	       n.fn == AGG_COUNT && n.type_len == 5 &&
+	       memcmp(n.type, "views", 5) == 0 && !node_is_writable(&n),
+	   "series/S-E/STEP of a video is a read-only count of views");
+	ok(path_parse("/videos/abc/series/10-/1h", &n) == 0 && n.open_end &&
+	       n.step == 3600 && n.kind == NODE_AGG,
+	   "an open-ended series by hour");
+	ok(path_parse("/videos/abc/events/likes/series/0-86400/5m", &n) == 0 &&
+	       n.kind == NODE_STEP && node_is_dir(&n) && n.step == 300,
+	   "a type's series/S-E/STEP is a directory");
+	ok(path_parse("/videos/abc/events/likes/series/0-86400/1d/avg", &n) ==
+		   0 &&
+	       n.kind == NODE_AGG && n.fn == AGG_AVG && n.series &&
+	       n.step == 86400 && n.end == 86400 && !node_is_writable(&n),
+	   "a type's series aggregate");
+	ok(path_parse("/videos/abc/events/likes/series", &n) == 0 &&
+	       n.kind == NODE_SERIES,
+	   "a type's series/");
+	ok(path_parse("/global/videos/abc/series/0-100000/1", &n) == 0 &&
+	       n.global && n.kind == NODE_AGG && n.series,
+	   "100,000 steps, under /global");
+	is_int(path_parse("/videos/abc/series/0-100001/1", &n), -ENOENT,
+	       "100,001 steps are ENOENT");
+	ok(path_parse("/videos/abc/series/0-4294967295/42950", &n) == 0,
+	   "2^32 - 1 seconds in 42950-second steps (100,000 of them)");
+	is_int(path_parse("/videos/abc/series/0-4294967295/42949", &n), -ENOENT,
+	       "and in 42949-second steps (100,001)");
+	is_int(path_parse("/videos/abc/series/0-10/0", &n), -ENOENT,
+	       "step 0 is ENOENT");
+	is_int(path_parse("/videos/abc/series/0-10/05", &n), -ENOENT,
+	       "a step with a leading zero is ENOENT");
+	is_int(path_parse("/videos/abc/series/0-10/0m", &n), -ENOENT,
+	       "0m is ENOENT");
+	is_int(path_parse("/videos/abc/series/10-10/1", &n), -ENOENT,
+	       "start = end is ENOENT");
+	is_int(path_parse("/videos/abc/series/20-10/1", &n), -ENOENT,
+	       "start > end is ENOENT");
+	is_int(path_parse("/videos/abc/series/0-10/1x", &n), -ENOENT,
+	       "a bad step is ENOENT");
+	is_int(path_parse("/videos/abc/series/0-10/1/count", &n), -ENOENT,
+	       "nothing below a video's series file");
+	is_int(path_parse("/videos/abc/series/x-10", &n), -ENOENT,
+	       "a bad window is ENOENT");
+	is_int(path_parse("/videos/abc/events/likes/series/0-10/1/p50", &n),
+	       -ENOENT, "percentiles are not files yet");
+	is_int(path_parse("/videos/abc/events/likes/series/0-10/1/sum/x", &n),
+	       -ENOENT, "nothing below a type's series file");
+	ok(path_parse("/videos/abc/series/100-/1", &n) == 0 &&
+	       path_steps_ok(&n, 100099) && !path_steps_ok(&n, 100100),
+	   "an open-ended series is judged at the time of the read: its "
+	   "100,001st step makes it ENOENT");
+}
+
 int main(void)
 {
 	test_lines();
 	test_faults();
+	test_mult();
+	test_mult_random();
 	test_names();
 	test_paths();
+	test_durations();
+	test_series_paths();
 	return tap_done();
 }

@@ -75,14 +75,7 @@ static int adds_up(const struct store_agg *ab, const struct store_agg *bc,
 {
 	struct store_agg s = *ab;
 
-	if (bc->count && !s.count)
-		s = *bc;
-	else if (bc->count) {
-		s.count += bc->count;
-		s.sum += bc->sum;
-		s.min = bc->min < s.min ? bc->min : s.min;
-		s.max = bc->max > s.max ? bc->max : s.max;
-	}
+	agg_join(&s, bc);
 	return agg_eq(&s, ac);
 }
 
@@ -192,7 +185,8 @@ static void record_events(struct store *st, const uint32_t keep[4],
 		events[nevents] = (struct event){(uint32_t)t, between(-999, 999)};
 		ev[nevents] = (struct store_event){
 		    .video = "v", .video_len = 1, .type = "t", .type_len = 1,
-		    .value = events[nevents].v, .ts = (uint32_t)t};
+		    .value = events[nevents].v, .n = 1,
+		    .ts = (uint32_t)t};
 		nevents++;
 	}
 	for (int i = 0; i < NEVENTS; i += 500)
@@ -235,6 +229,101 @@ static void draw_triples(const uint32_t keep[4], uint32_t now)
 	}
 }
 
+/* ---- series ---------------------------------------------------------- */
+
+#define NSERIES 150
+#define SERIES_STEPS_TESTED 400
+
+/* A step for a window of @len seconds: a level's size (or a second off),
+ * one that does not divide it, one past it, or any. */
+static uint32_t draw_step(uint32_t len)
+{
+	switch (rnd() % 8) {
+	case 0:
+		return 1;
+	case 1:
+	case 2:
+		return (uint32_t)(size_of[rnd() % 4] + (uint64_t)between(-1, 1)) ?: 1;
+	case 3:
+		return 90;
+	case 4: /* the whole window, or more */
+		return len + (uint32_t)between(0, 2) * (uint32_t)between(0, 100000);
+	default:
+		return (uint32_t)between(1, len);
+	}
+}
+
+/*
+ * Random series near the edges at @now: each step reads what
+ * store_range() reads for its window and what the model says, and the
+ * steps add up to the range of the whole window.
+ */
+static void check_series(struct store *st, const struct setting *s,
+			 uint32_t now, const char *when)
+{
+	static struct store_agg out[SERIES_STEPS_TESTED];
+	struct model m = model_at(s->keep, now);
+	int64_t p[16], lo = (int64_t)now - 500 * (int64_t)DAY_S;
+	int np = edges(s->keep, now, p), shown = 0;
+	int bad_rc = 0, bad_range = 0, bad_model = 0, bad_sum = 0, steps = 0;
+
+	for (int i = 0; i < NSERIES;) {
+		static const uint32_t lens[] = {400, 3 * DAY_S, 200 * DAY_S};
+		uint32_t a = clamp32(near(p, np, lo, (int64_t)now + 400));
+		uint32_t b = clamp32((int64_t)a + between(1, lens[rnd() % 3]));
+		if (rnd() % 50 == 0)
+			b = UINT32_MAX;
+		if (a >= b)
+			continue;
+		uint32_t step = draw_step(b - a);
+		uint64_t n = store_series_len(a, b, step);
+		if (n == 0 || n > SERIES_STEPS_TESTED)
+			continue;
+		i++;
+		if (store_series(st, "v", 1, "t", 1, a, b, step, now, out, n)) {
+			bad_rc++;
+			continue;
+		}
+		struct store_agg sum = {0, 0, 0, 0};
+		for (uint64_t j = 0; j < n; j++) {
+			uint32_t x, y;
+			int rc;
+			series_window(a, b, step, j, &x, &y);
+			struct store_agg r = range(st, "t", x, y, now, &rc);
+			struct store_agg want = model_range(&m, x, y);
+			steps++;
+			bad_rc += rc != 0;
+			if (!agg_eq(&out[j], &r)) {
+				bad_range++;
+				show(&shown, "a step is not its range", now, x,
+				     y, step, &out[j], &r);
+			}
+			if (!agg_eq(&out[j], &want)) {
+				bad_model++;
+				show(&shown, "a step is not the model's", now,
+				     x, y, step, &out[j], &want);
+			}
+			agg_join(&sum, &out[j]);
+		}
+		int rc;
+		struct store_agg whole = range(st, "t", a, b, now, &rc);
+		if (rc || !agg_eq(&sum, &whole)) {
+			bad_sum++;
+			show(&shown, "the steps do not add up", now, a, b, step,
+			     &sum, &whole);
+		}
+	}
+	ok(bad_rc == 0, "%s, now=%u, %s: every series read succeeds (%d "
+	   "failed)", s->name, now, when, bad_rc);
+	ok(bad_range == 0, "%s, now=%u, %s: each of %d steps of %d series "
+	   "reads its range (%d differ)", s->name, now, when, steps, NSERIES,
+	   bad_range);
+	ok(bad_model == 0, "%s, now=%u, %s: each step is the model's (%d "
+	   "differ)", s->name, now, when, bad_model);
+	ok(bad_sum == 0, "%s, now=%u, %s: the steps add up to the whole "
+	   "window (%d do not)", s->name, now, when, bad_sum);
+}
+
 /* Every property at @now, on the store and events of @s. */
 static void check_at(struct store *st, const struct setting *s, uint32_t now)
 {
@@ -242,6 +331,7 @@ static void check_at(struct store *st, const struct setting *s, uint32_t now)
 	int bad_add = 0, bad_model = 0, bad_exact = 0, bad_rc = 0, nexact = 0;
 	int bad_kept = 0, shown = 0;
 
+	check_series(st, s, now, "before retention");
 	draw_triples(s->keep, now);
 	for (int i = 0; i < NTRIPLES; i++) {
 		struct triple *t = &triples[i];
@@ -301,6 +391,7 @@ static void check_at(struct store *st, const struct setting *s, uint32_t now)
 	}
 	ok(bad_kept == 0, "%s, now=%u: a retention pass changes no answer "
 	   "(%d changed)", s->name, now, bad_kept);
+	check_series(st, s, now, "after retention");
 }
 
 static void test_property(const struct setting *s)
@@ -338,7 +429,7 @@ static int rec1(struct store *st, const char *type, int64_t v, uint32_t t,
 {
 	struct store_event e = {.video = "v", .video_len = 1, .type = type,
 				.type_len = (uint8_t)strlen(type), .value = v,
-				.ts = t};
+				.n = 1, .ts = t};
 	return store_record(st, &e, 1, now, NULL);
 }
 
@@ -441,6 +532,16 @@ static void test_wide_sum(void)
 	r = range(st, "t", m - 20, m + 60, now, &rc);
 	is_int(rc, -EOVERFLOW, "a range whose true sum, 2^63, does not fit "
 	       "is EOVERFLOW");
+	struct store_agg st2[2];
+	rc = store_series(st, "v", 1, "t", 1, m - 20, m + 80, 100, now, st2, 1);
+	ok(rc == 0 && st2[0].sum == p && st2[0].count == 3,
+	   "a series of one step reads that range's true sum");
+	rc = store_series(st, "v", 1, "t", 1, m - 20, m + 80, 80, now, st2, 2);
+	is_int(rc, -EOVERFLOW, "a series whose first step, [m-20, m+60), "
+	       "sums to 2^63 is EOVERFLOW");
+	rc = store_series(st, "v", 1, "t", 1, m - 20, m + 80, 80, now, st2, 1);
+	is_int(rc, -EINVAL, "a series given room for the wrong step count is "
+	       "EINVAL");
 
 	/* The least int64 is a sum that fits. */
 	ok(rec1(st, "n", 1, m + 70, now) == 0 &&

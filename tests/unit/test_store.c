@@ -6,6 +6,7 @@
 #include "../../common/log.h"
 #include "../../store/jscan.h"
 #include "../../store/store.h"
+#include "rand.h"
 #include "tap.h"
 #include "tmpdir.h"
 
@@ -61,6 +62,7 @@ static struct store_event ev(const char *video, const char *type, int64_t value,
 				    .type = type,
 				    .type_len = (uint8_t)strlen(type),
 				    .value = value,
+				    .n = 1,
 				    .ts = ts};
 }
 
@@ -888,17 +890,24 @@ static void test_stats_during_growth(void)
 	   (unsigned long long)grows);
 }
 
-/* Append a record numbered @seq of @n events to @b at @off; its end. */
-static size_t put_rec(unsigned char *b, size_t off, uint64_t seq, uint32_t n,
-		      const char *video)
+/* Append a record numbered @seq of @n events to @b at @off; its end.
+ * With @mult, each event stands for mult[i] events (JREC_MULT); without,
+ * the record is as countfs 0.6.0 wrote it. */
+static size_t put_rec_n(unsigned char *b, size_t off, uint64_t seq, uint32_t n,
+			const char *video, const uint64_t *mult)
 {
-	struct jrec_head h = {0, 0, seq, DAY0, n};
+	struct jrec_head h = {0, 0, seq, DAY0, n | (mult ? JREC_MULT : 0)};
 	size_t p = off + sizeof(h);
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct jrec_event e = {1, DAY0, (uint8_t)strlen(video), 5};
 		memcpy(b + p, &e, sizeof(e));
 		p += sizeof(e);
+		if (mult) {
+			uint32_t more = (uint32_t)(mult[i] - 1);
+			memcpy(b + p, &more, sizeof(more));
+			p += sizeof(more);
+		}
 		memcpy(b + p, video, e.vlen);
 		memcpy(b + p + e.vlen, "views", 5);
 		p += e.vlen + 5;
@@ -909,6 +918,12 @@ static size_t put_rec(unsigned char *b, size_t off, uint64_t seq, uint32_t n,
 			     h.len - JREC_CHECKED_FROM);
 	memcpy(b + off, &h, sizeof(h));
 	return p;
+}
+
+static size_t put_rec(unsigned char *b, size_t off, uint64_t seq, uint32_t n,
+		      const char *video)
+{
+	return put_rec_n(b, off, seq, n, video, NULL);
 }
 
 /* The pure judge of journal bytes: a torn tail against damage. */
@@ -1256,6 +1271,328 @@ static void test_making(void)
 	free(dir);
 }
 
+/* ---- *n: one entry for n events of one value ---------------------------- */
+
+static struct store_event evn(const char *video, int64_t value, uint64_t n,
+			      uint32_t ts)
+{
+	struct store_event e = ev(video, "views", value, ts);
+	e.n = n;
+	return e;
+}
+
+static struct store_agg total_of(struct store *st, const char *video)
+{
+	struct store_agg a = {-1, -1, -1, -1};
+	store_total(st, video, strlen(video), "views", 5, &a);
+	return a;
+}
+
+/* The edges: n of 0 and past 2^32, n * value at the limits of 64 bits,
+ * an #id, on the journal's path and the direct one. */
+static void test_precount_edges(void)
+{
+	char *dir = fresh_dir();
+	struct store *st = open_store(dir, 2);
+	uint32_t now = DAY0 + 100;
+	const uint64_t n32 = STORE_N_MAX;
+	struct store_event e;
+	struct store_agg a;
+	size_t dd = 7;
+
+	e = evn("z", 5, 0, now);
+	is_int(store_record(st, &e, 1, now, &dd), -EINVAL, "n of 0 is EINVAL");
+	e = evn("z", 5, n32 + 1, now);
+	is_int(store_record(st, &e, 1, now, NULL), -EINVAL,
+	       "n past 2^32 is EINVAL");
+	struct store_event two[2] = {evn("z2", 5, 3, now), evn("z", 5, 0, now)};
+	is_int(store_record(st, two, 2, now, NULL), -EINVAL,
+	       "one bad n refuses the whole write");
+	a = total_of(st, "z2");
+	is_int(a.count, 0, "and records nothing");
+
+	/* Before any sum passed 2^62: the journal takes writes (a value
+	 * of at most 2^32 alone would), so this one must go direct to be
+	 * refused at all. */
+	e = evn("over", INT64_C(1) << 31, n32, now);
+	is_int(store_record(st, &e, 1, now, NULL), -EOVERFLOW,
+	       "2^31 *2^32 overflows");
+	a = total_of(st, "over");
+	is_int(a.count, 0, "and records nothing");
+
+	e = evn("one", 1, n32, now);
+	is_int(store_record(st, &e, 1, now, NULL), 0, "1 *2^32 (the journal)");
+	a = total_of(st, "one");
+	ok(a.count == (int64_t)n32 && a.sum == (int64_t)n32 && a.min == 1 &&
+	       a.max == 1,
+	   "count and sum 2^32");
+
+	e = evn("max", INT32_MAX, n32, now);
+	is_int(store_record(st, &e, 1, now, NULL), 0,
+	       "(2^31 - 1) *2^32 (the direct path)");
+	a = total_of(st, "max");
+	ok(a.count == (int64_t)n32 && a.sum == INT64_MAX - UINT32_MAX &&
+	       a.min == INT32_MAX && a.max == INT32_MAX,
+	   "sum exact: 2^63 - 2^32 (%lld)", (long long)a.sum);
+	e = evn("min", INT32_MIN, n32, now);
+	is_int(store_record(st, &e, 1, now, NULL), 0, "-2^31 *2^32");
+	a = total_of(st, "min");
+	ok(a.count == (int64_t)n32 && a.sum == INT64_MIN, "sum exact: -2^63");
+	e = evn("max", 1, 1, now);
+	is_int(store_record(st, &e, 1, now, NULL), 0, "a later +1 fits");
+	e = evn("max", INT32_MAX, 4, now);
+	is_int(store_record(st, &e, 1, now, NULL), -EOVERFLOW,
+	       "a sum that n * value pushes past 2^63 overflows");
+	a = total_of(st, "max");
+	ok(a.count == (int64_t)n32 + 1 && a.sum == INT64_MAX - UINT32_MAX + 1,
+	   "and records nothing");
+	e = evn("neg", -1, n32, now);
+	is_int(store_record(st, &e, 1, now, NULL), 0, "-1 *2^32 (the journal)");
+	a = total_of(st, "neg");
+	ok(a.count == (int64_t)n32 && a.sum == -(int64_t)n32, "sum -2^32");
+
+	/* A bad entry after good ones, in one shard's request of the
+	 * journal's path: nothing of the request. */
+	struct store_event mix[3] = {evn("m", 2, 10, now), evn("m", 3, 5, now),
+				     evn("m", INT64_MAX, 2, now)};
+	is_int(store_record(st, mix, 3, now, NULL), -EOVERFLOW,
+	       "INT64_MAX *2 in a request refuses it whole");
+	a = total_of(st, "m");
+	is_int(a.count, 0, "nothing of it recorded");
+	is_int(store_record(st, mix, 2, now, NULL), 0, "the good part records");
+	a = total_of(st, "m");
+	ok(a.count == 15 && a.sum == 35 && a.min == 2 && a.max == 3,
+	   "count 15, sum 35, min 2, max 3");
+
+	/* #id: the entry is one, counted whole or not at all. */
+	e = evn("d", 4, 1000, now);
+	e.id = "req-1", e.id_len = 5;
+	is_int(store_record(st, &e, 1, now, &dd), 0, "*1000 #req-1");
+	is_int(dd, 0, "counted");
+	is_int(store_record(st, &e, 1, now + 1, &dd), 0, "again");
+	is_int(dd, 1000, "deduplicated: all of its 1000 events");
+	e.n = 7;
+	is_int(store_record(st, &e, 1, now + 2, &dd), 0,
+	       "the id again with another n");
+	is_int(dd, 7, "is a repeat too");
+	a = total_of(st, "d");
+	ok(a.count == 1000 && a.sum == 4000, "count 1000, sum 4000");
+
+	struct store_stats ss;
+	store_get_stats(st, &ss);
+	is_int(ss.deduplicated, 1007, "/stats counts the events deduplicated");
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
+/* A store that keeps every level for ever: the background thread's
+ * retention pass (at wall-clock time, days after DAY0) changes nothing,
+ * so two stores compare at any time. */
+static struct store *open_forever(const char *dir, unsigned shards)
+{
+	struct store_config cfg;
+	struct store *st = NULL;
+
+	store_config_defaults(&cfg);
+	cfg.dir = dir;
+	cfg.shards = shards;
+	for (int l = 0; l < STORE_LEVELS; l++)
+		cfg.keep[l] = 0;
+	return store_open(&cfg, &st) ? NULL : st;
+}
+
+struct pc_series {
+	const char *video, *type;
+};
+
+static const struct pc_series pc_ser[] = {
+    {"a", "views"}, {"a", "likes"}, {"b", "views"}, {"c", "watch_ms"}};
+
+static int64_t pc_value(void)
+{
+	switch (rnd() % 8) {
+	case 0:
+		return 1;
+	case 1:
+		return 0;
+	case 2:
+		return between(-5, 5);
+	case 3:
+		return (int64_t)(INT64_C(1) << 40) + between(-9, 9); /* direct */
+	default:
+		return between(-100000, 100000);
+	}
+}
+
+/*
+ * The property: random entries of *n recorded into one store equal, at
+ * every total and in random ranges, the same events recorded one by one
+ * into another.  Writes of several entries at once, several series and
+ * seconds in a write, values that go through the journal and values that
+ * go direct.
+ */
+static void test_precount_model(void)
+{
+	static struct store_event a[64], b[64 * 48];
+	const char *seed = getenv("COUNTFS_SEED");
+	char *da = fresh_dir(), *db = fresh_dir();
+	struct store *sa = open_forever(da, 3), *sb = open_forever(db, 2);
+	uint32_t now = DAY0 + 7200;
+	int bad = 0, writes = 0;
+
+	rng_state = seed ? strtoull(seed, NULL, 10) + 99 : 99;
+	for (int w = 0; w < 400; w++) {
+		size_t na = (size_t)between(1, 64), nb = 0;
+		for (size_t i = 0; i < na; i++) {
+			const struct pc_series *s = &pc_ser[rnd() % 4];
+			uint32_t ts = now - (uint32_t)between(0, 7000);
+			a[i] = ev(s->video, s->type, pc_value(), ts);
+			a[i].n = (uint64_t)between(1, 48);
+			for (uint64_t k = 0; k < a[i].n; k++) {
+				b[nb] = a[i];
+				b[nb++].n = 1;
+			}
+		}
+		int ra = store_record(sa, a, na, now, NULL);
+		int rb = store_record(sb, b, nb, now, NULL);
+		writes += ra == 0;
+		if (ra != rb && !bad++)
+			printf("# write %d: %d with *n, %d one by one\n", w, ra,
+			       rb);
+	}
+	for (size_t s = 0; s < 4; s++) {
+		const struct pc_series *p = &pc_ser[s];
+		size_t vl = strlen(p->video), tl = strlen(p->type);
+		struct store_agg x, y;
+		store_total(sa, p->video, vl, p->type, tl, &x);
+		store_total(sb, p->video, vl, p->type, tl, &y);
+		if (memcmp(&x, &y, sizeof(x)) && !bad++)
+			printf("# %s %s: total count %lld sum %lld, one by one "
+			       "%lld %lld\n", p->video, p->type,
+			       (long long)x.count, (long long)x.sum,
+			       (long long)y.count, (long long)y.sum);
+		for (int r = 0; r < 200; r++) {
+			uint32_t t0 = now - (uint32_t)between(0, 7300);
+			uint32_t t1 = t0 + (uint32_t)between(1, 7300);
+			store_range(sa, p->video, vl, p->type, tl, t0, t1, now,
+				    &x);
+			store_range(sb, p->video, vl, p->type, tl, t0, t1, now,
+				    &y);
+			if ((x.count != y.count || x.sum != y.sum ||
+			     (x.count && (x.min != y.min || x.max != y.max))) &&
+			    !bad++)
+				printf("# %s %s range %u-%u: %lld/%lld against "
+				       "%lld/%lld\n", p->video, p->type, t0, t1,
+				       (long long)x.count, (long long)x.sum,
+				       (long long)y.count, (long long)y.sum);
+		}
+	}
+	struct store_stats xa, xb;
+	store_get_stats(sa, &xa);
+	store_get_stats(sb, &xb);
+	ok(writes > 300, "%d of 400 random writes of *n recorded", writes);
+	is_int(bad, 0, "*n equals its events one by one: totals, 800 ranges");
+	is_int(xa.events, xb.events, "and the events /stats counts");
+	store_close(sa);
+	store_close(sb);
+	rmrf(da);
+	rmrf(db);
+	free(da);
+	free(db);
+}
+
+/* A killed writer's journal of *n entries replays them, n each; a
+ * record as 0.6.0 wrote it (no JREC_MULT) reads as before. */
+static void test_precount_journal(void)
+{
+	char *dir = fresh_dir(), path[512];
+	uint32_t now = DAY0 + 5000;
+	unsigned char *b;
+
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct store *st = open_store(dir, 2);
+		if (!st)
+			_exit(1);
+		for (int i = 0; i < 100; i++) {
+			char v[8];
+			snprintf(v, sizeof(v), "j%d", i % 10);
+			struct store_event e = evn(v, 3, 1000 + (uint64_t)i, now);
+			if (store_record(st, &e, 1, now, NULL))
+				_exit(1);
+		}
+		struct store_event e = evn("j0", 1, STORE_N_MAX, now);
+		_exit(store_record(st, &e, 1, now, NULL) ? 1 : 0);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	is_int(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0,
+	       "a child wrote 101 entries of *n and died");
+	struct store *st = open_store(dir, 2);
+	int64_t count = 0, sum = 0;
+	for (int i = 0; i < 10; i++) {
+		char v[8];
+		snprintf(v, sizeof(v), "j%d", i);
+		struct store_agg a = total_of(st, v);
+		count += a.count;
+		sum += a.sum;
+	}
+	/* sum of 1000 + i for i < 100: 104950 */
+	ok(count == 104950 + (int64_t)STORE_N_MAX &&
+	       sum == 3 * 104950 + (int64_t)STORE_N_MAX,
+	   "the journal replays n of each (count %lld, sum %lld)",
+	   (long long)count, (long long)sum);
+	store_close(st);
+	rmrf(dir);
+
+	/* Hand-made records in a 1-shard directory whose LMDB applied
+	 * nothing: one as 0.6.0 wrote it, one with JREC_MULT. */
+	st = open_store(dir, 1);
+	store_close(st);
+	static unsigned char j[4096];
+	uint64_t mult[3] = {1, 5, STORE_N_MAX};
+	size_t len = put_rec(j, 0, 1, 4, "old");
+	len = put_rec_n(j, len, 2, 3, "new", mult);
+	struct jscan js;
+	journal_scan(j, len, &js);
+	ok(js.status == JSCAN_OK && js.records == 2 && js.events == 7,
+	   "the judge reads both (%zu entries)", js.events);
+	journal_scan(j, len - 3, &js);
+	ok(js.status == JSCAN_TORN && js.records == 1,
+	   "a JREC_MULT record cut short is a torn tail");
+	snprintf(path, sizeof(path), "%s/shard-0/journal-0", dir);
+	spit(path, j, len);
+	st = open_store(dir, 1);
+	ok(st != NULL, "a directory with both opens");
+	struct store_agg a = total_of(st, "old");
+	ok(a.count == 4 && a.sum == 4, "the 0.6.0 record counts 4");
+	a = total_of(st, "new");
+	ok(a.count == 6 + (int64_t)STORE_N_MAX,
+	   "the JREC_MULT record counts 1 + 5 + 2^32");
+	store_close(st);
+
+	/* What this countfs writes for single events is the 0.6.0 record,
+	 * byte for byte (put_rec is that format, written by hand). */
+	rmrf(dir);
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		struct store *c = open_store(dir, 1);
+		struct store_event e[2] = {evn("old", 1, 1, DAY0),
+					   evn("old", 1, 1, DAY0)};
+		_exit(c && store_record(c, e, 2, DAY0, NULL) == 0 ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	size_t got = slurp(path, &b);
+	len = put_rec(j, 0, 1, 2, "old");
+	ok(got == len && memcmp(b, j, len) == 0,
+	   "single events are written as 0.6.0 wrote them (%zu bytes)", got);
+	free(b);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	log_level = LOG_LVL_ERROR;
@@ -1282,6 +1619,11 @@ int main(void)
 #endif
 	test_room();
 	test_making();
+	test_precount_edges();
+	test_precount_model();
+#ifndef __SANITIZE_THREAD__
+	test_precount_journal();
+#endif
 	sync_mode = STORE_SYNC_ALWAYS;
 	test_journal();
 	return tap_done();
