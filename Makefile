@@ -6,7 +6,7 @@ DESTDIR ?=
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 DEPS = fuse3 lmdb libmariadb
-VERSION = 0.6.0
+VERSION = 0.7.0
 CPPFLAGS += -D_GNU_SOURCE -DCOUNTFS_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lfuse3 -llmdb -lmariadb) -lpthread
 ALL_CFLAGS = -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)

@@ -208,7 +208,6 @@ row "$w" "countfs, one 30d range read" "p50 us" "$r50"
 row "$w" "countfs" "p50 us" "$s50" "one 30d range read" "$(ratio "$s50" "$r50")" "<= 2"
 row "$w" "countfs, one 30d range read" "p99 us" "$r99"
 row "$w" "countfs" "p99 us" "$s99" "one 30d range read" "$(ratio "$s99" "$r99")" "<= 2"
-
 echo "== /top: $TOP_VIDEOS videos recorded, 30 days of history"
 # The top lists' cost on ingest: the same Zipf feed, until applied, with
 # the lists and without them (COUNTFS_BENCH_NO_TOPS=1, for this only).
@@ -219,8 +218,8 @@ row "/ingest Zipf(1.1), 100k videos, until applied" "countfs without top lists" 
 row "/ingest Zipf(1.1), 100k videos, until applied" "countfs" "events/s" "$tw" "without top lists" "$(ratio "$tw" "$tn")" ">= 0.9"
 # Every video once, then 30 days of Zipf history by the hour (@ts).
 $LOAD feed "$T/topw" "$TOP_VIDEOS" "$TOP_VIDEOS" even >/dev/null
-tend=$(date +%s)
-python3 - "$T/topw/ingest" "$tend" "$TOP_VIDEOS" <<'PY'
+end=$(date +%s)
+python3 - "$T/topw/ingest" "$end" "$TOP_VIDEOS" <<'PY'
 import os, random, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
 end, videos = int(sys.argv[2]), int(sys.argv[3])
@@ -236,7 +235,7 @@ if buf:
     os.write(fd, "".join(buf).encode())
 PY
 for len in 3600 2592000; do
-	f="$T/topw/top/views/$((tend - len))-$tend"
+	f="$T/topw/top/views/$((end - len))-$end"
 	[ "$(wc -l <"$f")" = 100 ] || echo "warning: $f has not 100 lines" >&2
 	tp=$(median p99 "$LOAD" read "$SECS" "$f")
 	target=5000

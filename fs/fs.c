@@ -380,8 +380,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	case NODE_STEP:
 		fill(buf, filler, agg_fn_names, AGG_FNS);
 		return 0;
-	default: /* range/, series/, series/S-E, /top, /top/T: any window,
-		  * step or type can be named */
+	default: /* range/, series/, series/S-E, top/: any window, step or
+		  * type can be named */
 		return 0;
 	}
 }

@@ -90,6 +90,11 @@ int repl_range(struct repl *r, const char *video, size_t vlen,
 	       const char *type, size_t tlen, uint32_t start, uint32_t end,
 	       struct store_agg *out);
 
+/* repl_range() of [t, min(t + step, end)) for each of the @n =
+ * store_series_len() steps t = start + i * step, in one query. */
+int repl_series(struct repl *r, const char *video, size_t vlen,
+		const char *type, size_t tlen, uint32_t start, uint32_t end,
+		uint32_t step, struct store_agg *out, size_t n);
 /*
  * The videos with the most events of @type in the minutes that start in
  * [start, end), over all hosts: at most @n rows by count descending,
@@ -99,12 +104,6 @@ int repl_range(struct repl *r, const char *video, size_t vlen,
 int repl_top(struct repl *r, const char *type, size_t tlen, uint32_t start,
 	     uint32_t end, unsigned n, struct store_top_row *rows,
 	     unsigned *nrows);
-
-/* repl_range() of [t, min(t + step, end)) for each of the @n =
- * store_series_len() steps t = start + i * step, in one query. */
-int repl_series(struct repl *r, const char *video, size_t vlen,
-		const char *type, size_t tlen, uint32_t start, uint32_t end,
-		uint32_t step, struct store_agg *out, size_t n);
 
 /* Videos known to MySQL (every shard), and a video's event types. */
 int repl_list_videos(struct repl *r, store_name_fn fn, void *arg);

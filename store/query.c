@@ -205,7 +205,7 @@ int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
 /*
  * A series: one range per step, read as one.  Each step's window [t_i,
  * t_i+1) is cut as store_range() cuts it (leaf_ceil() of both ends, then
- * tile()), but the pieces are only noted, per level, and merged where
+ * range_cut()), but the pieces are only noted, per level, and merged where
  * they touch; then each level's packs are read once, in time order, and
  * every bucket in a piece folds into the step whose leaf-rounded window
  * holds its start.  So a month by hours reads each pack of hours once,
@@ -221,7 +221,7 @@ struct plan {
 	int rc;
 };
 
-/* Note a piece; pieces of a level come in time order (tile() cuts a
+/* Note a piece; pieces of a level come in time order  (range_cut() cuts a
  * window from left to right at each level, the steps follow each other). */
 static void plan_piece(struct plan *p, int level, uint64_t from, uint64_t to)
 {
@@ -246,19 +246,8 @@ static void plan_piece(struct plan *p, int level, uint64_t from, uint64_t to)
 	p->span[level][p->n[level]++] = (struct span){from, to};
 }
 
-/* What a cut takes, the @level buckets whose start lies in [from, to):
- * read at once (a range), or noted in @plan (a series). */
-static void take(struct range_query *q, struct plan *plan, int level,
-		 uint64_t from, uint64_t to)
-{
-	if (plan)
-		plan_piece(plan, level, from, to);
-	else
-		scan(q, level, from, to);
-}
-
-/* The events of [x, y), both leaf boundaries: whole @level buckets in the
- * middle, finer ones at the edges. */
+/* The pieces of [x, y), both leaf boundaries: whole @level buckets in
+ * the middle, finer ones at the edges, each given to @fn. */
 void range_cut(int level, uint64_t x, uint64_t y, range_piece_fn *fn,
 	       void *arg)
 {
@@ -277,29 +266,19 @@ void range_cut(int level, uint64_t x, uint64_t y, range_piece_fn *fn,
 	}
 }
 
-/* A cut's pieces, each taken (read, or noted in a plan). */
-struct cut {
-	struct range_query *q;
-	struct plan *plan;
-};
-
-static void take_piece(void *arg, int level, uint64_t a, uint64_t b)
+/* A range reads each piece at once; a series notes it in its plan. */
+static void scan_piece(void *arg, int level, uint64_t a, uint64_t b)
 {
-	struct cut *c = arg;
-
-	take(c->q, c->plan, level, a, b);
+	scan(arg, level, a, b);
 }
 
-static void tile(struct range_query *q, struct plan *plan, int level,
-		 uint64_t x, uint64_t y)
+static void plan_piece_fn(void *arg, int level, uint64_t a, uint64_t b)
 {
-	struct cut c = {q, plan};
-
-	range_cut(level, x, y, take_piece, &c);
+	plan_piece(arg, level, a, b);
 }
 
 /* The coarsest level a window of @len seconds can hold a bucket of: where
- * tile() may start without changing the cut. */
+ * range_cut() may start without changing the cut. */
 static int top_level(uint64_t len)
 {
 	int l = STORE_DAY;
@@ -334,8 +313,12 @@ int series_range(struct shard *sh, MDB_txn *txn, const struct head *h,
 {
 	struct range_query q = {.sh = sh, .txn = txn, .h = h};
 
-	tile(&q, NULL, STORE_DAY, from, to);
-	return q.rc ? q.rc : acc_out(&q.acc, out);
+	range_cut(STORE_DAY, from, to, scan_piece, &q);
+	if (q.rc) {
+		memset(out, 0, sizeof(*out));
+		return q.rc;
+	}
+	return acc_out(&q.acc, out);
 }
 
 int store_range(struct store *st, const char *video, size_t vlen,
@@ -445,8 +428,8 @@ static int series_read(struct series_query *s)
 	int rc;
 
 	for (size_t i = 0; i < s->n && plan.rc == 0; i++)
-		tile(NULL, &plan, top_level(s->b[i + 1] - s->b[i]), s->b[i],
-		     s->b[i + 1]);
+		range_cut(top_level(s->b[i + 1] - s->b[i]), s->b[i],
+			  s->b[i + 1], plan_piece_fn, &plan);
 	for (int l = STORE_DAY; l >= STORE_SEC && plan.rc == 0; l--)
 		scan_spans(s, l, plan.span[l], plan.n[l]);
 	rc = plan.rc ? plan.rc : s->q.rc;

@@ -197,6 +197,24 @@ int store_range(struct store *st, const char *video, size_t vlen,
 		uint32_t now, struct store_agg *out);
 
 /*
+ * A range per step, in one read: @out[i] gets what store_range() reads
+ * for [t, min(t + step, end)) with t = start + i * step, for the @n =
+ * store_series_len() steps, all from one read transaction at @now.  The
+ * steps add up to store_range(start, end): their windows, each end moved
+ * to its leaf boundary, follow each other.  Each level's packs are read
+ * once for all the steps, so a month by hours costs about one range read
+ * plus a pack per day.  -EINVAL when @n is not the step count, -EOVERFLOW
+ * when a step's sum does not fit in 64 bits, -ENOMEM.
+ */
+int store_series(struct store *st, const char *video, size_t vlen,
+		 const char *type, size_t tlen, uint32_t start, uint32_t end,
+		 uint32_t step, uint32_t now, struct store_agg *out, size_t n);
+
+/* Steps of a series: ceil((end - start) / step); 0 when step is 0 or
+ * start >= end. */
+uint64_t store_series_len(uint32_t start, uint32_t end, uint32_t step);
+
+/*
  * The videos with the most events of @type in the window [start, end) at
  * @now, each with its exact count there (what store_range() reads for
  * it): at most @n rows (1..STORE_TOP_MAX) into @rows, by count
@@ -222,24 +240,6 @@ struct store_top_row {
 int store_top(struct store *st, const char *type, size_t tlen,
 	      uint32_t start, uint32_t end, uint32_t now, unsigned n,
 	      struct store_top_row *rows, unsigned *nrows, bool *sure);
-
-/*
- * A range per step, in one read: @out[i] gets what store_range() reads
- * for [t, min(t + step, end)) with t = start + i * step, for the @n =
- * store_series_len() steps, all from one read transaction at @now.  The
- * steps add up to store_range(start, end): their windows, each end moved
- * to its leaf boundary, follow each other.  Each level's packs are read
- * once for all the steps, so a month by hours costs about one range read
- * plus a pack per day.  -EINVAL when @n is not the step count, -EOVERFLOW
- * when a step's sum does not fit in 64 bits, -ENOMEM.
- */
-int store_series(struct store *st, const char *video, size_t vlen,
-		 const char *type, size_t tlen, uint32_t start, uint32_t end,
-		 uint32_t step, uint32_t now, struct store_agg *out, size_t n);
-
-/* Steps of a series: ceil((end - start) / step); 0 when step is 0 or
- * start >= end. */
-uint64_t store_series_len(uint32_t start, uint32_t end, uint32_t step);
 
 /*
  * When a series last changed: the wall time (arrival, not @ts) of the last

@@ -84,7 +84,8 @@ static int feed(struct store *st, const char *type, size_t n, uint32_t from,
 			    .video_len = 6,
 			    .type = type,
 			    .type_len = (uint8_t)strlen(type),
-			    .value = 1, .n = 1,
+			    .value = 1,
+			    .n = 1,
 			    .ts = from + (uint32_t)(rnd() % (to - from))};
 		}
 		int rc = store_record(st, ev, k, now, NULL);
@@ -229,7 +230,8 @@ static void flat(struct store *st)
 					     .video_len = 6,
 					     .type = "flat",
 					     .type_len = 4,
-					     .value = 1, .n = 1,
+					     .value = 1,
+					     .n = 1,
 					     .ts = m + (uint32_t)(i % 60)};
 	}
 	ok(store_record(st, ev, 1000, now, NULL) == 0, "flat: recorded");
@@ -275,7 +277,8 @@ static void ties(struct store *st)
 					     .video_len = (uint8_t)strlen(v[i]),
 					     .type = "tie",
 					     .type_len = 3,
-					     .value = 1, .n = 1,
+					     .value = 1,
+					     .n = 1,
 					     .ts = t + 5};
 	ok(store_record(st, ev, 5, now, NULL) == 0, "ties: recorded");
 	ok(store_top(st, "tie", 3, t, t + 60, now, 10, got, &n, &sure) == 0,
