@@ -594,11 +594,13 @@ static int cand_count(struct top_read *r, const struct cand *c,
 	return 0;
 }
 
-/* The top @n of shard @sh into @rows (by count, then video), and its B. */
+/* The top @n of shard @sh into @rows (by count, then video), and its B;
+ * a candidate below @floor (the n-th count of the shards read before)
+ * cannot make the answer and is not counted. */
 static int shard_top(struct store *st, struct shard *sh, const char *type,
 		     size_t tlen, uint32_t start, uint32_t end, uint32_t now,
-		     unsigned n, struct store_top_row *rows, unsigned *nrows,
-		     uint64_t *bound)
+		     unsigned n, uint64_t floor, struct store_top_row *rows,
+		     unsigned *nrows, uint64_t *bound)
 {
 	struct top_read r = {.sh = sh, .type = type, .tlen = tlen};
 	uint64_t from, to;
@@ -624,7 +626,8 @@ static int shard_top(struct store *st, struct shard *sh, const char *type,
 	for (size_t i = 0; rc == 0 && i < m; i++) {
 		struct store_top_row row;
 
-		if (*nrows == n && r.c[i].upper < (uint64_t)rows[n - 1].count)
+		if (r.c[i].upper < floor ||
+		    (*nrows == n && r.c[i].upper < (uint64_t)rows[n - 1].count))
 			break;
 		if ((rc = cand_count(&r, &r.c[i], from, to, &row)))
 			break;
@@ -653,8 +656,9 @@ int store_top(struct store *st, const char *type, size_t tlen,
 		unsigned got;
 		uint64_t bound;
 
+		uint64_t floor = *nrows == n ? (uint64_t)rows[n - 1].count : 0;
 		rc = shard_top(st, &st->shards[s], type, tlen, start, end, now,
-			       n, part, &got, &bound);
+			       n, floor, part, &got, &bound);
 		for (unsigned i = 0; rc == 0 && i < got; i++)
 			row_insert(rows, nrows, n, &part[i]);
 		if (bound > worst)
