@@ -132,22 +132,18 @@ static struct repl_shard *shard_for(struct repl *r, const char *video,
 	return &r->shards[store_hash_shard(video, vlen, r->nshards)];
 }
 
-/* Called with each row fetched: its values, NULLs read as 0. */
-typedef void row_fn(void *arg, const int64_t *v);
-
-#define COLUMNS_MAX 5
-
-/* Bind the inputs @in, run @sql, and hand each row of @ncol integer
- * values (at most COLUMNS_MAX) to @fn. */
-static int query_rows(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
-		      unsigned ncol, row_fn *fn, void *arg)
+/*
+ * Run @sql on @sh with @in bound (NULL: no parameters) and @res as the
+ * result columns; @fn(@arg) after each row fetched, until it returns
+ * nonzero.  A borrowed connection and a query slot, as query_agg().
+ */
+static int each_row(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
+		    MYSQL_BIND *res, const char *what, int (*fn)(void *),
+		    void *arg)
 {
-	int64_t v[COLUMNS_MAX];
-	my_bool null[COLUMNS_MAX];
-	MYSQL_BIND res[COLUMNS_MAX];
-	MYSQL_STMT *s;
 	bool probe;
-	int err = read_enter(sh, &probe);
+	int f, err = read_enter(sh, &probe);
+	MYSQL_STMT *s;
 	MYSQL *m;
 
 	if (err)
@@ -156,32 +152,65 @@ static int query_rows(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
 		read_leave(sh, probe, err);
 		return err;
 	}
-	memset(res, 0, sizeof(res));
-	for (unsigned i = 0; i < ncol; i++) {
-		res[i].buffer_type = MYSQL_TYPE_LONGLONG;
-		res[i].buffer = &v[i];
-		res[i].is_null = &null[i];
-	}
 	s = mysql_stmt_init(m);
 	if (!s || mysql_stmt_prepare(s, sql, strlen(sql)) ||
-	    mysql_stmt_bind_param(s, in) || mysql_stmt_execute(s) ||
+	    (in && mysql_stmt_bind_param(s, in)) || mysql_stmt_execute(s) ||
 	    mysql_stmt_bind_result(s, res) || mysql_stmt_store_result(s)) {
-		err = s ? conn_error(sh, m, s, "global read") : -ENOMEM;
+		err = s ? conn_error(sh, m, s, what) : -ENOMEM;
 	} else {
-		int f;
-		while ((f = mysql_stmt_fetch(s)) == 0) {
-			for (unsigned i = 0; i < ncol; i++)
-				v[i] = null[i] ? 0 : v[i];
-			fn(arg, v);
-		}
-		if (f == 1 || f == MYSQL_DATA_TRUNCATED)
-			err = conn_error(sh, m, s, "global read");
+		while ((f = mysql_stmt_fetch(s)) == 0 ||
+		       f == MYSQL_DATA_TRUNCATED)
+			if (fn(arg))
+				break;
+		if (f == 1)
+			err = conn_error(sh, m, s, what);
 	}
 	if (s)
 		mysql_stmt_close(s);
 	pool_put(sh, m, err != 0);
 	read_leave(sh, probe, err);
 	return err == -EAGAIN ? -EIO : err;
+}
+
+/* Called with each row fetched: its values, NULLs read as 0. */
+typedef void row_fn(void *arg, const int64_t *v);
+
+#define COLUMNS_MAX 5
+
+/* The integer columns of a query_rows() row, handed to its row_fn. */
+struct int_rows {
+	int64_t v[COLUMNS_MAX];
+	my_bool null[COLUMNS_MAX];
+	unsigned ncol;
+	row_fn *fn;
+	void *arg;
+};
+
+static int int_row(void *arg)
+{
+	struct int_rows *r = arg;
+
+	for (unsigned i = 0; i < r->ncol; i++)
+		r->v[i] = r->null[i] ? 0 : r->v[i];
+	r->fn(r->arg, r->v);
+	return 0;
+}
+
+/* Bind the inputs @in, run @sql, and hand each row of @ncol integer
+ * values (at most COLUMNS_MAX) to @fn. */
+static int query_rows(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
+		      unsigned ncol, row_fn *fn, void *arg)
+{
+	struct int_rows r = {.ncol = ncol, .fn = fn, .arg = arg};
+	MYSQL_BIND res[COLUMNS_MAX];
+
+	memset(res, 0, sizeof(res));
+	for (unsigned i = 0; i < ncol; i++) {
+		res[i].buffer_type = MYSQL_TYPE_LONGLONG;
+		res[i].buffer = &r.v[i];
+		res[i].is_null = &r.null[i];
+	}
+	return each_row(sh, sql, in, res, "global read", int_row, &r);
 }
 
 static void agg_row(void *arg, const int64_t *v)
@@ -354,45 +383,6 @@ int repl_series(struct repl *r, const char *video, size_t vlen,
 			  &st);
 }
 
-/*
- * Run @sql on @sh with @in bound (NULL: no parameters) and @res as the
- * result columns; @fn(@arg) after each row fetched, until it returns
- * nonzero.  A borrowed connection and a query slot, as query_agg().
- */
-static int each_row(struct repl_shard *sh, const char *sql, MYSQL_BIND *in,
-		    MYSQL_BIND *res, const char *what, int (*fn)(void *),
-		    void *arg)
-{
-	bool probe;
-	int f, err = read_enter(sh, &probe);
-	MYSQL_STMT *s;
-	MYSQL *m;
-
-	if (err)
-		return err;
-	if (!(m = pool_get(sh, &err))) {
-		read_leave(sh, probe, err);
-		return err;
-	}
-	s = mysql_stmt_init(m);
-	if (!s || mysql_stmt_prepare(s, sql, strlen(sql)) ||
-	    (in && mysql_stmt_bind_param(s, in)) || mysql_stmt_execute(s) ||
-	    mysql_stmt_bind_result(s, res) || mysql_stmt_store_result(s)) {
-		err = s ? conn_error(sh, m, s, what) : -ENOMEM;
-	} else {
-		while ((f = mysql_stmt_fetch(s)) == 0 ||
-		       f == MYSQL_DATA_TRUNCATED)
-			if (fn(arg))
-				break;
-		if (f == 1)
-			err = conn_error(sh, m, s, what);
-	}
-	if (s)
-		mysql_stmt_close(s);
-	pool_put(sh, m, err != 0);
-	read_leave(sh, probe, err);
-	return err == -EAGAIN ? -EIO : err;
-}
 
 /* One shard's rows (video, count) of a top query, as each_row() fetches
  * them. */

@@ -517,6 +517,43 @@ static void top_piece(void *arg, int level, uint64_t a, uint64_t b)
 		read_list(r, (unsigned)level, (uint32_t)t, true);
 }
 
+/*
+ * The @n-th largest lower bound of @c[0..m), 0 when fewer: @n videos have
+ * at least that many events in the window, so the answer's n-th count
+ * is at least that.  A min-heap of the @n largest seen.
+ */
+static uint64_t nth_lower(const struct cand *c, size_t m, unsigned n,
+			  uint64_t *heap)
+{
+	size_t k = 0;
+
+	if (m < n)
+		return 0;
+	for (size_t i = 0; i < m; i++) {
+		uint64_t v = c[i].lower;
+		size_t j;
+		if (k < n) { /* sift up */
+			for (j = k++; j > 0 && heap[(j - 1) / 2] > v; j = (j - 1) / 2)
+				heap[j] = heap[(j - 1) / 2];
+			heap[j] = v;
+			continue;
+		}
+		if (v <= heap[0])
+			continue;
+		for (j = 0;;) { /* replace the smallest, sift down */
+			size_t l = 2 * j + 1, s = l + 1 < n && heap[l + 1] < heap[l]
+							  ? l + 1
+							  : l;
+			if (l >= n || heap[s] >= v)
+				break;
+			heap[j] = heap[s];
+			j = s;
+		}
+		heap[j] = v;
+	}
+	return heap[0];
+}
+
 static int cand_by_upper(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
@@ -594,11 +631,13 @@ static int cand_count(struct top_read *r, const struct cand *c,
 	return 0;
 }
 
-/* The top @n of shard @sh into @rows (by count, then video), and its B. */
+/* The top @n of shard @sh into @rows (by count, then video), and its B;
+ * a candidate below @floor (the n-th count of the shards read before)
+ * cannot make the answer and is not counted. */
 static int shard_top(struct store *st, struct shard *sh, const char *type,
 		     size_t tlen, uint32_t start, uint32_t end, uint32_t now,
-		     unsigned n, struct store_top_row *rows, unsigned *nrows,
-		     uint64_t *bound)
+		     unsigned n, uint64_t floor, struct store_top_row *rows,
+		     unsigned *nrows, uint64_t *bound)
 {
 	struct top_read r = {.sh = sh, .type = type, .tlen = tlen};
 	uint64_t from, to;
@@ -613,18 +652,27 @@ static int shard_top(struct store *st, struct shard *sh, const char *type,
 	rc = r.rc;
 	*bound = r.bound;
 	/* Dense, then by upper bound: the bounds only fall from here. */
+	uint64_t lower;
 	size_t m = 0;
 	for (size_t i = 0; rc == 0 && r.c && i <= r.mask; i++)
 		if (r.c[i].id) {
 			r.c[i].upper += r.bound;
 			r.c[m++] = r.c[i];
 		}
-	if (rc == 0 && m)
+	if (rc == 0 && m) {
+		uint64_t *heap = malloc(n * sizeof(*heap));
+		if (!heap)
+			rc = -ENOMEM;
+		else if ((lower = nth_lower(r.c, m, n, heap)) > floor)
+			floor = lower;
+		free(heap);
 		qsort(r.c, m, sizeof(r.c[0]), cand_by_upper);
+	}
 	for (size_t i = 0; rc == 0 && i < m; i++) {
 		struct store_top_row row;
 
-		if (*nrows == n && r.c[i].upper < (uint64_t)rows[n - 1].count)
+		if (r.c[i].upper < floor ||
+		    (*nrows == n && r.c[i].upper < (uint64_t)rows[n - 1].count))
 			break;
 		if ((rc = cand_count(&r, &r.c[i], from, to, &row)))
 			break;
@@ -653,8 +701,9 @@ int store_top(struct store *st, const char *type, size_t tlen,
 		unsigned got;
 		uint64_t bound;
 
+		uint64_t floor = *nrows == n ? (uint64_t)rows[n - 1].count : 0;
 		rc = shard_top(st, &st->shards[s], type, tlen, start, end, now,
-			       n, part, &got, &bound);
+			       n, floor, part, &got, &bound);
 		for (unsigned i = 0; rc == 0 && i < got; i++)
 			row_insert(rows, nrows, n, &part[i]);
 		if (bound > worst)

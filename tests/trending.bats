@@ -59,6 +59,13 @@ known_dataset() {
 	[ "$output" = ENOENT ]
 }
 
+@test "pre-counted events (*n) rank by their n, up to 2^32 at once" {
+	known_dataset
+	printf 'p views *1000 @%d\nq views *4294967296 @%d\n' $((T + 9)) $((T + 9)) >>"$MNT/ingest"
+	content_is "$MNT/top/views/$W" $'4294967296 q\n1000 p\n3 b\n2 a\n2 ab\n2 c\n1 d\n'
+	content_is "$MNT/videos/q/range/$W" $'4294967296\n'
+}
+
 @test "S- means until now" {
 	echo >>"$MNT/videos/now1/views"
 	echo >>"$MNT/videos/now1/views"
