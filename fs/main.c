@@ -143,9 +143,8 @@ static void usage(void)
 	      "(all of them)\n"
 	      "  -f, -d               foreground (-d: debug FUSE); "
 	      "-V, --version: the version\n"
-	      "DUR: N with s, m, h or d, or forever (keep_*); SIZE: N with K, "
-	      "M or G.\n"
-	      "Other FUSE options (max_threads=N, ...) pass to libfuse.\n",
+	      "DUR: N[s|m|h|d] or forever (keep_*); SIZE: N[K|M|G]; "
+	      "libfuse: max_threads=N\n",
 	      stdout);
 }
 
