@@ -208,7 +208,8 @@ for fd in fds:  # the first read answers at once
 got = [None] * n
 def follow(i):
     got[i] = os.read(fds[i], 64)  # parks until the count moves
-threads = [threading.Thread(target=follow, args=(i,)) for i in range(n)]
+threads = [threading.Thread(target=follow, args=(i,), daemon=True)
+           for i in range(n)]  # a failed assert exits at once
 for t in threads:
     t.start()
 time.sleep(1)
