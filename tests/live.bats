@@ -9,11 +9,15 @@ load helpers/common
 
 OUT=
 
-# Wait (at most $3 s, default 10) until FILE $1 holds exactly $2.
+# Wait (at most $3 s, default 10) until FILE $1 holds exactly $2 (a file
+# not made yet, by a reader started in the background, is empty).
 output_becomes() {
 	local deadline=$((SECONDS + ${3:-10})) got
 	while :; do
-		got=$(cat -- "$1" && echo x) || return 1
+		got=x
+		if [ -e "$1" ]; then
+			got=$(cat -- "$1" && echo x) || return 1
+		fi
 		got=${got%x}
 		[ "$got" = "$2" ] && return 0
 		if ((SECONDS > deadline)); then
