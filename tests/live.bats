@@ -9,11 +9,15 @@ load helpers/common
 
 OUT=
 
-# Wait (at most $3 s, default 10) until FILE $1 holds exactly $2.
+# Wait (at most $3 s, default 10) until FILE $1 holds exactly $2 (a file
+# not made yet, by a reader started in the background, is empty).
 output_becomes() {
 	local deadline=$((SECONDS + ${3:-10})) got
 	while :; do
-		got=$(cat -- "$1" && echo x) || return 1
+		got=x
+		if [ -e "$1" ]; then
+			got=$(cat -- "$1" && echo x) || return 1
+		fi
 		got=${got%x}
 		[ "$got" = "$2" ] && return 0
 		if ((SECONDS > deadline)); then
@@ -210,7 +214,8 @@ for fd in fds:  # the first read answers at once
 got = [None] * n
 def follow(i):
     got[i] = os.read(fds[i], 64)  # parks until the count moves
-threads = [threading.Thread(target=follow, args=(i,)) for i in range(n)]
+threads = [threading.Thread(target=follow, args=(i,), daemon=True)
+           for i in range(n)]  # a failed assert exits at once
 for t in threads:
     t.start()
 time.sleep(1)
