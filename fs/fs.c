@@ -207,10 +207,17 @@ static void inode_stat(struct countfs *c, const struct inode *in,
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	const struct inode *in = inode_of(req, ino);
 	struct stat sb;
 
 	(void)fi;
-	inode_stat(context(req), inode_of(req, ino), &sb);
+	/* An open-ended series the kernel holds may have grown past its
+	 * most steps since the lookup. */
+	if (!path_steps_ok(&in->node, wall_seconds())) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	inode_stat(context(req), in, &sb);
 	fuse_reply_attr(req, &sb, ATTR_TIMEOUT);
 }
 
@@ -355,8 +362,9 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct countfs *c = context(req);
 	const struct inode *in = inode_of(req, ino);
-	int rc = node_is_dir(&in->node) ? file_new(c, in->path, &in->node, fi)
-					: -ENOTDIR;
+	int rc = !path_steps_ok(&in->node, wall_seconds()) ? -ENOENT
+		 : node_is_dir(&in->node) ? file_new(c, in->path, &in->node, fi)
+					  : -ENOTDIR;
 
 	if (rc)
 		fuse_reply_err(req, -rc);
