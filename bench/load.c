@@ -30,15 +30,16 @@
  *   load upsert SECS CONNS SOCKET       naive MariaDB upsert per event
  *   load sqlrange SECS SOCKET LEN...    SELECT SUM over LEN seconds of minutes
  *   load sqlload SOCKET START MINUTES   a year of minute rows for one video
- *   load follow MNT READERS VIDEOS HOLD CHANGES [PID]
+ *   load follow MNT READERS VIDEOS HOLD CHANGES BATCH [PID]
  *                                       READERS threads block in reads of
  *                                       videos/fJ/follow (J = i % VIDEOS);
  *                                       once parked, measures the daemon
  *                                       PID's CPU for 2 s, prints "parked"
  *                                       on stderr and holds HOLD seconds,
- *                                       then CHANGES times appends one view
- *                                       to each followed video and times
- *                                       every reader's wake-up
+ *                                       then CHANGES times appends a view
+ *                                       to each of BATCH followed videos
+ *                                       (in turn) and times the wake-up of
+ *                                       each of their readers
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -806,20 +807,23 @@ static int cmd_follow(int argc, char **argv)
 	const char *mnt = argv[0];
 	int readers = atoi(argv[1]), videos = atoi(argv[2]);
 	double hold = atof(argv[3]);
-	int changes = atoi(argv[4]);
-	long pid = argc > 5 ? atol(argv[5]) : 0;
+	int changes = atoi(argv[4]), batch = atoi(argv[5]);
+	long pid = argc > 6 ? atol(argv[6]) : 0;
 	struct follower *f = calloc((size_t)readers, sizeof(*f));
+	int *readers_of = calloc((size_t)videos + 1, sizeof(int));
 	char path[4096], ingest[4096];
 	pthread_attr_t attr;
 
-	if (!f || readers < 1 || videos < 1 || videos > readers)
-		die("follow: READERS >= VIDEOS >= 1");
+	if (!f || !readers_of || readers < 1 || videos < 1 ||
+	    videos > readers || batch < 1 || batch > videos)
+		die("follow: READERS >= VIDEOS >= BATCH >= 1");
 	long rss0 = pid ? proc_rss_anon(pid) : -1;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
 	for (int i = 0; i < readers; i++) {
 		snprintf(path, sizeof(path), "%s/videos/f%d/follow", mnt,
 			 i % videos);
+		readers_of[i % videos]++;
 		f[i].path = strdup(path);
 		if (pthread_create(&f[i].t, &attr, follow_loop, &f[i]))
 			die("pthread_create");
@@ -841,17 +845,21 @@ static int cmd_follow(int argc, char **argv)
 	int fd = open(ingest, O_WRONLY | O_APPEND);
 	if (fd < 0)
 		die(ingest);
-	size_t cap = (size_t)videos * 24, len = 0;
-	char *lines = malloc(cap);
-	for (int j = 0; j < videos; j++)
-		len += (size_t)snprintf(lines + len, cap - len, "f%d views\n", j);
-	int missed = 0;
-	for (int c = 1; c <= changes; c++) {
+	char *lines = malloc((size_t)batch * 24);
+	int expected = 0;
+	/* Each change: a view of each of BATCH followed videos, in turn, in
+	 * one write; then every reader of them must wake. */
+	for (int c = 0; c < changes; c++) {
+		size_t len = 0;
+		for (int k = 0; k < batch; k++) {
+			int j = (int)(((long)c * batch + k) % videos);
+			len += (size_t)sprintf(lines + len, "f%d views\n", j);
+			expected += readers_of[j];
+		}
 		atomic_store(&follow_changed, now_s());
 		if (write(fd, lines, len) != (ssize_t)len)
 			die("write /ingest");
-		if (!wait_count(&follow_woken, readers * c, 5))
-			missed += readers * c - atomic_load(&follow_woken);
+		wait_count(&follow_woken, expected, 5);
 		usleep(200 * 1000); /* the next change is not merged */
 	}
 	close(fd);
@@ -861,8 +869,8 @@ static int cmd_follow(int argc, char **argv)
 	       readers, cpu0 >= 0 ? 100 * (cpu1 - cpu0) / idle : -1,
 	       rss0 >= 0 ? (rss1 - rss0) * 1024 / readers : -1,
 	       lat_pct(&follow_lat, 0.5) / 1000,
-	       lat_pct(&follow_lat, 0.99) / 1000,
-	       follow_max * 1000, follow_late, missed);
+	       lat_pct(&follow_lat, 0.99) / 1000, follow_max * 1000,
+	       follow_late, expected - atomic_load(&follow_woken));
 	fflush(stdout);
 	_exit(0); /* the readers are still blocked: exit ends them */
 }
@@ -880,7 +888,7 @@ int main(int argc, char **argv)
 	    {"distinct", 2, cmd_distinct}, {"upsert", 3, cmd_upsert},
 	    {"sqlload", 3, cmd_sqlload}, {"sqlrange", 4, cmd_sqlrange},
 	    {"feed", 4, cmd_feed},	 {"readrand", 5, cmd_readrand},
-	    {"waitread", 2, cmd_waitread}, {"follow", 5, cmd_follow},
+	    {"waitread", 2, cmd_waitread}, {"follow", 6, cmd_follow},
 	};
 	srand48(42);
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
