@@ -167,7 +167,7 @@ DOCDIR = $(DESTDIR)$(PREFIX)/share/doc/countfs
 EXAMPLES = examples/README.md examples/tour.sh examples/client.py \
 	examples/client.c examples/client.js examples/nginx-ingest.sh \
 	examples/access.log examples/nginx-countfs.conf examples/plot \
-	examples/countfs.service
+	examples/milestone.sh examples/live.sh examples/countfs.service
 
 install: countfs countfs-top countfs-backup
 	install -d $(BINDIR) $(MANDIR)/man8 $(MANDIR)/man1 $(DOCDIR)/examples
@@ -178,7 +178,8 @@ install: countfs countfs-top countfs-backup
 	install -m 644 $(EXAMPLES) $(DOCDIR)/examples
 	chmod 755 $(DOCDIR)/examples/tour.sh $(DOCDIR)/examples/client.py \
 		$(DOCDIR)/examples/client.js $(DOCDIR)/examples/nginx-ingest.sh \
-		$(DOCDIR)/examples/plot
+		$(DOCDIR)/examples/plot $(DOCDIR)/examples/milestone.sh \
+		$(DOCDIR)/examples/live.sh
 
 uninstall:
 	rm -f $(BINDIR)/countfs $(BINDIR)/countfs-top $(BINDIR)/countfs-backup \
