@@ -114,6 +114,8 @@ struct open_file {
 	int64_t seen;
 	bool has_seen;
 	bool answered;	  /* follow, when/N: a read was answered */
+	bool nonblock;	  /* opened O_NONBLOCK: a read that would wait is
+			   * EAGAIN */
 	size_t live_sent; /* follow: bytes of snap given so far */
 	struct live_watch pw; /* its poller, linked while one waits */
 };
@@ -351,6 +353,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->direct_io = 1;
+	file_of(fi)->nonblock = fi->flags & O_NONBLOCK;
 	if ((fi->flags & O_ACCMODE) == O_RDONLY)
 		fi->noflush = 1;
 	if (fuse_reply_open(req, fi) == -ENOENT)
@@ -839,10 +842,21 @@ static void park(struct countfs *c, fuse_req_t req, struct open_file *of,
 		 size_t size)
 {
 	const struct node *n = &of->node;
-	struct parked *p = calloc(1, sizeof(*p));
+	struct parked *p;
+	struct store_agg a;
 	int rc;
 
-	if (!p) {
+	/* O_NONBLOCK (set at open: FUSE does not see a later fcntl): EAGAIN
+	 * unless the count would answer now; then the wake thread does. */
+	if (of->nonblock &&
+	    store_total(c->store, n->video, n->video_len, n->type, n->type_len,
+			&a) == 0 &&
+	    (n->kind == NODE_WHEN ? a.count < n->at_least
+				  : a.count == of->seen)) {
+		fuse_reply_err(req, EAGAIN);
+		return;
+	}
+	if (!(p = calloc(1, sizeof(*p)))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -1643,10 +1657,13 @@ static void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 			 n->type_len, &a);
 	pthread_mutex_lock(&of->lock);
 	seen = of->seen;
-	if (rc || !of->has_seen)
+	/* A when/N fd is readable only once its read would not block. */
+	if (rc)
 		in = true;
 	else if (when)
 		in = of->answered || a.count >= n->at_least;
+	else if (!of->has_seen)
+		in = true;
 	else
 		in = a.count != seen ||
 		     (n->kind == NODE_FOLLOW && of->live_sent < of->snap_len);

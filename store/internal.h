@@ -399,7 +399,9 @@ int series_bucket(struct shard *sh, MDB_txn *txn, const struct head *h,
  * range_cut(): the pieces of [from, to), coarsest level first: @fn gets
  * each (level, a, b) whose @level buckets starting in [a, b) the window
  * counts whole (second pieces are any seconds).  series_range(): the
- * aggregate of [from, to) of the series whose head is @h, inside @txn.
+ * aggregate of [from, to) of the series whose head is @h, inside @txn;
+ * -EOVERFLOW when its sum does not fit in 64 bits, with the count, min
+ * and max still in *@out (/top ranks by counts alone).
  */
 void range_window(struct store *st, uint32_t start, uint32_t end,
 		  uint32_t now, uint64_t *from, uint64_t *to);

@@ -312,13 +312,16 @@ int series_range(struct shard *sh, MDB_txn *txn, const struct head *h,
 		 uint64_t from, uint64_t to, struct store_agg *out)
 {
 	struct range_query q = {.sh = sh, .txn = txn, .h = h};
+	int rc;
 
 	range_cut(STORE_DAY, from, to, scan_piece, &q);
 	if (q.rc) {
 		memset(out, 0, sizeof(*out));
 		return q.rc;
 	}
-	return acc_out(&q.acc, out);
+	if ((rc = acc_out(&q.acc, out)) == -EOVERFLOW) /* the count fits */
+		*out = (struct store_agg){q.acc.count, 0, q.acc.min, q.acc.max};
+	return rc;
 }
 
 int store_range(struct store *st, const char *video, size_t vlen,
@@ -339,9 +342,11 @@ int store_range(struct store *st, const char *video, size_t vlen,
 	if (rc == 0)
 		rc = series_range(sh, txn, &h, from, to, out);
 	shard_txn_abort(sh, txn);
-	if (rc == -EOVERFLOW)
+	if (rc == -EOVERFLOW) { /* said once, as a warning */
 		log_warn("range of %.*s/%.*s: its sum does not fit in 64 bits",
 			 (int)vlen, video, (int)tlen, type);
+		return rc;
+	}
 	return rc == -ENOENT ? 0 : store_errno(rc, "reading a range");
 }
 
@@ -500,7 +505,7 @@ out:
 		memset(out, 0, n * sizeof(*out));
 	free(b);
 	free(s.acc);
-	return store_errno(rc, "reading a series");
+	return rc == -EOVERFLOW ? rc : store_errno(rc, "reading a series");
 }
 
 int store_total(struct store *st, const char *video, size_t vlen,

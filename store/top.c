@@ -625,7 +625,8 @@ static int cand_count(struct top_read *r, const struct cand *c,
 	}
 	if ((rc = series_lookup(r->sh, r->txn, video, vlen, type, tlen, &h,
 				false)) ||
-	    (rc = series_range(r->sh, r->txn, &h, from, to, &a)))
+	    ((rc = series_range(r->sh, r->txn, &h, from, to, &a)) &&
+	     rc != -EOVERFLOW)) /* a sum past 64 bits: the count is right */
 		return rc == -ENOENT ? damaged(r->sh, "names (a series)") : rc;
 	row->count = a.count;
 	return 0;

@@ -285,3 +285,41 @@ EOF
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	[ "$output" = "ok" ]
 }
+
+@test "poll on when/N waits for N; O_NONBLOCK reads of follow and when/N are EAGAIN, not a wait" {
+	mount_countfs
+	echo >>"$MNT/videos/q/views"
+	run timeout 10 python3 - "$MNT" <<'EOF'
+import errno, os, select, sys
+mnt = sys.argv[1]
+def eagain(fd):
+    try:
+        os.read(fd, 64)
+    except OSError as e:
+        return e.errno == errno.EAGAIN
+    return False
+w = os.open(f"{mnt}/videos/q/when/3", os.O_RDONLY | os.O_NONBLOCK)
+p = select.poll()
+p.register(w, select.POLLIN)
+assert p.poll(200) == [], "when/3 at 1 is not readable"
+assert eagain(w), "when/3 at 1: EAGAIN"
+f = os.open(f"{mnt}/videos/q/follow", os.O_RDONLY | os.O_NONBLOCK)
+assert os.read(f, 64) == b"1\n", "follow's first read answers at once"
+assert eagain(f), "follow, unchanged: EAGAIN"
+v = os.open(f"{mnt}/videos/q/views", os.O_WRONLY | os.O_APPEND)
+os.write(v, b"\n")
+assert p.poll(200) == [], "when/3 at 2 is not readable"
+os.write(v, b"\n")
+assert p.poll(2000) == [(w, select.POLLIN)], "when/3 at 3 is readable"
+assert os.read(w, 64) == b"3\n"
+assert os.read(w, 64) == b"", "then EOF"
+assert os.read(f, 64) == b"3\n", "follow, changed: the new count"
+# A blocking when/N fd polls the same way.
+b = os.open(f"{mnt}/videos/q/when/4", os.O_RDONLY)
+p.register(b, select.POLLIN)
+assert (b, select.POLLIN) not in p.poll(200)
+print("ok")
+EOF
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ "$output" = "ok" ]
+}

@@ -172,3 +172,14 @@ known_dataset() {
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "3 v1199" ]
 }
+
+@test "a video whose window sum passes 64 bits is still ranked by its count" {
+	a=$(($(date +%s) - 20))
+	# Each write's running sum fits; the window's sum (1.2e19) does not.
+	printf '6000000000000000000 @%d\n-6000000000000000000 @%d\n6000000000000000000 @%d\n' \
+		"$a" $((a + 2)) $((a + 1)) >>"$MNT/videos/evil/views"
+	echo "@$a" >>"$MNT/videos/good/views"
+	content_is "$MNT/top/views/$a-$((a + 2))" $'2 evil\n1 good\n'
+	run -1 cat "$MNT/videos/evil/events/views/range/$a-$((a + 2))/sum"
+	[[ "$output" = *"Value too large"* ]]
+}
