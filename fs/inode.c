@@ -9,6 +9,8 @@
  */
 #include "inode.h"
 
+#include "../common/hash.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -18,11 +20,7 @@
 
 static uint64_t hash_path(const char *s, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-	return h;
+	return fnv1a(FNV1A_INIT, s, n);
 }
 
 /* A new inode for @path (@len bytes), parsed; -ENOENT or -ENOMEM. */

@@ -20,6 +20,7 @@
 
 #include "fs.h" /* countfs_mounted */
 
+#include "../common/hash.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -43,14 +44,8 @@ struct live_series {
 static uint64_t series_hash(const char *video, size_t vlen, const char *type,
 			    size_t tlen)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a over video \0 type */
-
-	for (size_t i = 0; i < vlen; i++)
-		h = (h ^ (unsigned char)video[i]) * 0x100000001b3ULL;
-	h *= 0x100000001b3ULL;
-	for (size_t i = 0; i < tlen; i++)
-		h = (h ^ (unsigned char)type[i]) * 0x100000001b3ULL;
-	return h;
+	/* video \0 type: "ab"/"c" and "a"/"bc" differ */
+	return fnv1a(fnv1a(fnv1a(FNV1A_INIT, video, vlen), "", 1), type, tlen);
 }
 
 static bool series_is(const struct live_series *s, uint64_t hash,

@@ -3,6 +3,7 @@
  */
 #include "stats.h"
 
+#include "../common/hash.h"
 #include "../replicate/replicate.h"
 #include "../store/store.h"
 
@@ -48,10 +49,8 @@ void stats_observe(struct histogram *h, uint64_t ns)
 void stats_count_type(struct fs_stats *s, const char *type, size_t len,
 		      uint64_t n)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = (uint32_t)fnv1a(FNV1A_INIT, type, len);
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)type[i]) * 16777619u;
 	for (unsigned k = 0; k < TYPE_SLOTS; k++) {
 		struct type_slot *t = &s->types[(h + k) % TYPE_SLOTS];
 		unsigned st = atomic_load_explicit(&t->state,

@@ -18,6 +18,7 @@
  */
 #include "internal.h"
 
+#include "../common/hash.h"
 #include "../common/log.h"
 #include "../common/mono.h"
 
@@ -228,13 +229,7 @@ static int query_agg(struct repl_shard *sh, const char *sql,
 
 static uint64_t hash_key(const char *key)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *key; key++) {
-		h ^= (unsigned char)*key;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return fnv1a(FNV1A_INIT, key, strlen(key));
 }
 
 static bool cache_get(struct repl *r, const char *key, struct store_agg *out)

@@ -16,6 +16,7 @@
  */
 #include "internal.h"
 
+#include "../common/hash.h"
 #include "../common/log.h"
 
 #include <stdlib.h>
@@ -174,13 +175,9 @@ struct batch {
 
 static uint64_t series_hash(const struct store_event *e)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = fnv1a(FNV1A_INIT, e->video, e->video_len);
 
-	for (size_t i = 0; i < e->video_len; i++)
-		h = (h ^ (unsigned char)e->video[i]) * 0x100000001b3ULL;
-	h = (h ^ 0xff) * 0x100000001b3ULL;
-	for (size_t i = 0; i < e->type_len; i++)
-		h = (h ^ (unsigned char)e->type[i]) * 0x100000001b3ULL;
+	h = fnv1a(fnv1a(h, "", 1), e->type, e->type_len);
 	return h ^ h >> 31;
 }
 

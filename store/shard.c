@@ -11,6 +11,7 @@
  */
 #include "internal.h"
 
+#include "../common/hash.h"
 #include "../common/log.h"
 #include "../common/mono.h"
 
@@ -84,13 +85,7 @@ int store_errno(int rc, const char *what)
 
 unsigned store_hash_shard(const char *video, size_t len, unsigned n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)video[i];
-		h *= 0x100000001b3ULL;
-	}
-	return (unsigned)(h % n);
+	return (unsigned)(fnv1a(FNV1A_INIT, video, len) % n);
 }
 
 unsigned store_shard_of(const struct store *st, const char *video, size_t len)

@@ -35,6 +35,7 @@
  */
 #include "internal.h"
 
+#include "../common/hash.h"
 #include "../common/log.h"
 
 #include <stdlib.h>
@@ -63,10 +64,9 @@ struct tops {
 static uint64_t tlist_hash(unsigned level, uint32_t bucket, const char *type,
 			   size_t tlen)
 {
-	uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)bucket << 8 | level);
+	uint64_t h = fnv1a(FNV1A_INIT ^ ((uint64_t)bucket << 8 | level),
+			   type, tlen);
 
-	for (size_t i = 0; i < tlen; i++)
-		h = (h ^ (unsigned char)type[i]) * 0x100000001b3ULL;
 	return h ^ h >> 29;
 }
 

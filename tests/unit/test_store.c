@@ -82,6 +82,21 @@ static int64_t count_range(struct store *st, const char *video, uint32_t s,
 	return a.count;
 }
 
+/* Where a video lives, on disk and in MySQL, is FNV-1a 64 of its bytes
+ * modulo the shard count: a change to the hash would strand every stored
+ * count.  The reference values are FNV-1a's published ones. */
+static void test_shard_hash(void)
+{
+	is_int(store_hash_shard("", 0, 1000), 0xcbf29ce484222325ULL % 1000,
+	       "the shard of the empty id is FNV-1a 64's offset basis mod n");
+	is_int(store_hash_shard("a", 1, 1000), 0xaf63dc4c8601ec8cULL % 1000,
+	       "the shard of \"a\" is FNV-1a 64 (\"a\") mod n");
+	is_int(store_hash_shard("foobar", 6, 4096), 2024,
+	       "the shard of \"foobar\" is FNV-1a 64 (\"foobar\") mod 4096");
+	is_int(store_hash_shard("dQw4w9WgXcQ", 11, 7), 2,
+	       "a video id's shard of 7 is FNV-1a 64 of its bytes mod 7");
+}
+
 static void test_totals(void)
 {
 	char *dir = fresh_dir();
@@ -1621,6 +1636,7 @@ static __attribute__((unused)) void test_precount_journal(void)
 int main(void)
 {
 	log_level = LOG_LVL_ERROR;
+	test_shard_hash();
 	test_totals();
 	test_ranges();
 	test_retention();
