@@ -101,7 +101,8 @@ test: deps countfs countfs-top countfs-backup countfs-asan store/test_store stor
 	tsan
 	@sh tests/run.sh
 
-bench/nullfs: bench/nullfs.c
+# The do-nothing FUSE reference: libfuse alone (and the hash of inodes).
+bench/nullfs: bench/nullfs.c common/hash.h
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
 bench/load: bench/load.c
