@@ -425,8 +425,11 @@ os.execv(sys.argv[1], sys.argv[1:])' "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -f \
 	echo "/global reads ended: $(cat "$BATS_TEST_TMPDIR/readers")"
 	# Within 2x, or under 5 ms: a quiet machine's p99 is a fraction of a
 	# millisecond, where scheduling noise alone can double it; the defect
-	# this catches (writes waiting for MySQL timeouts) costs seconds.
-	awk -v b="$base" -v l="$loaded" 'BEGIN { exit !(l <= 2 * b || l < 5) }'
+	# this catches (writes waiting for MySQL timeouts) costs seconds.  An
+	# ASan build's p99 is noisier (7 ms against 1.4 ms seen once): 50 ms.
+	floor=5
+	case $COUNTFS_BIN in *-asan) floor=50 ;; esac
+	awk -v b="$base" -v l="$loaded" -v f="$floor" 'BEGIN { exit !(l <= 2 * b || l < f) }'
 	grep -q EHOSTUNREACH "$BATS_TEST_TMPDIR/readers"
 	content_is "$MNT/videos/lat/views" $'601\n'
 }

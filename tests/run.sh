@@ -1,10 +1,11 @@
 #!/bin/sh
 # tests/run.sh - what `make test` runs: shellcheck of every shell script,
-# the C unit tests, every bats file against ./countfs, again against the
-# ASan/UBSan build, the threaded suites against the ThreadSanitizer build,
-# and a pass of the core files under valgrind.  Set TESTS="views range" to
-# run a subset (TSAN=1 runs that subset under TSan too; TSAN=0 skips the
-# TSan pass).
+# the C unit tests, the core bats files under valgrind and every other one
+# against the ASan/UBSan build, the suites that time things against
+# ./countfs, and the threaded suites against the ThreadSanitizer build.
+# Set TESTS="views range" to run a subset, plain and under ASan (TSAN=1
+# runs it under TSan too; TSAN=0 skips the TSan pass).  VALGRIND=0 skips
+# valgrind: its files then run under ASan.
 # $(files) is bats file names, one word each.
 # shellcheck disable=SC2046
 set -eu
@@ -48,28 +49,41 @@ echo "== unit tests (store, line and path parsers, inode table)"
 ./fs/test_line
 ./fs/test_inode
 
-# Two suites run once, against the ASan build below: the upgrade (0.5.0's
-# directory read ~20,000 ways, before and after) and range (two minutes
-# of waiting for the clock and retention).  What the plain pass would add
-# is minutes, not checks.
-asan_only="tests/upgrade.bats tests/range.bats"
+# Each suite runs once under a memory checker: the core files (views,
+# lines, faults) under valgrind, which runs the shipped binary, the rest
+# under ASan/UBSan.  The plain binary runs again only the suites where its
+# timing is the point: replication's outages and hung shards, kill -9
+# and concurrent writers, blocked readers, and the journal's batches
+# (these also run under TSan).  A plain pass of every suite added eight
+# minutes and no check.
+valgrind_files="tests/views.bats tests/lines.bats tests/faults.bats"
+timed_files="tests/replicate.bats tests/concurrency.bats tests/durability.bats tests/live.bats tests/ingest.bats"
 plain_files() {
 	if [ -n "${TESTS:-}" ]; then
 		files
 	else
+		echo "$timed_files"
+	fi
+}
+valgrind=${VALGRIND:-1}
+[ -z "${TESTS:-}" ] || valgrind=0
+asan_files() {
+	if [ -n "${TESTS:-}" ] || [ "$valgrind" = 0 ]; then
+		files
+	else
 		for f in $(files); do
-			case " $asan_only " in *" $f "*) ;; *) printf '%s ' "$f" ;; esac
+			case " $valgrind_files " in *" $f "*) ;; *) printf '%s ' "$f" ;; esac
 		done
 	fi
 }
 
-echo "== bats: ./countfs (all but $asan_only: those run under ASan)"
+echo "== bats: ./countfs, the suites that time things ($timed_files)"
 COUNTFS_BIN=$PWD/countfs bats $(plain_files)
 
 echo "== bats: ./countfs-asan (AddressSanitizer, UndefinedBehaviorSanitizer)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=print_stacktrace=1 \
-COUNTFS_BIN=$PWD/countfs-asan bats $(files)
+COUNTFS_BIN=$PWD/countfs-asan bats $(asan_files)
 
 # TSan: the store's unit test (journal, group commit, concurrent writers)
 # and the suites that run threads against each other.  A report makes the
@@ -106,10 +120,11 @@ if [ "$tsan" = 1 ]; then
 	unset TSAN_OPTIONS
 fi
 
-if [ -z "${TESTS:-}" ] && [ "${VALGRIND:-1}" = 1 ]; then
-	echo "== bats under valgrind: views, lines, faults"
+if [ "$valgrind" = 1 ]; then
+	echo "== bats under valgrind: $valgrind_files"
+	# shellcheck disable=SC2086 # a list of words
 	COUNTFS_WRAP="valgrind -q --suppressions=$PWD/tests/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=no" \
 	MOUNT_TIMEOUT=60 COUNTFS_BIN=$PWD/countfs \
-	bats tests/views.bats tests/lines.bats tests/faults.bats
+	bats $valgrind_files
 fi
 echo "== all tests passed"
