@@ -3,9 +3,10 @@
  * against: the ceiling of the interface itself.
  *
  * Same libfuse and low-level API as countfs, same session and mount
- * options (default_permissions, the thread pool of 64, clone_fd and idle
- * threads from the command line), the same timeouts (a second for names
- * and attributes), files opened with direct_io and read-only ones without
+ * options (default_permissions, the thread pool of 64, a /dev/fuse per
+ * worker (clone_fd), idle threads from the command line), the same
+ * timeouts (a second for names and attributes), files opened with
+ * direct_io and read-only ones without
  * flush.  Every path exists: a file when its last component is one of
  * countfs's file names, or range/S-E outside any events directory; a
  * directory otherwise.  write() returns its size, read() returns "0\n".
@@ -195,7 +196,7 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *opts)
 		rc = fuse_session_loop(se);
 	} else {
 		loop = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(loop, opts->clone_fd);
+		fuse_loop_cfg_set_clone_fd(loop, 1); /* as countfs */
 		fuse_loop_cfg_set_max_threads(loop, opts->max_threads);
 		if (opts->max_idle_threads != UINT_MAX)
 			fuse_loop_cfg_set_idle_threads(loop,
