@@ -3,13 +3,19 @@
  *
  * A series with watches has a struct live_series in a hash of
  * "video\0type"; it holds a list of its watches and stays while it has
- * one or is queued as changed.  The wake thread sleeps in poll() on an
- * eventfd (kicked by the first change queued) and on
+ * one, is queued as changed or is being read.  The wake thread sleeps in
+ * poll() on an eventfd (kicked by the first change queued) and on
  * /proc/self/mountinfo (the mount table changed: is the mount gone?),
- * so it costs nothing while nothing happens.  For each changed series it
- * reads the count once, with no lock held, then fires the watches it
- * satisfies.  Changes that come while it reads are merged into its next
- * round.
+ * so it costs nothing while nothing happens.  It takes the changed
+ * series one at a time: it reads the count with no lock held, then fires
+ * the watches it satisfies.  Changes that come while it reads queue the
+ * series again.  When many series changed at once it wakes LIVE_HELPERS
+ * more threads to share the queue: each answer wakes a reader, which can
+ * take the CPU from the thread answering, so one thread alone answered
+ * 10,000 readers in ~300 ms on 2 cores.  Two threads may read one series
+ * at once, and the older count may come second: a follow read fires only
+ * on a count above the one it saw (a count never falls), so no reader
+ * sees its count go back.
  *
  * Lock order: a caller may hold an open file's lock and libfuse's
  * request lock (an interrupt) when it takes live.lock; nothing is taken
@@ -35,6 +41,7 @@ struct live_series {
 	struct live_series *next;	  /* in its bucket */
 	struct live_series *next_changed; /* in live.changed */
 	bool changed;
+	unsigned reading; /* threads reading its count: it stays */
 	uint64_t hash;
 	struct live_watch *watches;
 	uint8_t video_len, type_len;
@@ -99,6 +106,7 @@ static bool mark_locked(struct live *l, struct live_series *s)
 	s->changed = true;
 	s->next_changed = l->changed;
 	l->changed = s;
+	l->nchanged++;
 	return was_empty;
 }
 
@@ -111,10 +119,10 @@ static void kick(struct live *l)
 			 strerror(errno));
 }
 
-/* Free @s once nothing holds it: no watch, not queued. */
+/* Free @s once nothing holds it: no watch, not queued, not being read. */
 static void drop_if_idle_locked(struct live *l, struct live_series *s)
 {
-	if (s->watches || s->changed)
+	if (s->watches || s->changed || s->reading)
 		return;
 	struct live_series **p = &l->buckets[s->hash & (l->nbuckets - 1)];
 	while (*p != s)
@@ -331,9 +339,11 @@ static bool take_locked(struct live *l, struct firing *f, struct live_watch *w)
 	return true;
 }
 
+/* A count only grows: one not above what the watch saw is an older
+ * read (two threads read the series), not a change. */
 static bool satisfied(const struct live_watch *w, int64_t count)
 {
-	return count < 0 || (w->when ? count >= w->at_least : count != w->count);
+	return count < 0 || (w->when ? count >= w->at_least : count > w->count);
 }
 
 /*
@@ -367,36 +377,47 @@ static void fire_all(struct firing *f, int64_t count)
 	f->n = 0;
 }
 
-/* Read one changed series' count and fire what it satisfies. */
-static void wake_series(struct live *l, struct live_series *s,
-			struct firing *f)
+/*
+ * Take the changed series one at a time until none is left: read its
+ * count and fire what it satisfies.  Any number of threads at once.
+ */
+static void wake_queued(struct live *l, struct firing *f)
 {
 	char video[STORE_VIDEO_MAX], type[STORE_TYPE_MAX];
+	struct live_series *s;
 	size_t vlen, tlen;
 	struct store_agg a;
-	int64_t count;
 	int rc;
 
-	pthread_mutex_lock(&l->lock);
-	s->changed = false; /* a change from now on queues it again */
-	vlen = s->video_len;
-	tlen = s->type_len;
-	memcpy(video, s->key, vlen);
-	memcpy(type, s->key + vlen + 1, tlen);
-	pthread_mutex_unlock(&l->lock);
+	for (;;) {
+		pthread_mutex_lock(&l->lock);
+		if (!(s = l->changed) || l->stopping) {
+			pthread_mutex_unlock(&l->lock);
+			return;
+		}
+		l->changed = s->next_changed;
+		l->nchanged--;
+		s->changed = false; /* a change from now on queues it again */
+		s->reading++;
+		vlen = s->video_len;
+		tlen = s->type_len;
+		memcpy(video, s->key, vlen);
+		memcpy(type, s->key + vlen + 1, tlen);
+		pthread_mutex_unlock(&l->lock);
 
-	rc = store_total(l->store, video, vlen, type, tlen, &a);
-	count = rc == 0 ? a.count : 0;
-	if (rc && rc != -ENOENT) {
-		log_warn("live: cannot read the count of %.*s %.*s: %s",
-			 (int)vlen, video, (int)tlen, type, strerror(-rc));
-		return;
+		rc = store_total(l->store, video, vlen, type, tlen, &a);
+		if (rc && rc != -ENOENT)
+			log_warn("live: cannot read the count of %.*s %.*s: %s",
+				 (int)vlen, video, (int)tlen, type,
+				 strerror(-rc));
+		pthread_mutex_lock(&l->lock);
+		s->reading--;
+		if (rc == 0 || rc == -ENOENT)
+			collect_locked(l, s, rc == 0 ? a.count : 0, f);
+		drop_if_idle_locked(l, s);
+		pthread_mutex_unlock(&l->lock);
+		fire_all(f, rc == 0 ? a.count : 0);
 	}
-	pthread_mutex_lock(&l->lock);
-	collect_locked(l, s, count, f);
-	drop_if_idle_locked(l, s);
-	pthread_mutex_unlock(&l->lock);
-	fire_all(f, count);
 }
 
 /* Is the mount still there?  Asked when the mount table changed. */
@@ -416,6 +437,7 @@ static size_t end_all(struct live *l, struct firing *f)
 
 	pthread_mutex_lock(&l->lock);
 	l->stopping = true;
+	pthread_cond_broadcast(&l->work); /* the helpers end */
 	for (size_t b = 0; b < l->nbuckets; b++) {
 		struct live_series *s = l->buckets[b], *next;
 		for (; s; s = next) {
@@ -468,15 +490,32 @@ static void *wake_thread(void *arg)
 			pthread_mutex_unlock(&l->lock);
 			break;
 		}
-		struct live_series *s = l->changed;
-		l->changed = NULL;
+		if (l->nchanged > LIVE_SHARE)
+			pthread_cond_broadcast(&l->work);
 		pthread_mutex_unlock(&l->lock);
-		while (s) {
-			struct live_series *next = s->next_changed;
-			wake_series(l, s, &f);
-			s = next;
-		}
+		wake_queued(l, &f);
 	}
+	free(f.f);
+	return NULL;
+}
+
+/* A helper: shares the queue when the wake thread finds it long. */
+static void *help_thread(void *arg)
+{
+	struct live *l = arg;
+	struct firing f = {0};
+
+	pthread_mutex_lock(&l->lock);
+	while (!l->stopping) {
+		if (l->nchanged <= LIVE_SHARE) {
+			pthread_cond_wait(&l->work, &l->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&l->lock);
+		wake_queued(l, &f);
+		pthread_mutex_lock(&l->lock);
+	}
+	pthread_mutex_unlock(&l->lock);
 	free(f.f);
 	return NULL;
 }
@@ -485,6 +524,7 @@ void live_init(struct live *l)
 {
 	memset(l, 0, sizeof(*l));
 	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->work, NULL);
 	l->kick = l->mounts = -1;
 }
 
@@ -502,6 +542,10 @@ int live_start(struct live *l, struct store *st, const char *mountpoint)
 		rc = -errno;
 		goto fail;
 	}
+	for (; l->nhelpers < LIVE_HELPERS; l->nhelpers++)
+		if (pthread_create(&l->helpers[l->nhelpers], NULL, help_thread,
+				   l))
+			break; /* fewer helpers: slower to wake many, still right */
 	if ((rc = -pthread_create(&l->thread, NULL, wake_thread, l)))
 		goto fail;
 	pthread_mutex_lock(&l->lock);
@@ -509,6 +553,13 @@ int live_start(struct live *l, struct store *st, const char *mountpoint)
 	pthread_mutex_unlock(&l->lock);
 	return 0;
 fail:
+	pthread_mutex_lock(&l->lock);
+	l->stopping = true;
+	pthread_cond_broadcast(&l->work);
+	pthread_mutex_unlock(&l->lock);
+	for (; l->nhelpers > 0; l->nhelpers--)
+		pthread_join(l->helpers[l->nhelpers - 1], NULL);
+	l->stopping = false;
 	if (l->kick >= 0)
 		close(l->kick);
 	if (l->mounts >= 0)
@@ -526,9 +577,12 @@ void live_stop(struct live *l)
 		return;
 	pthread_mutex_lock(&l->lock);
 	l->stopping = true;
+	pthread_cond_broadcast(&l->work);
 	pthread_mutex_unlock(&l->lock);
 	kick(l);
 	pthread_join(l->thread, NULL);
+	for (; l->nhelpers > 0; l->nhelpers--)
+		pthread_join(l->helpers[l->nhelpers - 1], NULL);
 	end_all(l, &f);
 	free(f.f);
 	/* Pollers linked now are none (end_all); queued series are freed. */

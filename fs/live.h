@@ -1,6 +1,6 @@
 /*
  * live.h - reads that wait for a count, and pollers: the registry of
- * what waits on which series, and the one thread that wakes them.
+ * what waits on which series, and the threads that wake them.
  *
  * A watch waits on one series (video, type): a parked read of follow or
  * when/N, or a poll handle of an open counter file.  Writers say which
@@ -51,12 +51,18 @@ struct live_watch {
 };
 
 #define LIVE_SLOTS (1u << 16)
+/* Threads that share a long queue of changed series with the wake
+ * thread, and the queue length at which they are woken. */
+#define LIVE_HELPERS 3
+#define LIVE_SHARE 16
 
 struct live {
 	pthread_mutex_t lock; /* guards everything below but the atomics */
 	struct live_series **buckets;
 	size_t nbuckets, nseries;
 	struct live_series *changed; /* to be read by the wake thread */
+	size_t nchanged;
+	pthread_cond_t work;	     /* for the helpers: a long queue */
 	bool stopping;		     /* live reads end: EOF */
 	bool started;
 
@@ -68,6 +74,8 @@ struct live {
 	int kick;		/* eventfd: the wake thread has work */
 	int mounts;		/* /proc/self/mountinfo, or -1 */
 	pthread_t thread;
+	pthread_t helpers[LIVE_HELPERS];
+	unsigned nhelpers;
 };
 
 /* Before anything else (no thread yet). */

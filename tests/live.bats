@@ -323,3 +323,59 @@ EOF
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	[ "$output" = "ok" ]
 }
+
+@test "under churn a follow count only rises, and readers interrupted while a change is read leave nothing behind" {
+	# 40 videos, 2 followers each, printing what they read; 4 writers
+	# send 400 writes each of one view of every video (the wake threads
+	# share the queue and changes come while they read), and 300
+	# short-lived readers are interrupted (SIGINT) or end at random, some
+	# of them while their series' count is being read.
+	mount_countfs
+	run timeout 120 python3 - "$MNT" <<'EOF'
+import os, random, signal, subprocess, sys, threading
+m = sys.argv[1]
+batch = "".join("c%d views\n" % v for v in range(40)).encode()
+ingest = m + "/ingest"
+seen = []
+def follow(v):
+    got = []
+    with open("%s/videos/c%d/follow" % (m, v), "rb", buffering=0) as fh:
+        while not got or got[-1] < 1600:
+            got.append(int(fh.read(64)))
+    seen.append(got)
+followers = [threading.Thread(target=follow, args=(i % 40,)) for i in range(80)]
+for t in followers:
+    t.start()
+def write():
+    fd = os.open(ingest, os.O_WRONLY | os.O_APPEND)
+    for _ in range(400):
+        os.write(fd, batch)
+    os.close(fd)
+def churn():
+    for _ in range(100):
+        p = subprocess.Popen(["cat", "%s/videos/c%d/follow" % (m, random.randrange(40))],
+                             stdout=subprocess.DEVNULL)
+        if random.random() < 0.5:
+            os.sched_yield()
+        p.send_signal(random.choice([signal.SIGINT, signal.SIGTERM]))
+        p.wait()
+writers = [threading.Thread(target=write) for _ in range(4)]
+churners = [threading.Thread(target=churn) for _ in range(3)]
+for t in writers + churners:
+    t.start()
+for t in writers + churners + followers:
+    t.join()
+bad = [s for s in seen if any(b <= a for a, b in zip(s, s[1:]))]
+print("followers %d, backwards %d, last %s" % (len(seen), len(bad), sorted({s[-1] for s in seen})))
+if bad:
+    print("a sequence that fell or repeated:", bad[0][:50])
+EOF
+	echo "$output"
+	[ "$status" = 0 ]
+	[ "${lines[0]}" = "followers 80, backwards 0, last [1600]" ]
+	content_is "$MNT/videos/c7/views" $'1600\n'
+	# The mount still serves a new follower at once.
+	run timeout 5 head -c 5 "$MNT/videos/c7/follow"
+	[ "$status" = 0 ]
+	[ "$output" = "1600" ]
+}
