@@ -60,7 +60,8 @@ struct live {
 	pthread_mutex_t lock; /* guards everything below but the atomics */
 	struct live_series **buckets;
 	size_t nbuckets, nseries;
-	struct live_series *changed; /* to be read by the wake thread */
+	struct live_series *changed; /* to be read by the wake threads */
+	struct live_series *changed_last; /* its last: the queue is FIFO */
 	size_t nchanged;
 	pthread_cond_t work;	     /* for the helpers: a long queue */
 	bool stopping;		     /* live reads end: EOF */
