@@ -290,6 +290,8 @@ static void file_free(struct countfs *c, struct open_file *of)
 		of->next->prev = of->prev;
 	pthread_mutex_unlock(&c->files_lock);
 	live_unpoll(&c->live, &of->pw);
+	if (of->node.kind == NODE_FOLLOW || of->node.kind == NODE_WHEN)
+		atomic_fetch_sub(&c->live_files, 1);
 	pthread_mutex_destroy(&of->lock);
 	free(of->path);
 	free(of->tail);
@@ -315,6 +317,8 @@ static int file_new(struct countfs *c, const char *path, const struct node *n,
 	of->node.video = of->video;
 	of->node.type = of->type;
 	fi->fh = (uintptr_t)of;
+	if (n->kind == NODE_FOLLOW || n->kind == NODE_WHEN)
+		atomic_fetch_add(&c->live_files, 1);
 
 	pthread_mutex_lock(&c->files_lock);
 	of->next = c->files;
@@ -924,6 +928,11 @@ static void live_read(struct countfs *c, fuse_req_t req, struct open_file *of,
 void fs_end_live(struct countfs *c)
 {
 	live_stop(&c->live);
+}
+
+unsigned fs_live_files(struct countfs *c)
+{
+	return atomic_load(&c->live_files);
 }
 
 /* Replied once the file's lock is dropped: the reader may close the

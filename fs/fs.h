@@ -48,6 +48,7 @@ struct countfs {
 	struct open_file *files;    /* every open handle, freed in destroy */
 	pthread_cond_t tails_cond;  /* a release finished a file's tail */
 	atomic_uint flushed_tails;  /* files whose tail waits for release */
+	atomic_uint live_files;	    /* open follow and when/N files */
 };
 
 extern const struct fuse_lowlevel_ops countfs_ops;
@@ -55,6 +56,10 @@ extern const struct fuse_lowlevel_ops countfs_ops;
 /* The session loop is over: answer every parked read with EOF while the
  * kernel still listens (before fuse_session_unmount). */
 void fs_end_live(struct countfs *c);
+
+/* How many follow and when/N files are open: at stop, their readers
+ * are still to read EOF (and close). */
+unsigned fs_live_files(struct countfs *c);
 
 /* Is @dir a countfs mount (main.c)?  Its source in @source. */
 bool countfs_mounted(const char *dir, char *source, size_t len);

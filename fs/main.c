@@ -21,6 +21,7 @@
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -722,6 +723,43 @@ static bool clean_exit(int rc)
 }
 
 /*
+ * After the loop, with live reads ended (a follow or when read now
+ * answers EOF at once): a follow reader answered a count just before the
+ * stop reads again, and that read would wait in the kernel's queue until
+ * the unmount ended it with ECONNABORTED (or come after it: ENOTCONN).
+ * Answer requests here, one at a time, while follow or when files are
+ * open, then until the queue stays empty for 50 ms; 2 s at the most, and
+ * not after an unmount (the device then reads ENODEV) or a second signal.
+ */
+static void drain(struct fuse_session *se, struct countfs *c)
+{
+	struct fuse_buf buf = {0};
+	struct timespec end = mono_deadline(2000000000ull), now;
+	struct pollfd p = {fuse_session_fd(se), POLLIN, 0};
+
+	while (!fuse_session_exited(se)) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
+		int r = poll(&p, 1, 50);
+		if (r == 0 && fs_live_files(c) == 0)
+			break;
+		if (r <= 0)
+			continue; /* EINTR: a second signal sets exited */
+		if (!(p.revents & POLLIN))
+			break;
+		int n = fuse_session_receive_buf(se, &buf);
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		fuse_session_process_buf(se, &buf);
+	}
+	free(buf.mem);
+}
+
+/*
  * Daemonize unless -f, and serve the mount until unmounted or signalled.
  * Done by hand rather than with fuse_main() to pick the thread pool and
  * to exit 0 after a clean unmount by signal.
@@ -755,6 +793,7 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *opts,
 		fuse_loop_cfg_destroy(loop);
 	}
 	fs_end_live(c);
+	drain(se, c);
 	rc = clean_exit(rc) && !c->failed ? 0 : 1;
 	fuse_remove_signal_handlers(se);
 out_unmount:
