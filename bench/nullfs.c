@@ -8,8 +8,10 @@
  * timeouts (a second for names and attributes), files opened with
  * direct_io and read-only ones without
  * flush.  Every path exists: a file when its last component is one of
- * countfs's file names, or range/S-E outside any events directory; a
- * directory otherwise.  write() returns its size, read() returns "0\n".
+ * countfs's file names (follow included), or range/S-E or when/N outside
+ * any events directory; a directory otherwise (series/S-E/STEP is not
+ * mirrored: no bench reads it here).  write() returns its size, read()
+ * returns "0\n" (follow too: it never blocks).
  *
  * Nothing is kept per inode: an inode number is a hash of its parent's
  * number and its name, with its kind in the two low bits.  A path keeps
@@ -55,7 +57,8 @@ static enum kind kind_of(fuse_ino_t ino)
 static int is_file_name(const char *name)
 {
 	static const char *const files[] = {
-	    "views", "count", "sum", "min", "max", "avg", "ingest", "stats"};
+	    "views", "count", "sum",   "min",  "max",
+	    "avg",   "ingest", "stats", "follow"};
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (strcmp(name, files[i]) == 0)
@@ -69,7 +72,9 @@ static enum kind child_kind(enum kind parent, const char *name)
 		return K_FILE;
 	if (parent == K_EVENTS || strcmp(name, "events") == 0)
 		return K_EVENTS;
-	return strcmp(name, "range") == 0 ? K_RANGE : K_DIR;
+	return strcmp(name, "range") == 0 || strcmp(name, "when") == 0
+		       ? K_RANGE
+		       : K_DIR;
 }
 
 /* Above 1 (the root) and below 2^63. */
@@ -78,7 +83,7 @@ static fuse_ino_t child_ino(fuse_ino_t parent, const char *name, enum kind k)
 	uint64_t h = fnv1a(fnv1a(FNV1A_INIT, &parent, sizeof(parent)), name,
 			   strlen(name));
 
-	return ((h >> 3) + 1) << 2 | k;
+	return ((h >> 4) + 1) << 2 | k;
 }
 
 /* Who owns every file: the user who mounted, as in countfs. */

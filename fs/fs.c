@@ -828,16 +828,29 @@ static void parked_answer(struct live_watch *w, int64_t count)
 	free(p);
 }
 
+/*
+ * The read this thread is parking, while it sets the interrupt function:
+ * libfuse calls the function from fuse_req_interrupt_func() itself when
+ * the interrupt came first, and there a reply would free the request
+ * under the lock libfuse still holds.  park() answers it then.
+ */
+static _Thread_local const struct parked *parking;
+static _Thread_local bool parking_interrupted;
+
 /* Ctrl-C, timeout(1): a read still parked ends with EINTR at once.
  * Called with libfuse's lock of the request held. */
 static void parked_interrupted(fuse_req_t req, void *data)
 {
 	struct parked *p = data;
 
-	if (live_remove(p->live, &p->w)) {
-		fuse_reply_err(req, EINTR);
-		free(p);
+	if (!live_remove(p->live, &p->w))
+		return;
+	if (parking == p) {
+		parking_interrupted = true;
+		return;
 	}
+	fuse_reply_err(req, EINTR);
+	free(p);
 }
 
 /* Park @req until the count satisfies it; with the file's lock held, so
@@ -880,7 +893,14 @@ static void park(struct countfs *c, fuse_req_t req, struct open_file *of,
 		return;
 	}
 	/* From here on p may be answered (and freed) at any time. */
+	parking = p;
+	parking_interrupted = false;
 	fuse_req_interrupt_func(req, parked_interrupted, p);
+	parking = NULL;
+	if (parking_interrupted) { /* unlinked by this thread: its own */
+		fuse_reply_err(req, EINTR);
+		free(p);
+	}
 }
 
 /*
@@ -928,6 +948,11 @@ static void live_read(struct countfs *c, fuse_req_t req, struct open_file *of,
 void fs_end_live(struct countfs *c)
 {
 	live_stop(&c->live);
+}
+
+void fs_stop_live(struct countfs *c)
+{
+	live_end(&c->live);
 }
 
 unsigned fs_live_files(struct countfs *c)

@@ -57,6 +57,10 @@ extern const struct fuse_lowlevel_ops countfs_ops;
  * kernel still listens (before fuse_session_unmount). */
 void fs_end_live(struct countfs *c);
 
+/* A stop was asked for: answer every parked read with EOF now, and every
+ * later follow or when read at once, while the loop still serves. */
+void fs_stop_live(struct countfs *c);
+
 /* How many follow and when/N files are open: at stop, their readers
  * are still to read EOF (and close). */
 unsigned fs_live_files(struct countfs *c);

@@ -577,6 +577,23 @@ fail:
 	return rc;
 }
 
+void live_end(struct live *l)
+{
+	struct firing f = {0};
+	size_t ended;
+	bool started;
+
+	pthread_mutex_lock(&l->lock); /* fs_init may be starting it */
+	started = l->started;
+	pthread_mutex_unlock(&l->lock);
+	if (!started)
+		return;
+	if ((ended = end_all(l, &f)))
+		log_info("stopping: %zu blocked reads and pollers answered "
+			 "(EOF)", ended);
+	free(f.f);
+}
+
 void live_stop(struct live *l)
 {
 	struct firing f = {0};

@@ -85,6 +85,10 @@ void live_init(struct live *l);
 /* Start the wake thread on @st; 0, -ENOMEM or another -errno. */
 int live_start(struct live *l, struct store *st, const char *mountpoint);
 
+/* End every live read (EOF) while requests are still served: from now
+ * on live_add answers -ESHUTDOWN.  The threads stay until live_stop. */
+void live_end(struct live *l);
+
 /* End every live read (EOF) and join the thread; no watch is linked
  * afterwards and live_add answers -ESHUTDOWN.  Call with no request being
  * served (after the session loop) or from destroy.  Idempotent. */

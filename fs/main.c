@@ -22,11 +22,14 @@
 #include <limits.h>
 #include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -729,7 +732,7 @@ static bool clean_exit(int rc)
  * the unmount ended it with ECONNABORTED (or come after it: ENOTCONN).
  * Answer requests here, one at a time, while follow or when files are
  * open, then until the queue stays empty for 50 ms; 2 s at the most, and
- * not after an unmount (the device then reads ENODEV) or a second signal.
+ * not after an unmount (the device then reads ENODEV).
  */
 static void drain(struct fuse_session *se, struct countfs *c)
 {
@@ -760,6 +763,116 @@ static void drain(struct fuse_session *se, struct countfs *c)
 }
 
 /*
+ * A stop (SIGTERM, SIGINT, SIGHUP) ends live reads before the loop: the
+ * handler only wakes the stopper thread, which answers every parked read
+ * with EOF (and every later follow or when read at once), waits up to 2 s
+ * for the follow and when files to close, and then ends the loop.  Were
+ * the loop ended first, a follow reader answered just before would read
+ * again into a queue nobody serves (ECONNABORTED at the unmount), and
+ * libfuse drops a request a worker read as it was told to end.
+ */
+struct stopper {
+	struct fuse_session *se;
+	struct countfs *c;
+	pthread_t main, thread;
+	int fd;	      /* eventfd: a signal came, or serve() is done */
+	bool started;
+	atomic_bool loop_done;
+};
+
+static struct stopper stopper = {.fd = -1};
+static volatile sig_atomic_t stop_signal; /* the first stop signal */
+
+static void on_stop_signal(int sig)
+{
+	uint64_t one = 1;
+	int saved = errno;
+
+	if (!stop_signal)
+		stop_signal = sig;
+	if (write(stopper.fd, &one, sizeof(one)) < 0) {
+		/* full or closed: a stop is under way already */
+	}
+	errno = saved;
+}
+
+static void *stopper_thread(void *arg)
+{
+	struct stopper *s = arg;
+	uint64_t n;
+
+	while (read(s->fd, &n, sizeof(n)) < 0 && errno == EINTR)
+		;
+	if (!stop_signal) /* serve() is done: the loop ended by itself */
+		return NULL;
+	fs_stop_live(s->c);
+	for (int i = 0; i < 200 && fs_live_files(s->c) > 0; i++)
+		usleep(10000);
+	fuse_session_exit(s->se);
+	/* Wake the loop: the main thread waits for its workers in sem_wait
+	 * (or reads /dev/fuse, single-threaded), which a signal ends; again
+	 * should it have been just about to wait. */
+	while (!atomic_load(&s->loop_done)) {
+		pthread_kill(s->main, SIGHUP);
+		usleep(100000);
+	}
+	return NULL;
+}
+
+/* Our handlers for the stop signals, and the stopper; -1 on failure. */
+static int stopper_start(struct fuse_session *se, struct countfs *c)
+{
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+	sigset_t block, old;
+
+	stopper.se = se;
+	stopper.c = c;
+	stopper.main = pthread_self();
+	if ((stopper.fd = eventfd(0, EFD_CLOEXEC)) < 0)
+		return -1;
+	/* The stopper itself takes no stop signal. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	int rc = pthread_create(&stopper.thread, NULL, stopper_thread,
+				&stopper);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		close(stopper.fd);
+		stopper.fd = -1;
+		return -1;
+	}
+	stopper.started = true;
+	sigemptyset(&sa.sa_mask); /* no SA_RESTART: the wait must end */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &ign, NULL);
+	return 0;
+}
+
+static void stopper_end(void)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	uint64_t one = 1;
+
+	if (!stopper.started)
+		return;
+	sigaction(SIGTERM, &dfl, NULL);
+	sigaction(SIGINT, &dfl, NULL);
+	sigaction(SIGHUP, &dfl, NULL);
+	if (write(stopper.fd, &one, sizeof(one)) < 0)
+		log_warn("cannot wake the stopper: %s", strerror(errno));
+	pthread_join(stopper.thread, NULL);
+	close(stopper.fd);
+	stopper.fd = -1;
+	stopper.started = false;
+}
+
+/*
  * Daemonize unless -f, and serve the mount until unmounted or signalled.
  * Done by hand rather than with fuse_main() to pick the thread pool and
  * to exit 0 after a clean unmount by signal.
@@ -772,7 +885,7 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *opts,
 
 	if (fuse_daemonize(opts->foreground))
 		goto out_unmount;
-	if (fuse_set_signal_handlers(se))
+	if (stopper_start(se, c))
 		goto out_unmount;
 	if (opts->singlethread) {
 		rc = fuse_session_loop(se);
@@ -792,10 +905,19 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *opts,
 		rc = fuse_session_loop_mt(se, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
+	atomic_store(&stopper.loop_done, true);
+	if (stop_signal)
+		rc = 0; /* stopped as asked */
+	/* A lazy unmount ends with the last file closed; the kernel may then
+	 * answer a worker's read ECONNABORTED rather than ENODEV. */
+	char source[8];
+	if (rc == -ECONNABORTED && c->mountpoint &&
+	    !countfs_mounted(c->mountpoint, source, sizeof(source)))
+		rc = 0;
 	fs_end_live(c);
 	drain(se, c);
 	rc = clean_exit(rc) && !c->failed ? 0 : 1;
-	fuse_remove_signal_handlers(se);
+	stopper_end();
 out_unmount:
 	fuse_session_unmount(se);
 	return rc;

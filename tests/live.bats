@@ -197,6 +197,58 @@ still_blocked() {
 	check_log
 }
 
+@test "a stop while follow readers are answered and read again ends every one of them with EOF, none with an error" {
+	mount_countfs
+	# 600 readers of 100 videos (follow and when/N); a writer changes
+	# them while the daemon gets SIGTERM, so that some readers are
+	# between two reads when it stops.
+	timeout 60 python3 - "$MNT" >"$BATS_TEST_TMPDIR/readers" <<'EOF' &
+import os, random, sys, threading, time
+m = sys.argv[1]
+vids = ["s%d" % i for i in range(100)]
+eof, errs = [], []
+def rd(i):
+    p = "%s/videos/%s/%s" % (m, vids[i % 100], "when/1000000000" if i % 3 == 0 else "follow")
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        while os.read(fd, 64):
+            pass
+        eof.append(i)
+    except OSError as e:
+        errs.append(e.errno)
+    os.close(fd)
+ts = [threading.Thread(target=rd, args=(i,)) for i in range(600)]
+for t in ts:
+    t.start()
+open(m + "/../ready", "w").close()
+ing = os.open(m + "/ingest", os.O_WRONLY | os.O_APPEND)
+try:
+    while True:
+        os.write(ing, "".join("%s views\n" % v for v in random.sample(vids, 50)).encode())
+except OSError:
+    pass
+for t in ts:
+    t.join()
+print("eof %d errors %s" % (len(eof), sorted(set(errs))))
+EOF
+	py=$!
+	deadline=$((SECONDS + 30))
+	until [ -e "$MNT/../ready" ]; do
+		((SECONDS < deadline))
+		sleep 0.1
+	done
+	sleep 1
+	kill -TERM "$COUNTFS_PID"
+	wait_pid "$COUNTFS_PID" 30
+	[ "$WAIT_STATUS" -eq 0 ]
+	COUNTFS_PID=
+	wait_pid "$py" 30
+	run cat "$BATS_TEST_TMPDIR/readers"
+	[ "$status" = 0 ]
+	[ "$output" = "eof 600 errors []" ]
+	check_log
+}
+
 @test "2,000 blocked follow readers cost no thread and no CPU: the mount keeps answering" {
 	mount_countfs
 	python3 - "$MNT" 2000 20 "$COUNTFS_PID" <<'EOF'

@@ -65,7 +65,8 @@ plain_files() {
 		echo "$timed_files"
 	fi
 }
-valgrind=${VALGRIND:-1}
+valgrind=1 # anything but VALGRIND=0 runs it
+[ "${VALGRIND:-1}" != 0 ] || valgrind=0
 [ -z "${TESTS:-}" ] || valgrind=0
 asan_files() {
 	if [ -n "${TESTS:-}" ] || [ "$valgrind" = 0 ]; then
@@ -113,7 +114,7 @@ if [ "$tsan" = 1 ]; then
 		echo "the TSan build does not run here" >&2
 		exit 1
 	fi
-	export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
+	export TSAN_OPTIONS="halt_on_error=0 history_size=7 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
 	$norand ./store/test_store-tsan
 	# shellcheck disable=SC2086 # lists of words
 	COUNTFS_WRAP=$norand COUNTFS_BIN=$PWD/countfs-tsan bats $tsan_files
