@@ -1,5 +1,7 @@
 #!/usr/bin/env bats
-# Replication to two MariaDB shards from two hosts, and /global.
+# Replication to two MariaDB shards from two hosts, and /global.  The
+# tests tagged "timed" (outages, restarts, a hung shard) also run against
+# the plain build (tests/run.sh); the rest under ASan only.
 
 load helpers/common
 load helpers/mysql
@@ -171,6 +173,7 @@ for i in range(int(sys.argv[2])):
 	[ "$(sql 0 "SELECT DISTINCT host FROM countfs_totals")" = a ]
 }
 
+# bats test_tags=timed
 @test "a shard outage: writes keep succeeding, counts become exact after" {
 	both
 	write_views "$MNT" o1 1
@@ -192,6 +195,7 @@ for i in range(int(sys.argv[2])):
 	grep -Eq '^countfs_repl_push_errors_total\{shard="0"\} [1-9]' "$MNT/stats"
 }
 
+# bats test_tags=timed
 @test "kill -9 while replicating, restart: global counts exact" {
 	both
 	for _ in 1 2 3; do
@@ -207,6 +211,7 @@ for i in range(int(sys.argv[2])):
 	eventually 20 global_is videos/k/views $((local_a + 10))
 }
 
+# bats test_tags=timed
 @test "a restart resends nothing already in MySQL" {
 	both
 	write_views "$MNT" z 30
@@ -406,6 +411,7 @@ os.execv(sys.argv[1], sys.argv[1:])' "$COUNTFS_BIN" "$BATS_TEST_TMPDIR/m" -f \
 	[ "$(echo "$output" | sort -u | wc -l)" = 12 ]
 }
 
+# bats test_tags=timed
 @test "a hung shard (SIGSTOP) and 200 /global readers leave local write latency within 2x" {
 	mount_countfs "host=a,mysql=$CNF,global_cache=0"
 	echo >>"$MNT/videos/lat/views"

@@ -54,10 +54,14 @@ echo "== unit tests (store, line and path parsers, inode table)"
 # under ASan/UBSan.  The plain binary runs again only the suites where its
 # timing is the point: replication's outages and hung shards, kill -9
 # and concurrent writers, blocked readers, and the journal's batches
-# (these also run under TSan).  A plain pass of every suite added eight
-# minutes and no check.
+# (these also run under TSan); of replication only the tests tagged
+# "timed".  A plain pass of every suite added eight minutes and no check.
+# range.bats mostly sleeps, waiting two minutes for the clock and
+# retention: it runs under ASan beside the other passes, its output
+# shown at the end.
 valgrind_files="tests/views.bats tests/lines.bats tests/faults.bats"
-timed_files="tests/replicate.bats tests/concurrency.bats tests/durability.bats tests/live.bats tests/ingest.bats"
+timed_files="tests/concurrency.bats tests/durability.bats tests/live.bats tests/ingest.bats"
+beside_file=tests/range.bats
 plain_files() {
 	if [ -n "${TESTS:-}" ]; then
 		files
@@ -73,18 +77,33 @@ asan_files() {
 		files
 	else
 		for f in $(files); do
-			case " $valgrind_files " in *" $f "*) ;; *) printf '%s ' "$f" ;; esac
+			case " $valgrind_files $beside_file " in
+			*" $f "*) ;;
+			*) printf '%s ' "$f" ;;
+			esac
 		done
 	fi
 }
 
-echo "== bats: ./countfs, the suites that time things ($timed_files)"
+echo "== bats: ./countfs, the suites that time things ($timed_files; replicate's timed tests)"
 COUNTFS_BIN=$PWD/countfs bats $(plain_files)
+if [ -z "${TESTS:-}" ]; then
+	COUNTFS_BIN=$PWD/countfs bats --filter-tags timed tests/replicate.bats
+fi
 
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1
+beside_pid=
+if [ -z "${TESTS:-}" ]; then
+	beside_out=$(mktemp)
+	COUNTFS_BIN=$PWD/countfs-asan bats "$beside_file" >"$beside_out" 2>&1 &
+	beside_pid=$!
+	# On a failure below, let it finish (and unmount) before exiting.
+	trap 'wait "$beside_pid" 2>/dev/null; rm -f "$beside_out"' EXIT
+fi
 echo "== bats: ./countfs-asan (AddressSanitizer, UndefinedBehaviorSanitizer)"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-UBSAN_OPTIONS=print_stacktrace=1 \
 COUNTFS_BIN=$PWD/countfs-asan bats $(asan_files)
+unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # TSan: the store's unit test (journal, group commit, concurrent writers)
 # and the suites that run threads against each other.  A report makes the
@@ -127,5 +146,13 @@ if [ "$valgrind" = 1 ]; then
 	COUNTFS_WRAP="valgrind -q --suppressions=$PWD/tests/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=no" \
 	MOUNT_TIMEOUT=60 COUNTFS_BIN=$PWD/countfs \
 	bats $valgrind_files
+fi
+if [ -n "$beside_pid" ]; then
+	echo "== bats: ./countfs-asan $beside_file (it ran beside the passes above)"
+	beside_rc=0
+	wait "$beside_pid" || beside_rc=$?
+	beside_pid=
+	cat "$beside_out"
+	[ "$beside_rc" = 0 ]
 fi
 echo "== all tests passed"
