@@ -99,7 +99,7 @@ if [ -z "${TESTS:-}" ]; then
 	COUNTFS_BIN=$PWD/countfs-asan bats "$beside_file" >"$beside_out" 2>&1 &
 	beside_pid=$!
 	# On a failure below, let it finish (and unmount) before exiting.
-	trap 'wait "$beside_pid" 2>/dev/null; rm -f "$beside_out"' EXIT
+	trap 'wait "$beside_pid" 2>/dev/null; rm -f "$beside_out"; exit 1' EXIT
 fi
 echo "== bats: ./countfs-asan (AddressSanitizer, UndefinedBehaviorSanitizer)"
 COUNTFS_BIN=$PWD/countfs-asan bats $(asan_files)
@@ -153,6 +153,8 @@ if [ -n "$beside_pid" ]; then
 	wait "$beside_pid" || beside_rc=$?
 	beside_pid=
 	cat "$beside_out"
+	trap - EXIT
+	rm -f "$beside_out"
 	[ "$beside_rc" = 0 ]
 fi
 echo "== all tests passed"
